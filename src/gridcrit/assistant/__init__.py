@@ -1,0 +1,1 @@
+"""gridcrit.assistant stage."""

@@ -1,0 +1,85 @@
+"""The ``gridcrit`` command line: a thin shell over the Python API.
+
+Each stage registers its commands from its own module (``gridcrit.cli.<stage>``); this module builds
+the Typer app and turns :class:`gridcrit.errors.GridcritError` into a one-line message on stderr and
+a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+try:  # typer >= 0.20 vendors click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover
+    from click import ClickException  # type: ignore[no-redef]
+
+from gridcrit import __version__
+from gridcrit.errors import GridcritError
+
+app = typer.Typer(
+    name="gridcrit",
+    help="Criticality analysis of MV distribution networks / Análisis de criticidad de redes de media tensión.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gridcrit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show version."),
+    threads: int = typer.Option(
+        None, "--threads", envvar="GRIDCRIT_THREADS", help="Threads for torch/BLAS/GBDT (default: 1 on 2 cores)."
+    ),
+) -> None:
+    """gridcrit: data → reliability → features → models → explain → registry → assistant."""
+    from gridcrit.runtime import configure_threads
+
+    configure_threads(threads)
+
+
+def _register_all() -> None:
+    from gridcrit.cli import assistant, data, explain, models, registry, reliability
+
+    for module in (data, reliability, models, explain, registry, assistant):
+        module.register(app)
+
+
+_register_all()
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI with ``argv`` and return the exit code (used by ``main`` and by tests)."""
+    try:
+        app(args=argv, prog_name="gridcrit", standalone_mode=False)
+        return 0
+    except GridcritError as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        sys.stderr.write(f"gridcrit: error: {msg}\n")
+        return e.exit_code
+    except typer.Exit as e:
+        return e.exit_code
+    except typer.Abort:
+        sys.stderr.write("gridcrit: aborted\n")
+        return 130
+    except ClickException as e:
+        e.show()
+        return e.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("gridcrit: interrupted\n")
+        return 130
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run(sys.argv[1:]))

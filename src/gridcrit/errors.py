@@ -1,0 +1,28 @@
+"""Errors users see. Every failure a user can cause raises a subclass of :class:`GridcritError`
+with a message that names what is wrong (file, row, column, asset, version ...). The CLI prints
+that message as one line on stderr and exits non-zero; anything else is a bug and shows a traceback."""
+
+from __future__ import annotations
+
+
+class GridcritError(Exception):
+    """Base class of errors caused by input, configuration or state (not by bugs)."""
+
+    exit_code: int = 1
+
+
+class ValidationError(GridcritError):
+    """Input data failed validation. ``problems`` holds ``file:row:column: what`` lines."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, problems: list[str] | None = None, n_problems: int | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+        self.n_problems = n_problems if n_problems is not None else len(self.problems)
+
+
+class NotFoundError(GridcritError):
+    """A named thing (asset, model version, table, anchor) does not exist."""
+
+    exit_code = 3

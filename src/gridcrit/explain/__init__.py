@@ -1,0 +1,1 @@
+"""gridcrit.explain stage."""

@@ -1,0 +1,1 @@
+"""gridcrit.features stage."""
