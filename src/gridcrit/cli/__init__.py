@@ -49,9 +49,9 @@ def _root(
 
 
 def _register_all() -> None:
-    from gridcrit.cli import assistant, data, explain, models, registry, reliability, synth
+    from gridcrit.cli import assistant, data, dataset, explain, models, registry, reliability, synth
 
-    for module in (data, synth, reliability, models, explain, registry, assistant):
+    for module in (data, synth, reliability, dataset, models, explain, registry, assistant):
         module.register(app)
 
 
