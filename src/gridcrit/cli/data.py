@@ -1,9 +1,235 @@
-"""CLI commands of the data stage (thin shell over `gridcrit.data`)."""
+"""CLI commands of the data stage (thin shell over `gridcrit.data`).
+
+``gridcrit ingest PATH...``, ``gridcrit store info``, ``gridcrit demo`` and the real-sample loaders
+``gridcrit data load-vegetation`` / ``gridcrit data network``.
+"""
 
 from __future__ import annotations
 
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from gridcrit.cli.common import DEFAULT_STORE, JsonOpt, LangOpt, OutOpt, StoreOpt, console, emit
+from gridcrit.errors import ValidationError
+
+_T = {
+    "files": {"es": "Archivos", "en": "Files"},
+    "loaded": {
+        "es": "Carga {id}: {n} filas nuevas en {s:.1f} s → {store}",
+        "en": "Load {id}: {n} new rows in {s:.1f} s → {store}",
+    },
+    "more": {"es": "… y {n} problemas más", "en": "… and {n} more problems"},
+    "tables": {"es": "Tablas", "en": "Tables"},
+    "by_circuit": {
+        "es": "Aporte al SAIFI / SAIDI del sistema por circuito (top {n} por SAIDI)",
+        "en": "Contribution to system SAIFI / SAIDI by circuit (top {n} by SAIDI)",
+    },
+    "by_year": {"es": "SAIFI / SAIDI por año", "en": "SAIFI / SAIDI by year"},
+    "demo": {
+        "es": "Demo: gemelo '{scale}' (semilla {seed}) sintetizado en {a:.1f} s, ingerido en {b:.1f} s",
+        "en": "Demo: '{scale}' twin (seed {seed}) synthesised in {a:.1f} s, ingested in {b:.1f} s",
+    },
+}
+
+
+def _t(key: str, lang: str, **kw: object) -> str:
+    return _T[key].get(lang, _T[key]["en"]).format(**kw)
+
+
+def _print_problems(e: ValidationError, lang: str) -> None:
+    """The capped problem list on stderr (plain lines: easy to grep), before the one-line reason."""
+    for p in e.problems:
+        sys.stderr.write(p + "\n")
+    hidden = e.n_problems - len(e.problems)
+    if hidden > 0:
+        sys.stderr.write(_t("more", lang, n=hidden) + "\n")
+
+
+def _show_ingest(rep: dict, lang: str) -> None:
+    t = Table(title=_t("files", lang))
+    for c in ("file", "table", "status", "rows", "added", "skipped"):
+        t.add_column(c, justify="right" if c in ("rows", "added", "skipped") else "left")
+    for f in rep["files"]:
+        t.add_row(
+            Path(f["file"]).name,
+            f["table"] or "-",
+            f["status"],
+            str(f["rows_in_file"]),
+            str(f["rows_added"]),
+            str(f["skipped_duplicates"]),
+        )
+    console.print(t)
+    console.print(
+        _t("loaded", lang, id=rep["load_id"], n=rep["rows_added"], s=rep["seconds"], store=rep["store"])
+    )
+
+
+def _show_info(info: dict, lang: str) -> None:
+    t = Table(title=_t("tables", lang))
+    for c in ("table", "rows", "first", "last"):
+        t.add_column(c, justify="right" if c == "rows" else "left")
+    for name, d in info["tables"].items():
+        t.add_row(name, f"{d['rows']:,}", d["first"] or "-", d["last"] or "-")
+    console.print(t)
+    if info.get("loads"):
+        lt = Table(title="_loads")
+        for c in ("load", "file", "table", "rows", "added", "at"):
+            lt.add_column(c, no_wrap=c in ("at", "rows", "added"))
+        for ld in info["loads"][-30:]:
+            lt.add_row(
+                str(ld["load_id"]),
+                Path(ld["file"]).name,
+                ld["table"],
+                f"{ld['rows_in_file']:,}",
+                f"{ld['rows_added']:,}",
+                ld["loaded_at"][:16],
+            )
+        console.print(lt)
+
+
+def _show_summary(s: dict, lang: str) -> None:
+    _show_info({"tables": s["tables"]}, lang)
+    t = Table(title=_t("by_circuit", lang, n=len(s["by_circuit"])))
+    for c in ("circuit", "events", "SAIFI", "SAIDI (h)"):
+        t.add_column(c, justify="left" if c == "circuit" else "right")
+    for r in s["by_circuit"]:
+        t.add_row(str(r["circuit"]), str(r["events"]), f"{r['SAIFI'] or 0:.4f}", f"{r['SAIDI'] or 0:.4f}")
+    console.print(t)
+    y = Table(title=_t("by_year", lang))
+    for c in ("year", "from", "to", "events", "SAIFI", "SAIDI (h)"):
+        y.add_column(c, justify="right")
+    for r in s["by_year"]:
+        y.add_row(
+            str(r["year"]),
+            r["from"],
+            r["to"],
+            str(r["events"]),
+            f"{r['SAIFI'] or 0:.3f}",
+            f"{r['SAIDI'] or 0:.3f}",
+        )
+    console.print(y)
+
+
+def ingest_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive) / archivos o carpetas.")],
+    store: StoreOpt = Path(DEFAULT_STORE),
+    as_json: JsonOpt = False,
+    lang: LangOpt = "es",
+) -> None:
+    """Load export files (CSV/XLSX/Parquet) into the store: validated, atomic, idempotent.
+
+    Carga archivos de exportación al almacén: validados, atómicos e idempotentes.
+    """
+    from gridcrit.data.ingest import ingest
+
+    try:
+        rep = ingest(paths, store, progress=not as_json)
+    except ValidationError as e:
+        _print_problems(e, lang)
+        raise
+    emit(rep.to_dict(), as_json, lambda r: _show_ingest(r, lang))
+
+
+def store_info_cmd(
+    store: StoreOpt = Path(DEFAULT_STORE), as_json: JsonOpt = False, lang: LangOpt = "es"
+) -> None:
+    """Tables, row counts, periods covered and the load log / tablas, filas, periodos y cargas."""
+    from gridcrit.data.store import store_info
+
+    emit(store_info(store), as_json, lambda r: _show_info(r, lang))
+
+
+def demo_cmd(
+    store: StoreOpt = None,
+    out: OutOpt = None,
+    scale: Annotated[str, typer.Option("--scale", help="tiny | small | chec | 10x")] = "small",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    as_json: JsonOpt = False,
+    lang: LangOpt = "es",
+) -> None:
+    """Synthesise a utility, ingest it and summarise it / sintetiza, ingiere y resume una empresa."""
+    from gridcrit.data.ingest import ingest
+    from gridcrit.data.summary import store_summary
+    from gridcrit.data.synth import synthesize  # lazy: the twin is its own module
+
+    out = Path(out) if out is not None else Path("gridcrit-demo")
+    twin = out / "twin"
+    store = Path(store) if store is not None else out / "gridcrit.duckdb"
+    t0 = time.perf_counter()
+    synthesize(twin, scale=scale, seed=seed, progress=not as_json)
+    t1 = time.perf_counter()
+    try:
+        rep = ingest([twin], store, progress=not as_json)
+    except ValidationError as e:
+        _print_problems(e, lang)
+        raise
+    t2 = time.perf_counter()
+    summary = store_summary(store)
+    summary.update(
+        {
+            "twin": str(twin),
+            "synth_seconds": round(t1 - t0, 2),
+            "ingest_seconds": round(t2 - t1, 2),
+            "rows_added": rep.rows_added,
+            "scale": scale,
+            "seed": seed,
+        }
+    )
+
+    def human(s: dict) -> None:
+        console.print(_t("demo", lang, scale=scale, seed=seed, a=s["synth_seconds"], b=s["ingest_seconds"]))
+        _show_summary(s, lang)
+
+    emit(summary, as_json, human)
+
+
+def load_vegetation_cmd(
+    path: Annotated[Path, typer.Argument(help="VegetacionExistente.csv")],
+    store: StoreOpt = Path(DEFAULT_STORE),
+    as_json: JsonOpt = False,
+    lang: LangOpt = "es",
+) -> None:
+    """Normalise the real VegetacionExistente.csv and ingest it as `vegetacion`.
+
+    Normaliza el archivo real de vegetación y lo carga como `vegetacion`.
+    """
+    from gridcrit.data.real import ingest_vegetation
+
+    try:
+        rep, norm = ingest_vegetation(path, store, progress=not as_json)
+    except ValidationError as e:
+        _print_problems(e, lang)
+        raise
+    d = rep.to_dict()
+    d["normalisation"] = norm
+    emit(d, as_json, lambda r: (_show_ingest(r, lang), console.print(r["normalisation"])))
+
+
+def network_cmd(
+    folder: Annotated[Path, typer.Argument(help="red_nsa folder (circuitos.csv + point files)")],
+    tolerance_m: Annotated[float, typer.Option("--tolerance-m", help="Snapping tolerance in metres")] = 1.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the graph of a WKT network export, snapping segment endpoints / construye el grafo."""
+    from gridcrit.data.real import load_network
+
+    net = load_network(folder, tolerance_m=tolerance_m)
+    emit(net.report, as_json, lambda r: console.print_json(data=r))
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root app."""
+    app.command("ingest")(ingest_cmd)
+    app.command("demo")(demo_cmd)
+    store_app = typer.Typer(help="Inspect the store / inspeccionar el almacén.", no_args_is_help=True)
+    store_app.command("info")(store_info_cmd)
+    app.add_typer(store_app, name="store")
+    data_app = typer.Typer(help="Real CHEC samples / muestras reales de CHEC.", no_args_is_help=True)
+    data_app.command("load-vegetation")(load_vegetation_cmd)
+    data_app.command("network")(network_cmd)
+    app.add_typer(data_app, name="data")

@@ -1,9 +1,249 @@
-"""CLI commands of the models stage (thin shell over `gridcrit.models`)."""
+"""CLI commands of the models stage (thin shell over `gridcrit.models`).
+
+``gridcrit train``    one zoo model on the criticality dataset -> registered artefact + metrics
+``gridcrit compare``  rolling-origin temporal CV of several models -> HTML / Markdown / JSON report
+``gridcrit tune``     Optuna search with a time budget, resumable (journal file beside the store)
+``gridcrit forecast`` sequence models (LSTM/GRU/Transformer) vs seasonal-naive on monthly series
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, StoreOpt, console, default_store, emit
+from gridcrit.errors import ValidationError
+
+TargetOpt = Annotated[str, typer.Option("--target", help="saifi | saidi | count | risk (or a y_* column).")]
+LevelOpt = Annotated[str, typer.Option("--level", help="transformer | switch | segment | circuit.")]
+PeriodOpt = Annotated[str, typer.Option("--period", help="month | quarter.")]
+DatasetOpt = Annotated[Path | None, typer.Option(
+    "--dataset", help="Parquet written by 'gridcrit dataset build' (skips building from the store).")]
+TaskOpt = Annotated[str | None, typer.Option("--task", help="regression | poisson | classification "
+                                                            "(default: from the target).")]
+ParamOpt = Annotated[list[str] | None, typer.Option(
+    "--param", help="Model parameter NAME=VALUE (compare/tune: MODEL.NAME=VALUE); repeatable.")]
+
+_T = {
+    "trained": {"es": "Modelo {m} entrenado para {t} en {s:.1f} s.", "en": "Trained {m} for {t} in {s:.1f} s."},
+    "registered": {"es": "Registrado como versión {v} ({slot}).", "en": "Registered as version {v} ({slot})."},
+    "saved": {"es": "Artefacto escrito en {p}.", "en": "Artefact written to {p}."},
+    "holdout": {"es": "Prueba temporal {p}: {m}", "en": "Temporal hold-out {p}: {m}"},
+    "baseline": {"es": "Línea base media histórica: {m}", "en": "Historical-mean baseline: {m}"},
+    "report": {"es": "Informe: {p}", "en": "Report: {p}"},
+    "tuned": {"es": "Mejor {k} = {v:.4g} (ensayo {n}; {a} ensayos en total, {b} en esta corrida).",
+              "en": "Best {k} = {v:.4g} (trial {n}; {a} trials in total, {b} in this run)."},
+    "fc": {"es": "{m}: MAE {v:.4g} [{lo:.4g}, {hi:.4g}]", "en": "{m}: MAE {v:.4g} [{lo:.4g}, {hi:.4g}]"},
+}
+
+
+def _t(key: str, lang: str, **kw: Any) -> str:
+    return _T[key].get(lang, _T[key]["en"]).format(**kw)
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_params(items: list[str] | None, per_model: bool = False) -> dict[str, Any]:
+    """``["n_estimators=300"]`` -> ``{"n_estimators": 300}``; with ``per_model``:
+    ``["xgboost.max_depth=4"]`` -> ``{"xgboost": {"max_depth": 4}}``."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValidationError(f"--param {item!r} must look like NAME=VALUE")
+        k, v = item.split("=", 1)
+        if per_model:
+            if "." not in k:
+                raise ValidationError(f"--param {item!r} must look like MODEL.NAME=VALUE")
+            m, k = k.split(".", 1)
+            out.setdefault(m, {})[k] = _value(v)
+        else:
+            out[k] = _value(v)
+    return out
+
+
+def _load(store: Path, level: str, period: str, dataset: Path | None, progress: bool):
+    from gridcrit.models.compare import load_dataset
+
+    return load_dataset(str(store), level, period, str(dataset) if dataset else None, progress=progress)
+
+
+def _fmt_metrics(d: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in d.items() if isinstance(v, float) and v == v)
+
+
+def _register_model(store: Path, out: dict[str, Any], level: str, period: str) -> str | None:
+    """THE single call site that hands a trained model to the registry."""
+    from gridcrit.registry.registry import Registry
+
+    m = out["model"]
+    return Registry(store).register(
+        m, name=out["name"], task=out["task"], target=out["target"].removeprefix("y_"), level=level, period=period,
+        params=json.loads(json.dumps(m.get_params(), default=str)), metrics=out["metrics"],
+        feature_schema={"features": out["features"], "categorical": out["categorical"]},
+        data_fingerprint={"split": out["split"]})
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root app."""
+
+    @app.command("train")
+    def train_cmd(
+        model: Annotated[str, typer.Option("--model", help="tabnet | xgboost | lightgbm | rf | mlp | ft_transformer")],
+        target: TargetOpt = "saifi", level: LevelOpt = "transformer", period: PeriodOpt = "month",
+        store: StoreOpt = default_store(), dataset: DatasetOpt = None, out: OutOpt = None, task: TaskOpt = None,
+        param: ParamOpt = None,
+        test_periods: Annotated[int, typer.Option("--test-periods", help="Periods held out for metrics.")] = 6,
+        no_register: Annotated[bool, typer.Option("--no-register", help="Do not add it to the registry.")] = False,
+        as_json: JsonOpt = False, lang: LangOpt = "es",
+    ) -> None:
+        """Train one model with a temporal hold-out and register it / entrena y registra un modelo."""
+        from gridcrit.models.train import train_model
+
+        frame, feats, cats = _load(store, level, period, dataset, progress=not as_json)
+        res = train_model(frame, feats, target, model, task=task, params=parse_params(param),
+                          test_periods=test_periods, categorical=cats)
+        version = None if no_register else _register_model(store, res, level, period)
+        if out is not None:
+            res["model"].save(out)
+        result = {"model": model, "target": res["target"], "task": res["task"], "version": version,
+                  "slot": f"{level}/{period}/{res['target'].removeprefix('y_')}", "out": str(out) if out else None,
+                  "metrics": res["metrics"], "split": res["split"]}
+
+        def human(r: dict[str, Any]) -> None:
+            console.print(_t("trained", lang, m=model, t=r["target"], s=r["metrics"]["train_s"]))
+            if "eval" in r["metrics"]:
+                console.print(_t("holdout", lang, p=r["split"]["test_periods"], m=_fmt_metrics(r["metrics"]["eval"])))
+                console.print(_t("baseline", lang, m=_fmt_metrics(r["metrics"]["baseline_historical_mean"])))
+            if r["version"]:
+                console.print(_t("registered", lang, v=r["version"], slot=r["slot"]))
+            if r["out"]:
+                console.print(_t("saved", lang, p=r["out"]))
+
+        emit(result, as_json, human)
+
+    @app.command("compare")
+    def compare_cmd(
+        models: Annotated[str, typer.Option("--models", help="Comma-separated zoo names.")] =
+            "tabnet,xgboost,lightgbm,rf,mlp,ft_transformer",
+        target: TargetOpt = "saifi", level: LevelOpt = "transformer", period: PeriodOpt = "month",
+        folds: Annotated[int, typer.Option("--folds", help="Rolling-origin folds.")] = 3,
+        test_periods: Annotated[int | None, typer.Option("--test-periods", help="Periods per test fold.")] = None,
+        primary: Annotated[str | None, typer.Option("--primary", help="Metric that names the winner.")] = None,
+        store: StoreOpt = default_store(), dataset: DatasetOpt = None, out: OutOpt = None, task: TaskOpt = None,
+        param: ParamOpt = None, as_json: JsonOpt = False, lang: LangOpt = "es",
+    ) -> None:
+        """Compare models with rolling-origin temporal CV / compara modelos con validación temporal."""
+        from gridcrit.data.store import files_dir
+        from gridcrit.models.compare import compare_models, verdict
+        from gridcrit.models.report import write_report
+
+        names = [m.strip() for m in models.split(",") if m.strip()]
+        if not names:
+            raise ValidationError("--models is empty")
+        frame, feats, cats = _load(store, level, period, dataset, progress=not as_json)
+        res = compare_models(frame, feats, target, names, task=task, n_folds=folds, test_periods=test_periods,
+                             model_params=parse_params(param, per_model=True), primary=primary,
+                             categorical=cats, progress=not as_json)
+        out_dir = out or files_dir(store) / "reports" / f"compare-{level}-{period}-{res.target}"
+        files = write_report(res, out_dir, lang=lang, setup={"level": level, "period": period, "models": names})
+        result = {"verdict": verdict(res.summary, lang), "summary": res.summary,
+                  "files": {k: str(v) for k, v in files.items()}}
+
+        def human(r: dict[str, Any]) -> None:
+            from gridcrit.models.report import summary_table
+
+            console.print(summary_table(res).to_string(index=False))
+            console.print(f"[bold]{r['verdict']}[/bold]")
+            console.print(_t("report", lang, p=r["files"]["html"]))
+
+        emit(result, as_json, human)
+
+    @app.command("tune")
+    def tune_cmd(
+        model: Annotated[str, typer.Option("--model", help="Zoo model to tune.")],
+        target: TargetOpt = "saifi", level: LevelOpt = "transformer", period: PeriodOpt = "month",
+        budget: Annotated[str, typer.Option("--budget", help="Wall time of this run: 90s, 10m, 1h.")] = "10m",
+        trials: Annotated[int | None, typer.Option("--trials", help="At most this many trials.")] = None,
+        folds: Annotated[int, typer.Option("--folds", help="Rolling-origin folds per trial.")] = 2,
+        seed: Annotated[int, typer.Option("--seed")] = 0,
+        study: Annotated[str | None, typer.Option("--study", help="Study name (same name = resume).")] = None,
+        store: StoreOpt = default_store(), dataset: DatasetOpt = None, task: TaskOpt = None,
+        param: ParamOpt = None, as_json: JsonOpt = False, lang: LangOpt = "es",
+    ) -> None:
+        """Optuna search, time-budgeted and resumable / búsqueda de hiperparámetros."""
+        from gridcrit.data.store import files_dir
+        from gridcrit.models.tune import parse_budget, tune
+
+        budget_s = parse_budget(budget)
+        frame, feats, cats = _load(store, level, period, dataset, progress=not as_json)
+        name = study or f"{model}-{level}-{period}-{target}"
+        res = tune(frame, feats, target, model, task=task, budget_s=budget_s, n_trials=trials, seed=seed,
+                   n_folds=folds, storage_path=files_dir(store) / "tune" / f"{name}.journal", study_name=name,
+                   categorical=cats, fixed_params=parse_params(param), progress=not as_json)
+
+        def human(r: dict[str, Any]) -> None:
+            console.print(_t("tuned", lang, k=r["primary"], v=r["best_value"], n=r["best_trial"],
+                             a=r["n_trials_total"], b=r["n_trials_this_run"]))
+            console.print(json.dumps(r["best_params"], indent=1))
+
+        emit(res, as_json, human)
+
+    @app.command("forecast")
+    def forecast_cmd(
+        target: TargetOpt = "saifi",
+        models: Annotated[str, typer.Option("--models", help="lstm,gru,transformer")] = "lstm,gru,transformer",
+        level: LevelOpt = "circuit", period: PeriodOpt = "month",
+        test_periods: Annotated[int, typer.Option("--test-periods", help="Last periods forecast one step ahead.")] = 12,
+        window: Annotated[int, typer.Option("--window", help="Past periods each forecast reads.")] = 12,
+        exposure: Annotated[str | None, typer.Option(
+            "--exposure", help="Comma-separated exposure columns (default: the dataset's exposure group).")] = None,
+        store: StoreOpt = default_store(), dataset: DatasetOpt = None, out: OutOpt = None,
+        param: ParamOpt = None, as_json: JsonOpt = False, lang: LangOpt = "es",
+    ) -> None:
+        """Sequence models vs seasonal-naive on per-asset series / pronóstico con modelos secuenciales."""
+        from gridcrit.models.compare import target_column
+        from gridcrit.models.sequence import forecast_compare
+
+        if dataset:
+            from gridcrit.features.dataset import read_dataset
+
+            ds = read_dataset(dataset)
+        else:
+            from gridcrit.features.dataset import build_dataset
+
+            ds = build_dataset(store, level=level, period=period, progress=not as_json)
+        expo = [c.strip() for c in exposure.split(",")] if exposure else default_exposure(ds)
+        res = forecast_compare(ds.frame, target_column(target), expo,
+                               models=[m.strip() for m in models.split(",") if m.strip()],
+                               test_periods=test_periods, window=window, params=parse_params(param, per_model=True))
+        if out is not None:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            res["periods"].to_csv(Path(out) / "forecast_periods.csv", index=False)
+            (Path(out) / "forecast.json").write_text(json.dumps(res["summary"], indent=1, default=str))
+
+        def human(r: dict[str, Any]) -> None:
+            for m, e in sorted(r["models"].items(), key=lambda kv: kv[1]["mae"]["mean"]):
+                line = _t("fc", lang, m=m, v=e["mae"]["mean"], lo=e["mae"]["lo"], hi=e["mae"]["hi"])
+                if "mae_vs_seasonal_naive" in e:
+                    d = e["mae_vs_seasonal_naive"]
+                    line += f"  Δ vs seasonal_naive {d['diff']:+.4g} [{d['lo']:+.4g}, {d['hi']:+.4g}]"
+                console.print(line)
+
+        emit(res["summary"], as_json, human)
+
+
+def default_exposure(ds: Any, limit: int = 8) -> list[str]:
+    """Exposure columns for sequence inputs: the dataset's ``exposure`` group (plus customers-like
+    asset size columns), capped at ``limit`` so the per-step input stays small."""
+    groups = getattr(ds, "feature_groups", {}) or {}
+    cols = [c for c, g in groups.items() if g == "exposure" and not c.endswith("_code")]
+    size = [c for c in ds.feature_columns if any(k in c.lower() for k in ("customers", "usuarios", "n_trafos"))]
+    return list(dict.fromkeys(size + cols))[:limit]

@@ -1,9 +1,223 @@
-"""CLI commands of the registry stage (thin shell over `gridcrit.registry`)."""
+"""CLI commands of the registry stage (thin shell over `gridcrit.registry`).
+
+``gridcrit models list|show|promote|rollback|delete|verify``, ``gridcrit retrain`` and
+``gridcrit predict``. Every command takes ``--store`` and ``--json``.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, StoreOpt, console, default_store, emit, err_console
+from gridcrit.errors import ValidationError
+
+SlotOpt = Annotated[str | None, typer.Option("--slot", help="level/period/target, e.g. transformer/month/saifi.")]
+
+_T = {
+    "models": {"es": "Modelos registrados", "en": "Registered models"},
+    "none": {"es": "No hay modelos registrados en {s}.", "en": "No models registered in {s}."},
+    "promoted": {"es": "{v} es ahora el campeón de {slot} (antes: {p}).", "en": "{v} is now the champion of {slot} (was: {p})."},
+    "rolled": {"es": "Revertido: {v} vuelve a ser campeón de {slot} ({r} retirado).",
+               "en": "Rolled back: {v} is champion of {slot} again ({r} retired)."},
+    "deleted": {"es": "{v} eliminado.", "en": "{v} deleted."},
+    "intact": {"es": "{v}: artefactos intactos ({n} archivos).", "en": "{v}: artefacts intact ({n} files)."},
+    "warn": {"es": "Aviso", "en": "Warning"},
+    "pred": {"es": "Activos de {p} ordenados por criticidad prevista (modelos: {m})",
+             "en": "Assets of {p} ranked by predicted criticality (models: {m})"},
+    "wrote": {"es": "Escrito {f} ({n} filas).", "en": "Wrote {f} ({n} rows)."},
+}
+
+
+def _t(key: str, lang: str, **kw: object) -> str:
+    return _T[key].get(lang, _T[key]["en"]).format(**kw)
+
+
+def _primary(m: dict) -> str:
+    met = m.get("metrics") or {}
+    for k in ("eval", "latest_period"):
+        if isinstance(met.get(k), dict):
+            d = met[k]
+            for name in ("rmse", "poisson_deviance", "macro_f1"):
+                if name in d and d[name] is not None:
+                    return f"{name} {d[name]:.4g}"
+    return "-"
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root app."""
+    models = typer.Typer(help="Model registry: versions, champion, rollback / registro de modelos.",
+                         no_args_is_help=True)
+
+    @models.command("list")
+    def list_cmd(store: StoreOpt = default_store(), status: Annotated[str | None, typer.Option(
+            "--status", help="candidate | champion | retired")] = None, slot: SlotOpt = None,
+            as_json: JsonOpt = False, lang: LangOpt = "es") -> None:
+        """List model versions / lista las versiones."""
+        from gridcrit.registry.registry import Registry
+
+        rows = Registry(store).list(status=status, slot=slot)
+
+        def human(rs: list[dict]) -> None:
+            if not rs:
+                console.print(_t("none", lang, s=store))
+                return
+            t = Table(title=_t("models", lang))
+            for c in ("version", "status", "slot", "name", "parent", "metric", "created"):
+                t.add_column(c)
+            for m in rs:
+                style = "bold green" if m["status"] == "champion" else "dim" if m["status"] == "retired" else ""
+                t.add_row(m["version"], m["status"], m["slot"], m["name"], m["parent_version"] or "-",
+                          _primary(m), m["created_at"], style=style)
+            console.print(t)
+
+        emit(rows, as_json, human)
+
+    @models.command("show")
+    def show_cmd(version: Annotated[str, typer.Argument(help="VERSION or 'champion'.")],
+                 store: StoreOpt = default_store(), slot: SlotOpt = None, as_json: JsonOpt = False) -> None:
+        """Everything recorded about a version / todo sobre una versión."""
+        from gridcrit.registry.registry import Registry
+
+        meta = Registry(store).show(version, slot)
+
+        def human(m: dict) -> None:
+            from gridcrit.cli.common import to_json
+
+            t = Table(title=f"{m['version']} ({m['status']})", show_header=False)
+            for k in ("slot", "name", "task", "target", "parent_version", "created_at", "artefact_path", "notes"):
+                t.add_row(k, str(m.get(k)))
+            for k in ("params", "metrics", "data_fingerprint", "code_version", "checksums"):
+                t.add_row(k, to_json(m.get(k))[:600])
+            t.add_row("features", ", ".join((m.get("feature_schema") or {}).get("columns", []))[:600])
+            t.add_row("events", "; ".join(f"{e['at']} {e['action']}" for e in m.get("events", [])))
+            console.print(t)
+
+        emit(meta, as_json, human)
+
+    @models.command("promote")
+    def promote_cmd(version: str, store: StoreOpt = default_store(), as_json: JsonOpt = False,
+                    lang: LangOpt = "es") -> None:
+        """Make VERSION the champion of its slot / promueve VERSION a campeón."""
+        from gridcrit.registry.registry import Registry
+
+        out = Registry(store).promote(version)
+        emit(out, as_json, lambda o: console.print(_t("promoted", lang, v=o["champion"], slot=o["slot"],
+                                                        p=o["previous"] or "-")))
+
+    @models.command("rollback")
+    def rollback_cmd(store: StoreOpt = default_store(), slot: SlotOpt = None, as_json: JsonOpt = False,
+                     lang: LangOpt = "es") -> None:
+        """Restore the previous champion / restaura el campeón anterior."""
+        from gridcrit.registry.registry import Registry
+
+        out = Registry(store).rollback(slot)
+        emit(out, as_json, lambda o: console.print(_t("rolled", lang, v=o["champion"], slot=o["slot"],
+                                                        r=o["rolled_back"])))
+
+    @models.command("delete")
+    def delete_cmd(version: str, store: StoreOpt = default_store(), as_json: JsonOpt = False,
+                   lang: LangOpt = "es") -> None:
+        """Delete a (non-champion) version and its files / elimina una versión."""
+        from gridcrit.registry.registry import Registry
+
+        out = Registry(store).delete(version)
+        emit(out, as_json, lambda o: console.print(_t("deleted", lang, v=o["deleted"])))
+
+    @models.command("verify")
+    def verify_cmd(version: Annotated[str, typer.Argument()] = "champion", store: StoreOpt = default_store(),
+                   slot: SlotOpt = None, as_json: JsonOpt = False, lang: LangOpt = "es") -> None:
+        """Check the artefact checksums of a version / verifica los artefactos."""
+        from gridcrit.registry.registry import IntegrityError, Registry
+
+        reg = Registry(store)
+        meta = reg.show(version, slot)
+        problems = reg.verify(meta["version"])
+        out = {"version": meta["version"], "ok": not problems, "problems": problems}
+        emit(out, as_json, lambda o: console.print(_t("intact", lang, v=o["version"], n=len(meta["checksums"]))))
+        if problems:
+            raise IntegrityError(problems[0])
+
+    app.add_typer(models, name="models")
+
+    @app.command("retrain")
+    def retrain_cmd(
+        data: Annotated[list[Path] | None, typer.Option("--data", help="New export files or folders.")] = None,
+        store: StoreOpt = default_store(),
+        base: Annotated[str, typer.Option("--base", help="VERSION to start from (default: champion).")] = "champion",
+        slot: SlotOpt = None,
+        mode: Annotated[str, typer.Option("--mode", help="finetune | scratch | auto")] = "finetune",
+        margin: Annotated[float, typer.Option("--margin", help="Relative improvement needed to promote.")] = 0.01,
+        force: Annotated[bool, typer.Option("--force", help="Promote even if not better.")] = False,
+        eval_periods: Annotated[int | None, typer.Option("--eval-periods", help="New periods held out.")] = None,
+        pretrain: Annotated[bool, typer.Option("--pretrain", help="TabNet: self-supervised pretraining first.")] = False,
+        replay: Annotated[int, typer.Option("--replay", help="Old periods mixed into fine-tuning data.")] = 12,
+        rounds: Annotated[int | None, typer.Option("--rounds", help="Trees/epochs added when fine-tuning.")] = None,
+        as_json: JsonOpt = False,
+        lang: LangOpt = "es",
+    ) -> None:
+        """Ingest new exports, train a challenger, compare, report drift, promote if better.
+
+        Ingiere exportaciones nuevas, entrena un retador, compara, informa la deriva y promueve si mejora.
+        """
+        import sys
+
+        from gridcrit.registry.retrain import retrain, summary_text
+
+        try:
+            r = retrain(store, data or None, base=base, slot=slot, mode=mode, margin=margin, force=force,
+                        eval_periods=eval_periods, pretrain=pretrain, replay=replay, rounds=rounds,
+                        progress=not as_json)
+        except ValidationError as e:  # the file:row:column list first, then the one-line reason
+            for p in e.problems[1:20]:
+                sys.stderr.write(p + "\n")
+            raise
+
+        def human(res) -> None:
+            from rich.markdown import Markdown
+
+            console.print(Markdown(summary_text(res, lang)))
+
+        emit(r.to_dict() if as_json else r, as_json, human)
+
+    @app.command("predict")
+    def predict_cmd(
+        model: Annotated[str, typer.Option("--model", help="champion or VERSION.")] = "champion",
+        period: Annotated[str | None, typer.Option("--period", help="Period, e.g. 2024-06 (default: latest).")] = None,
+        store: StoreOpt = default_store(),
+        slot: SlotOpt = None,
+        top: Annotated[int, typer.Option("--top", help="Rows to show (table/JSON).")] = 20,
+        out: OutOpt = None,
+        as_json: JsonOpt = False,
+        lang: LangOpt = "es",
+    ) -> None:
+        """Assets ranked by predicted SAIFI/SAIDI/risk with their top drivers / activos por criticidad."""
+        from gridcrit.registry.predict import predict
+
+        res = predict(store, model, period, slot=slot)
+        if out is not None:
+            suffix = out.suffix.lower()
+            if suffix == ".csv":
+                res.frame.to_csv(out, index=False)
+            elif suffix == ".parquet":
+                res.frame.to_parquet(out, index=False)
+            else:
+                raise ValidationError(f"--out {out}: use a .csv or .parquet file name")
+        for w in res.warnings:
+            err_console.print(f"[yellow]{_t('warn', lang)}:[/yellow] {w}")
+
+        def human(r) -> None:
+            df = r.frame.head(top)
+            t = Table(title=_t("pred", lang, p=r.period, m=", ".join(f"{k}={v}" for k, v in r.models.items())))
+            for c in df.columns:
+                t.add_column(c, justify="right" if df[c].dtype.kind in "fi" else "left")
+            for row in df.itertuples(index=False):
+                t.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+            console.print(t)
+            if out is not None:
+                console.print(_t("wrote", lang, f=out, n=len(r.frame)))
+
+        emit(res.to_dict(limit=None if out is None else top) if as_json else res, as_json, human)

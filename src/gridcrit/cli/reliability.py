@@ -1,9 +1,183 @@
-"""CLI commands of the reliability stage (thin shell over `gridcrit.reliability`)."""
+"""CLI commands of the reliability stage (thin shell over `gridcrit.reliability`).
+
+``gridcrit indices --by LEVEL --period PERIOD [--exclude-med] [--store] [--out F.parquet|csv] [--json]``
+``gridcrit topology check [--fecha YYYY-MM-DD] [--store] [--json]``
+``gridcrit topology trace DEVICE [--store] [--json]``
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, StoreOpt, console, default_store, emit, err_console
+
+TEXT = {
+    "es": {
+        "problems": "Problemas de datos",
+        "wrote": "escrito",
+        "rows": "filas",
+        "more": "filas más (use --out o --json)",
+        "radial": "radial",
+        "not_radial": "NO radial",
+        "device": "equipo",
+    },
+    "en": {
+        "problems": "Data problems",
+        "wrote": "wrote",
+        "rows": "rows",
+        "more": "more rows (use --out or --json)",
+        "radial": "radial",
+        "not_radial": "NOT radial",
+        "device": "device",
+    },
+}
+
+
+def _t(lang: str, key: str) -> str:
+    return TEXT.get(lang, TEXT["es"])[key]
+
+
+def _print_report(report, lang: str) -> None:
+    console.print(f"[bold]{_t(lang, 'problems')}[/bold]")
+    for line in report.lines(lang):
+        console.print("  " + line, markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root app."""
+
+    @app.command("indices")
+    def indices_cmd(
+        by: Annotated[
+            str, typer.Option("--by", help="system | circuit | municipality | transformer | switch | segment")
+        ] = "system",
+        period: Annotated[str, typer.Option("--period", help="month | quarter | year")] = "month",
+        exclude_med: Annotated[
+            bool, typer.Option("--exclude-med", help="Exclude IEEE 1366 major event days / excluir días de evento mayor.")
+        ] = False,
+        only_events: Annotated[
+            bool, typer.Option("--only-events", help="Only groups/periods with interruptions / solo con interrupciones.")
+        ] = False,
+        unplanned: Annotated[bool, typer.Option("--unplanned", help="Only tipo_causa = NP / solo no programadas.")] = False,
+        limit: Annotated[int, typer.Option("--limit", help="Rows shown in the table / filas mostradas.")] = 40,
+        store: StoreOpt = None,
+        out: OutOpt = None,
+        as_json: JsonOpt = False,
+        lang: LangOpt = "es",
+    ) -> None:
+        """Reliability indices SAIFI, SAIDI, CAIDI, ASAI, MAIFI / índices de confiabilidad IEEE 1366."""
+        from gridcrit.reliability.indices import compute_indices, write_frame
+
+        with _busy(as_json, "calculando índices…" if lang == "es" else "computing indices…"):
+            res = compute_indices(
+                store or default_store(), by, period, exclude_med=exclude_med, only_with_events=only_events,
+                unplanned_only=unplanned,
+            )
+        written = write_frame(res.frame, out) if out else None
+
+        def human(r) -> None:
+            from rich import box
+            from rich.table import Table
+
+            med = (" (sin MED)" if lang == "es" else " (MED excluded)") if exclude_med else ""
+            tab = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title=f"{by} × {period}{med}")
+            # short headers so that the table fits 80 columns; --json / --out carry every column
+            cols = {"group": "group", "period": "period", "customers": "N", "SAIFI": "SAIFI", "SAIDI": "SAIDI h",
+                    "CAIDI": "CAIDI h", "ASAI": "ASAI", "MAIFI": "MAIFI", "SAIFI_contrib": "SAIFI sys"}
+            for c, head in cols.items():
+                tab.add_column(head, justify="left" if c in ("group", "period") else "right", no_wrap=True)
+            for row in r.frame.head(limit).itertuples(index=False):
+                d = row._asdict()
+                tab.add_row(*[f"{d[c]:.0f}" if c == "customers" and d[c] == d[c] else _fmt(d[c], 6 if c == "ASAI" else 4) for c in cols])
+            console.print(tab)
+            if len(r.frame) > limit:
+                console.print(f"… {len(r.frame) - limit} {_t(lang, 'more')}")
+            _print_report(r.report, lang)
+            if written:
+                console.print(f"{_t(lang, 'wrote')} {written} ({len(r.frame)} {_t(lang, 'rows')})")
+
+        if as_json:
+            doc = res.to_dict(max_rows=None if out is None else 0)
+            if written:
+                doc["out"] = str(written)
+            emit(doc, True)
+        else:
+            human(res)
+
+    topo_app = typer.Typer(help="Network topology: radiality, downstream sets / topología de la red.", no_args_is_help=True)
+    app.add_typer(topo_app, name="topology")
+
+    @topo_app.command("check")
+    def topology_check(
+        fecha: Annotated[str | None, typer.Option("--fecha", help="Snapshot date (latest at or before) / fecha del corte.")] = None,
+        store: StoreOpt = None,
+        out: OutOpt = None,
+        as_json: JsonOpt = False,
+        lang: LangOpt = "es",
+    ) -> None:
+        """Radiality check: loops, islands, unknown nodes / chequeo de radialidad."""
+        from gridcrit.reliability.indices import write_frame
+        from gridcrit.reliability.topology import Topology
+
+        with _busy(as_json, "construyendo la topología…" if lang == "es" else "building the topology…"):
+            topo = Topology.from_store(store or default_store(), fecha)
+            summary = topo.circuit_summary()
+        if out:
+            write_frame(summary, out)
+        if as_json:
+            emit({"report": topo.report.to_dict(), "circuits": summary.to_dict(orient="records")}, True)
+            return
+        info = topo.report.info
+        radial = _t(lang, "radial") if info.get("radial") else _t(lang, "not_radial")
+        console.print(
+            f"snapshot {info.get('snapshot')}: {info['circuits']} circuits, {info['segments']} segments, "
+            f"{info['transformers']} transformers, {info['switches']} switches — {radial}, max depth {info['max_depth']}",
+            soft_wrap=True,
+        )
+        _print_report(topo.report, lang)
+
+    @topo_app.command("trace")
+    def topology_trace(
+        device: Annotated[str, typer.Argument(help="Switch, transformer, segment or circuit code / código del equipo.")],
+        fecha: Annotated[str | None, typer.Option("--fecha", help="Snapshot date / fecha del corte.")] = None,
+        full: Annotated[bool, typer.Option("--full", help="List every downstream segment / listar todo.")] = False,
+        store: StoreOpt = None,
+        as_json: JsonOpt = False,
+        lang: LangOpt = "es",
+    ) -> None:
+        """Downstream segments, transformers, customers; depth; upstream protection / aguas abajo de un equipo."""
+        from gridcrit.reliability.topology import Topology
+
+        with _busy(as_json, "construyendo la topología…" if lang == "es" else "building the topology…"):
+            topo = Topology.from_store(store or default_store(), fecha)
+            tr = topo.trace(device)
+        if as_json:
+            emit(tr.to_dict(), True)
+            return
+        d = tr.to_dict()
+
+        def short(xs: list[str]) -> str:
+            return ", ".join(xs if full or len(xs) <= 10 else [*xs[:10], f"… (+{len(xs) - 10})"])
+
+        for k in ("device", "kind", "circuit", "node", "depth", "distance_m", "in_tree", "island", "customers"):
+            console.print(f"{k}: {d[k]}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"segments ({d['n_segments']}): {short(d['segments'])}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"transformers ({d['n_transformers']}): {short(d['transformers'])}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"protective_upstream: {', '.join(d['protective_upstream']) or '-'}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _busy(quiet: bool, text: str):
+    """A spinner on stderr while a step runs (hidden with --json and when stderr is not a terminal)."""
+    from contextlib import nullcontext
+
+    return nullcontext() if quiet else err_console.status(text)
+
+
+def _fmt(v, digits: int = 4) -> str:
+    if isinstance(v, float):
+        if v != v:
+            return "NaN"
+        return f"{v:.{digits}g}"
+    return str(v)

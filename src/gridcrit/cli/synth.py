@@ -1,9 +1,122 @@
-"""CLI commands of the synthetic twin (thin shell over `gridcrit.data.synth`)."""
+"""CLI of the synthetic twin (thin shell over `gridcrit.data.synth`).
+
+    gridcrit synth --scale tiny --seed 0 --out twin/ [--start 2019-01 --end 2024-06] [--hazard vegetation=2]
+    gridcrit synth --report twin/ [--json]
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, console, emit
+from gridcrit.errors import ValidationError
+
+_TEXT = {
+    "es": {"wrote": "Gemelo sintético escrito en", "table": "tabla", "rows": "filas", "file": "archivo",
+           "metric": "métrica", "generated": "generado", "published": "publicado", "ratio": "razón",
+           "ok": "pasa", "passed": "Calibración: {n}/{m} objetivos dentro de un factor {f}",
+           "customers": "usuarios", "seconds": "segundos", "need": "indique --out DIR (o --report DIR)"},
+    "en": {"wrote": "Synthetic twin written to", "table": "table", "rows": "rows", "file": "file",
+           "metric": "metric", "generated": "generated", "published": "published", "ratio": "ratio",
+           "ok": "pass", "passed": "Calibration: {n}/{m} targets within a factor {f}",
+           "customers": "customers", "seconds": "seconds", "need": "give --out DIR (or --report DIR)"},
+}
+
+
+def _t(lang: str) -> dict[str, str]:
+    return _TEXT.get(lang, _TEXT["es"])
+
+
+def _parse_hazards(items: list[str] | None) -> dict[str, float] | None:
+    if not items:
+        return None
+    out: dict[str, float] = {}
+    for it in items:
+        name, sep, val = it.partition("=")
+        if not sep:
+            raise ValidationError(f"--hazard {it!r}: expected NAME=MULTIPLIER, e.g. vegetation=2")
+        try:
+            out[name.strip()] = float(val)
+        except ValueError:
+            raise ValidationError(f"--hazard {it!r}: {val!r} is not a number") from None
+    return out
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root app."""
+
+    @app.command("synth")
+    def synth_cmd(
+        out: OutOpt = None,
+        scale: Annotated[str, typer.Option("--scale", help="tiny | small | chec | 10x")] = "tiny",
+        seed: Annotated[int, typer.Option("--seed", help="Random seed / semilla.")] = 0,
+        start: Annotated[str, typer.Option("--start", help="First month YYYY-MM / primer mes.")] = "2019-01",
+        end: Annotated[str, typer.Option("--end", help="Last month YYYY-MM / último mes.")] = "2024-06",
+        hazard: Annotated[
+            list[str] | None,
+            typer.Option("--hazard", help="Driver multiplier NAME=X (repeatable), e.g. vegetation=2."),
+        ] = None,
+        snapshots: Annotated[
+            str, typer.Option("--snapshots", help="Asset snapshots: monthly | quarterly | last.")
+        ] = "monthly",
+        report: Annotated[
+            Path | None, typer.Option("--report", help="Compare DIR's events with CHEC's profile.")
+        ] = None,
+        profile: Annotated[
+            Path | None, typer.Option("--profile", help="interrupciones_profile.json to compare against.")
+        ] = None,
+        as_json: JsonOpt = False,
+        lang: LangOpt = "es",
+    ) -> None:
+        """Generate a synthetic utility in CHEC's export format, or report its calibration.
+        Genera una empresa sintética con el formato de exportación de CHEC, o compara su calibración."""
+        t = _t(lang)
+        if report is not None:
+            from gridcrit.data.synth.report import calibration_report
+
+            rep = calibration_report(report, profile)
+            emit(rep, as_json, lambda r: _show_report(r, t))
+            return
+        if out is None:
+            raise ValidationError(t["need"])
+        from gridcrit.data.synth import synthesize
+
+        res = synthesize(out, scale=scale, seed=seed, start=start, end=end, hazards=_parse_hazards(hazard),
+                         progress=not as_json, snapshots=snapshots)
+        summary = {"out_dir": str(res.out_dir), "scale": res.scale, "seed": res.seed, "start": res.start,
+                   "end": res.end, "hazards": res.hazards, "rows": res.rows, "assets": res.assets,
+                   "customers": res.customers, "files": {k: str(v) for k, v in res.files.items()},
+                   "truth": str(res.truth), "seconds": round(res.seconds, 2)}
+        emit(summary, as_json, lambda s: _show_synth(s, t))
+
+
+def _show_synth(s: dict, t: dict[str, str]) -> None:
+    from rich.table import Table
+
+    tab = Table(title=f"{t['wrote']} {s['out_dir']} ({s['scale']}, seed {s['seed']}, {s['start']}..{s['end']})")
+    tab.add_column(t["table"])
+    tab.add_column(t["rows"], justify="right")
+    tab.add_column(t["file"])
+    for k, n in s["rows"].items():
+        tab.add_row(k, f"{n:,}", Path(s["files"][k]).name)
+    console.print(tab)
+    console.print(", ".join(f"{k}: {v:,}" for k, v in s["assets"].items()))
+    console.print(f"{t['customers']}: " + ", ".join(f"{k} {v:,}" for k, v in s["customers"].items())
+                  + f"; {s['seconds']} {t['seconds']}")
+
+
+def _show_report(r: dict, t: dict[str, str]) -> None:
+    from rich.table import Table
+
+    tab = Table(title=f"{r['twin']} ({r.get('scale')}): {r['subset_rows']:,} / {r['rows']:,}")
+    for c in (t["metric"], t["generated"], t["published"], t["ratio"], t["ok"]):
+        tab.add_column(c, justify="left" if c == t["metric"] else "right")
+    for c in r["checks"]:
+        mark = ("[green]✓[/]" if c["pass"] else "[red]✗[/]") if c["target"] else "·"
+        ratio = "" if c["ratio"] is None or c["ratio"] != c["ratio"] else f"{c['ratio']:.2f}"
+        tab.add_row(c["metric"], f"{c['generated']:.6g}", f"{c['published']:.6g}", ratio, mark)
+    console.print(tab)
+    console.print(t["passed"].format(n=r["n_pass"], m=r["n_target"], f=r["factor"]))

@@ -41,7 +41,9 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
     path = Path(path)
     if read_only:
         if not path.exists():
-            raise NotFoundError(f"store {path} does not exist; create it with 'gridcrit ingest' or 'gridcrit demo'")
+            raise NotFoundError(
+                f"store {path} does not exist; create it with 'gridcrit ingest' or 'gridcrit demo'"
+            )
         try:
             return duckdb.connect(str(path), read_only=True)
         except duckdb.Error as e:
@@ -65,3 +67,69 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Row count of every utility table present in the store."""
     present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in TABLES if n in present}
+
+
+def store_checksum(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """Order-independent checksum of every row of ``table``: ``"<rows>:<sum of row hashes>"``.
+
+    The sum (not XOR) of 64-bit row hashes keeps duplicate rows from cancelling out. Used by tests
+    to prove a refused or killed load left the store exactly as it was.
+    """
+    n, s = con.execute(f'SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM "{table}" t').fetchone()
+    return f"{n}:{s}"
+
+
+def store_checksums(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """:func:`store_checksum` of every utility table and of ``_loads``."""
+    present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    return {t: store_checksum(con, t) for t in [*TABLES, "_loads"] if t in present}
+
+
+# Column giving the time covered by each table (for "periods covered").
+PERIOD_COLUMN = {
+    "interrupciones": "inicio",
+    "redmt": "FECHA",
+    "trafos": "FECHA",
+    "switches": "FECHA",
+    "apoyos": "FECHA",
+    "rayos": "FECHA",
+    "vegetacion": "FECHA",
+    "clima": "FECHA",
+}
+
+
+def store_info(path: str | Path) -> dict:
+    """Tables (rows, first/last date), and the load log of the store at ``path`` (read-only)."""
+    con = connect(path, read_only=True)
+    try:
+        present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        tables = {}
+        for name in TABLES:
+            if name not in present:
+                continue
+            col = PERIOD_COLUMN[name]
+            n, lo, hi = con.execute(f'SELECT count(*), min("{col}"), max("{col}") FROM "{name}"').fetchone()
+            tables[name] = {
+                "rows": int(n),
+                "first": None if lo is None else str(lo)[:10],
+                "last": None if hi is None else str(hi)[:10],
+            }
+        loads = []
+        if "_loads" in present:
+            for r in con.execute(
+                'SELECT load_id, file, sha256, "table", rows_in_file, rows_added, loaded_at FROM _loads '
+                "ORDER BY load_id, file"
+            ).fetchall():
+                loads.append(
+                    dict(
+                        zip(
+                            ("load_id", "file", "sha256", "table", "rows_in_file", "rows_added", "loaded_at"),
+                            (*r[:6], str(r[6])),
+                            strict=True,
+                        )
+                    )
+                )
+        size = Path(path).stat().st_size
+        return {"store": str(path), "bytes": size, "tables": tables, "loads": loads}
+    finally:
+        con.close()

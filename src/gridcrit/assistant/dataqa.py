@@ -1,0 +1,434 @@
+"""Data questions in Spanish → parameterised, validated, read-only SQL over allow-listed tables/views.
+
+    question ─► DataQuery (rule parser: metric, filters, group, top-k, trend) ─► SQL + params
+             └► (LLM backend) proposed SQL ─┐
+                                            ├─► validate_sql: one SELECT, only allow-listed tables/views,
+                                            │   no table functions / file readers / system catalogs
+                                            └─► run_select: read-only connection, external access off,
+                                                row limit, time limit (DuckDB interrupt)
+
+Nothing here evaluates or executes generated code; SQL text is only ever run after validation on a
+read-only connection. The view ``v_eventos`` adds to ``interrupciones`` the year/month of ``inicio``,
+the circuit (``cto_equi_ope``, else the asset's ``FPARENT``), the municipality/department of the
+operated asset (latest snapshot of ``trafos``/``switches``/``redmt`` with ``CODE = equipo_ope``) and the
+CREG cause code (``causa_cod``; the export has both '30.0' and descriptions).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from gridcrit.assistant.retrieval import fold
+from gridcrit.data.schema import CAUSE_CODES, TABLES
+from gridcrit.data.store import connect
+from gridcrit.errors import GridcritError, ValidationError
+
+MAX_ROWS = 1000
+TIMEOUT_S = 5.0
+VIEWS = ("v_activos", "v_eventos")
+ALLOWED_TABLES = frozenset(TABLES) | frozenset(VIEWS)
+_DENY_FUNCS = re.compile(
+    r"^(read_|parquet_|sniff_|glob$|getenv$|query$|query_table$|pragma_|duckdb_|current_setting$|"
+    r"json_serialize_sql$|load_|install_|iceberg_|delta_|sqlite_|postgres_|mysql_|http|s3)",
+    re.IGNORECASE,
+)
+
+
+class UnsafeSQLError(ValidationError):
+    """SQL rejected by the validator (not a single read-only SELECT over allow-listed tables)."""
+
+
+def _cause_case(col: str) -> str:
+    whens = " ".join(
+        f"WHEN lower({col}) = '{fold(desc).replace(chr(39), '')}' THEN '{code}'"
+        for code, desc in CAUSE_CODES.items()
+    )
+    return (
+        f"CASE WHEN regexp_matches(trim({col}), '^[0-9]+(\\.0+)?$') THEN split_part(trim({col}), '.', 1) "
+        f"{whens.replace('lower(' + col + ')', 'strip_accents(lower(trim(' + col + ')))')} ELSE {col} END"
+    )
+
+
+def view_sql() -> list[str]:
+    """CREATE TEMP VIEW statements of the allow-listed views (run by us, on the read-only connection)."""
+    names = ", ".join(f"('{c}', '{d}')" for c, d in CAUSE_CODES.items())
+    return [
+        """CREATE OR REPLACE TEMP VIEW v_activos AS
+           SELECT CODE, arg_max(tipo, FECHA) AS tipo_activo, arg_max(FPARENT, FECHA) AS FPARENT,
+                  arg_max(MUN, FECHA) AS MUN, arg_max(DEP, FECHA) AS DEP
+           FROM (SELECT CODE, 'transformador' AS tipo, FPARENT, MUN, DEP, FECHA FROM trafos
+                 UNION ALL SELECT CODE, 'interruptor', FPARENT, MUN, DEP, FECHA FROM switches
+                 UNION ALL SELECT CODE, 'tramo de linea', FPARENT, MUN, DEP, FECHA FROM redmt)
+           GROUP BY CODE""",
+        f"""CREATE OR REPLACE TEMP VIEW v_eventos AS
+           SELECT i.*, year(i.inicio) AS anio, month(i.inicio) AS mes,
+                  coalesce(i.cto_equi_ope, a.FPARENT) AS circuito, a.MUN AS municipio, a.DEP AS departamento,
+                  {_cause_case('i.causa')} AS causa_cod,
+                  coalesce(c.nombre, i.causa) AS causa_nombre
+           FROM interrupciones i
+           LEFT JOIN v_activos a ON a.CODE = i.equipo_ope
+           LEFT JOIN (VALUES {names}) c(cod, nombre) ON c.cod = ({_cause_case('i.causa')})""",
+    ]
+
+
+def open_readonly(store: str | Path):
+    """Read-only connection with the views defined, external file access disabled and config locked."""
+    con = connect(store, read_only=True)
+    present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    missing = [t for t in ("interrupciones", "trafos", "switches", "redmt") if t not in present]
+    if missing:
+        con.close()
+        raise GridcritError(f"store {store} lacks tables {', '.join(missing)}; ingest the utility's exports first")
+    for s in view_sql():
+        con.execute(s)
+    # The database instance is shared by connections of this process: set once, then lock.
+    if str(con.execute("SELECT current_setting('enable_external_access')").fetchone()[0]).lower() != "false":
+        con.execute("SET enable_external_access = false")
+    if str(con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]).lower() != "true":
+        con.execute("SET lock_configuration = true")
+    return con
+
+
+# ------------------------------------------------------------------------------------------ validator
+def _walk(node, found: dict) -> None:
+    if isinstance(node, dict):
+        t = node.get("type")
+        if t == "BASE_TABLE":
+            found["tables"].append((node.get("catalog_name", ""), node.get("schema_name", ""), node.get("table_name", "")))
+        elif t == "TABLE_FUNCTION":
+            fn = node.get("function", {}) or {}
+            found["table_functions"].append(fn.get("function_name", "?"))
+        if node.get("class") == "FUNCTION" or t == "FUNCTION":
+            found["functions"].append(str(node.get("function_name", "")))
+        cte = node.get("cte_map")
+        if isinstance(cte, dict):
+            for m in cte.get("map", []):
+                found["ctes"].add(str(m.get("key", "")).lower())
+        for v in node.values():
+            _walk(v, found)
+    elif isinstance(node, list):
+        for v in node:
+            _walk(v, found)
+
+
+def validate_sql(con, sql: str, allowed: frozenset[str] = ALLOWED_TABLES) -> str:
+    """Return ``sql`` if it is exactly one SELECT reading only allow-listed tables; else UnsafeSQLError."""
+    import duckdb
+
+    sql = (sql or "").strip()
+    if not sql:
+        raise UnsafeSQLError("empty SQL")
+    if len(sql) > 5000 or "\x00" in sql:
+        raise UnsafeSQLError("SQL too long or contains NUL bytes")
+    sql = sql.rstrip(";").strip()
+    try:
+        stmts = con.extract_statements(sql)
+    except duckdb.Error as e:
+        raise UnsafeSQLError(f"SQL does not parse: {str(e).splitlines()[0]}") from e
+    if len(stmts) != 1:
+        raise UnsafeSQLError(f"exactly one statement allowed, got {len(stmts)}")
+    if stmts[0].type != duckdb.StatementType.SELECT:
+        raise UnsafeSQLError(f"only SELECT is allowed, got {stmts[0].type.name}")
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    if tree.get("error"):
+        raise UnsafeSQLError(f"SQL rejected by the parser: {tree.get('error_message', '')[:200]}")
+    found: dict = {"tables": [], "table_functions": [], "functions": [], "ctes": set()}
+    _walk(tree.get("statements", []), found)
+    if found["table_functions"]:
+        raise UnsafeSQLError(f"table functions are not allowed: {', '.join(found['table_functions'])}")
+    for catalog, schema, table in found["tables"]:
+        name = table.lower()
+        if catalog or schema not in ("", "main", "temp"):
+            raise UnsafeSQLError(f"qualified table names are not allowed: {catalog}.{schema}.{table}")
+        if name not in allowed and name not in found["ctes"]:
+            raise UnsafeSQLError(f"table {table!r} is not allow-listed; allowed: {', '.join(sorted(allowed))}")
+    bad = [f for f in found["functions"] if _DENY_FUNCS.match(f)]
+    if bad:
+        raise UnsafeSQLError(f"functions not allowed: {', '.join(sorted(set(bad)))}")
+    return sql
+
+
+@dataclass
+class SQLResult:
+    columns: list[str]
+    rows: list[list]
+    truncated: bool
+    seconds: float
+
+
+def run_select(con, sql: str, params: list | None = None, max_rows: int = MAX_ROWS,
+               timeout_s: float = TIMEOUT_S) -> SQLResult:
+    """Validate and run ``sql`` with ``params``; at most ``max_rows`` rows, interrupted after ``timeout_s``."""
+    import duckdb
+
+    sql = validate_sql(con, sql)
+    timer = threading.Timer(timeout_s, con.interrupt)
+    t0 = time.perf_counter()
+    timer.start()
+    try:
+        cur = con.execute(sql, params or [])
+        rows = cur.fetchmany(max_rows + 1)
+        cols = [d[0] for d in cur.description]
+    except duckdb.InterruptException as e:
+        raise GridcritError(f"query stopped after the {timeout_s:g} s time limit") from e
+    except duckdb.Error as e:
+        raise ValidationError(f"SQL failed: {str(e).splitlines()[0]}") from e
+    finally:
+        timer.cancel()
+    truncated = len(rows) > max_rows
+    return SQLResult(cols, [list(r) for r in rows[:max_rows]], truncated, round(time.perf_counter() - t0, 4))
+
+
+# ------------------------------------------------------------------------------------------ rule parser
+@dataclass
+class DataQuery:
+    """A parsed data question."""
+
+    metric: str = "eventos"  # eventos | saifi | saidi | usuarios | horas | trafos | duracion_media | usuarios_medios
+    group: list[str] = field(default_factory=list)  # columns of v_eventos
+    filters: dict = field(default_factory=dict)
+    order: str | None = None  # desc | asc (top-k) | period (trend)
+    limit: int | None = None
+
+
+METRICS = {  # name -> (SQL expression, Spanish label, English label)
+    "eventos": ("count(DISTINCT evento)", "interrupciones", "interruptions"),
+    "saifi": ("sum(SAIFI)", "SAIFI", "SAIFI"),
+    "saidi": ("sum(SAIDI)", "SAIDI (h)", "SAIDI (h)"),
+    "usuarios": ("sum(cnt_usus)", "usuarios afectados", "customers affected"),
+    "horas": ("sum(duracion_h)", "horas de interrupción", "interruption hours"),
+    "trafos": ("sum(CNT_TRAFOS_AFEC)", "transformadores afectados", "transformers affected"),
+    "duracion_media": ("avg(duracion_h)", "duración media (h)", "mean duration (h)"),
+    "usuarios_medios": ("avg(cnt_usus)", "usuarios afectados en promedio", "mean customers affected"),
+}
+_CAUSE_WORDS = [
+    (r"\bvegetaci|\barbol|\bramas?\b|\bpoda", "27"),
+    (r"\banimal|\bardilla|\bzarigueya|\baves?\b|\bpajaro", "19"),
+    (r"\brayos?\b|\bdescargas?\b|\batmosf|\bclima|\blluvia|\btormenta|\bvientos?\b", "30"),
+    (r"\btercero|\bvandal|\bchoque de vehic", "15"),
+    (r"\bdesconocid", "29"),
+    (r"\bpostes?\b|\bcruceta", "37"),
+    (r"\btransformador de potencia", "33"),
+    (r"\bfalla\w* (en|de|del) (los )?transformador|\btransformador\w* de distribuci", "40"),
+    (r"\bomitid", "47"),
+]
+_EQUIP = [(r"(interruptor|reconectador)", "interruptor"), (r"(transformador|trafo)", "transformador"),
+          (r"(tramo|linea)", "tramo de linea")]
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"])}
+_DATA_HINTS = re.compile(
+    r"\b(cu[aá]nt[oa]s?|saifi|saidi|interrupcion\w*|evento\w*|cortes?|apagon\w*|fallas?|usuarios afectados|"
+    r"clientes afectados|circuito\w*|municipio\w*|tendencia|promedio|total de|ranking|top)\b"
+)
+
+
+def is_data_question(question: str) -> bool:
+    """True when a question asks about the utility's events rather than the regulation."""
+    q = fold(question)
+    if re.search(r"\b(retie|reglamento|articulo|norma|exige|requisit|debe[n]? )", q):
+        return bool(re.search(r"\b(saifi|saidi|cuantas interrupciones|cuantos eventos)\b", q))
+    # a circuit or municipality alone is not enough ("¿cómo se protegen los circuitos de emergencia?"):
+    # the question must be about events or indicators
+    return bool(_DATA_HINTS.search(q)) and bool(
+        re.search(r"\b(saifi|saidi|interrupcion|evento|corte|apagon|falla|usuarios|clientes|duracion)", q)
+    )
+
+
+def _known_values(con, column: str) -> list[str]:
+    return [r[0] for r in con.execute(
+        f"SELECT DISTINCT {column} FROM v_eventos WHERE {column} IS NOT NULL").fetchall()]
+
+
+def parse_question(question: str, con) -> DataQuery:
+    """Rule-based Spanish parser (no LLM). Raises ValidationError when it cannot map the question."""
+    q = fold(question)
+    dq = DataQuery()
+    avg = bool(re.search(r"\b(promedio|media|medio|en promedio)\b", q))
+    if "saifi" in q:
+        dq.metric = "saifi"
+    elif "saidi" in q:
+        dq.metric = "saidi"
+    elif re.search(r"(usuarios|clientes)( \w+)? afectad", q) or re.search(r"cuant[oa]s (usuarios|clientes)", q):
+        dq.metric = "usuarios_medios" if avg else "usuarios"
+    elif re.search(r"transformadores afectad|trafos afectad", q):
+        dq.metric = "trafos"
+    elif re.search(r"duraci|horas|cuanto (tiempo )?dur", q):
+        dq.metric = "duracion_media" if (avg or "cuanto dur" in q) else "horas"
+    # filters -------------------------------------------------------------
+    years = sorted({int(y) for y in re.findall(r"\b(20[0-4]\d)\b", q)})
+    rng = re.search(r"entre (20[0-4]\d) y (20[0-4]\d)|desde (20[0-4]\d) hasta (20[0-4]\d)|de (20[0-4]\d) a (20[0-4]\d)", q)
+    if rng:
+        a, b = [int(x) for x in rng.groups() if x]
+        dq.filters["anio_between"] = (min(a, b), max(a, b))
+    elif len(years) == 1:
+        dq.filters["anio"] = years[0]
+    elif len(years) > 1:
+        dq.filters["anio_in"] = years
+    for name, num in _MONTHS.items():
+        if re.search(rf"\b{name}\b", q):
+            dq.filters["mes"] = num
+    upper_words = {w.upper() for w in re.findall(r"[A-Za-z0-9_\-]{3,}", question)}
+    circuits = [c for c in _known_values(con, "circuito") if c.upper() in upper_words]
+    if circuits:
+        dq.filters["circuito"] = circuits[0]
+    equipos = [e for e in _known_values(con, "equipo_ope") if e.upper() in upper_words and e not in circuits]
+    if equipos:
+        dq.filters["equipo_ope"] = equipos[0]
+    for m in sorted(_known_values(con, "municipio"), key=len, reverse=True):
+        if re.search(r"\b" + re.escape(fold(m)) + r"\b", q):
+            dq.filters["municipio"] = m
+            break
+    for pat, code in _CAUSE_WORDS:
+        if re.search(pat, q) and not re.search(r"por causa\b|cada causa|que causa|cual causa", q):
+            dq.filters["causa_cod"] = code
+            break
+    if re.search(r"no programad", q):
+        dq.filters["tipo_causa"] = "NP"
+    # group / top-k / trend -------------------------------------------------
+    group_words = [
+        (r"circuito", "circuito"), (r"municipio", "municipio"), (r"\bcausa", "causa_nombre"),
+        (r"tipo de equipo|tipo de (dispositivo|elemento)|equipo", "tipo_equi_ope"), (r"departamento", "departamento"),
+    ]
+    which = re.search(r"\b(que|cual|cuales|cuantos|por|cada|segun|los|las|\d+)\s+(\w+\s+)?(" +
+                      "|".join(p for p, _ in group_words) + r")", q)
+    if which:
+        for pat, col in group_words:
+            if re.search(pat, which.group(3)):
+                if col in dq.filters:  # "el circuito NSA23L14" is a filter, not a grouping
+                    break
+                dq.group = [col]
+                break
+    if "tipo_equi_ope" not in dq.group:
+        for pat, col in _EQUIP:
+            if col == "transformador" and dq.filters.get("causa_cod") in ("33", "40"):
+                continue  # "falla en transformador" is the cause, not the operated device
+            if re.search(r"\b(en|de|los|las|por|con|sobre)\s+(los\s+|las\s+)?" + pat.removeprefix("\\b"), q):
+                dq.filters["tipo_equi_ope"] = col
+                break
+    if re.search(r"\b(por mes|mensual|mensualmente|cada mes|mes a mes)\b", q):
+        dq.group = [*dq.group, "anio", "mes"]
+        dq.order = "period"
+    elif re.search(r"\b(tendencia|evolucion|por ano|anual|anualmente|cada ano|ano a ano)\b", q):
+        dq.group = [*dq.group, "anio"]
+        dq.order = "period"
+    top = re.search(r"\b(?:los|las)?\s*(\d{1,2}|tres|cinco|diez)\s+(circuitos|municipios|causas|equipos)", q)
+    words_n = {"tres": 3, "cinco": 5, "diez": 10}
+    if re.search(r"\b(mayor|mas|peor|maximo|mas alto|primer)\b", q) and dq.group and dq.order != "period":
+        dq.order = "desc"
+    elif re.search(r"\b(menor|menos|mejor|minimo|mas bajo)\b", q) and dq.group and dq.order != "period":
+        dq.order = "asc"
+    if dq.order in ("desc", "asc"):
+        dq.limit = (int(top.group(1)) if top.group(1).isdigit() else words_n[top.group(1)]) if top else 1
+    elif dq.group and dq.order is None:
+        dq.order = "desc"
+        dq.limit = int(top.group(1)) if top and top.group(1).isdigit() else None
+    if not (dq.filters or dq.group or re.search(r"\b(total|en total|todas|sistema)\b", q)):
+        raise ValidationError(
+            "no entendí la pregunta de datos: nombre un circuito, municipio, causa, tipo de equipo o periodo "
+            "(p. ej. '¿cuántas interrupciones tuvo el circuito X en 2023?')"
+        )
+    return dq
+
+
+def to_sql(dq: DataQuery) -> tuple[str, list]:
+    """Parameterised SQL over ``v_eventos`` for a parsed question (values never pasted into the text)."""
+    expr = METRICS[dq.metric][0]
+    where, params = [], []
+    for col, val in dq.filters.items():
+        if col == "anio_between":
+            where.append("anio BETWEEN ? AND ?")
+            params += list(val)
+        elif col == "anio_in":
+            where.append("anio IN (" + ", ".join("?" for _ in val) + ")")
+            params += list(val)
+        else:
+            where.append(f"{col} = ?")
+            params.append(val)
+    sel = [*dq.group, f"{expr} AS valor"]
+    sql = "SELECT " + ", ".join(sel) + " FROM v_eventos"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    if dq.group:
+        sql += " GROUP BY " + ", ".join(dq.group)
+        non_null = [g for g in dq.group if g not in ("anio", "mes")]
+        if non_null:
+            sql += " HAVING " + " AND ".join(f"{g} IS NOT NULL" for g in non_null)
+        if dq.order == "period":
+            sql += " ORDER BY " + ", ".join(dq.group)
+        elif dq.order in ("desc", "asc"):
+            sql += f" ORDER BY valor {dq.order.upper()}, " + ", ".join(dq.group)
+    if dq.limit:
+        sql += f" LIMIT {int(dq.limit)}"
+    return sql, params
+
+
+@dataclass
+class DataAnswer:
+    text: str
+    sql: str
+    params: list
+    columns: list[str]
+    rows: list[list]
+    query: dict | None
+    source: str  # rules | llm | llm->rules
+    notes: list[str] = field(default_factory=list)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}" if abs(v) < 0.01 else f"{v:,.2f}"
+    return str(v)
+
+
+def _describe(dq: DataQuery | None, res: SQLResult, lang: str) -> str:
+    if not res.rows:
+        return "No hay eventos que cumplan esas condiciones." if lang == "es" else "No events match those conditions."
+    label = METRICS[dq.metric][1 if lang == "es" else 2] if dq else "valor"
+    if dq and not dq.group and len(res.rows) == 1:
+        cond = ", ".join(f"{k}={v}" for k, v in dq.filters.items())
+        v = res.rows[0][-1]
+        return f"{label}: {_fmt(v if v is not None else 0)}" + (f" ({cond})" if cond else "")
+    lines = [" | ".join(res.columns)] + [" | ".join(_fmt(x) for x in r) for r in res.rows[:20]]
+    if len(res.rows) > 20:
+        lines.append(f"… ({len(res.rows)} filas)")
+    return "\n".join(lines)
+
+
+_SQL_PROMPT = """Write ONE DuckDB SELECT statement answering the question. Use only the view v_eventos with columns:
+evento, periodo, equipo_ope, tipo_equi_ope, cto_equi_ope, inicio, fin, duracion_h, causa, tipo_causa, CNT_TRAFOS_AFEC,
+cnt_usus, SAIDI, SAIFI, anio, mes, circuito, municipio, departamento, causa_cod, causa_nombre.
+Count interruptions with count(DISTINCT evento); SAIFI/SAIDI of a group are sums of the row columns.
+Reply with the SQL only, inside ```sql ... ```."""
+
+
+def answer_data_question(question: str, store: str | Path, lang: str = "es", llm=None,
+                         max_rows: int = MAX_ROWS, timeout_s: float = TIMEOUT_S) -> DataAnswer:
+    """Answer a data question. With ``llm`` (has ``complete(messages)``) its SQL is validated first;
+    if the LLM fails or proposes unsafe SQL the rule parser answers."""
+    con = open_readonly(store)
+    try:
+        notes: list[str] = []
+        if llm is not None:
+            try:
+                text = llm.complete([{"role": "system", "content": _SQL_PROMPT},
+                                     {"role": "user", "content": question}])
+                m = re.search(r"```(?:sql)?\s*(.+?)```", text, re.DOTALL | re.IGNORECASE)
+                sql = (m.group(1) if m else text).strip()
+                res = run_select(con, sql, [], max_rows, timeout_s)
+                return DataAnswer(_describe(None, res, lang), sql, [], res.columns, res.rows, None, "llm", notes)
+            except GridcritError as e:
+                notes.append(f"LLM SQL not used: {e}")
+        dq = parse_question(question, con)
+        sql, params = to_sql(dq)
+        res = run_select(con, sql, params, max_rows, timeout_s)
+        if res.truncated:
+            notes.append(f"result truncated to {max_rows} rows")
+        return DataAnswer(_describe(dq, res, lang), sql, params, res.columns, res.rows, asdict(dq),
+                          "llm->rules" if llm is not None else "rules", notes)
+    finally:
+        con.close()

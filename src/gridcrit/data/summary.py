@@ -1,0 +1,82 @@
+"""A short summary of a store: counts, period covered and SAIFI / SAIDI by circuit and by year.
+
+SAIFI / SAIDI are sums of the per-row contributions of ``interrupciones`` (``SAIFI = cnt_usus /
+N_total``, ``SAIDI = duracion_h * cnt_usus / N_total``), exactly as the utility computes them. Where a
+row has no stored ``SAIFI``/``SAIDI`` they are recomputed from ``cnt_usus``/``duracion_h`` and that
+month's ``N_total`` = sum of ``trafos.USUARIOS`` of the month's snapshot (if available).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gridcrit.data.store import connect, store_info
+
+_CONTRIB = """
+WITH n AS (
+    SELECT strftime(FECHA, '%Y%m')::INTEGER AS ym, sum(USUARIOS)::DOUBLE AS n_total
+    FROM trafos WHERE USUARIOS IS NOT NULL GROUP BY 1
+), ev AS (
+    SELECT i.*,
+           coalesce(i.SAIFI, i.cnt_usus / n.n_total) AS saifi_row,
+           coalesce(i.SAIDI, coalesce(i.duracion_h, epoch(i.fin - i.inicio) / 3600.0) * i.cnt_usus / n.n_total)
+               AS saidi_row
+    FROM interrupciones i
+    LEFT JOIN n ON n.ym = coalesce(i.periodo, strftime(i.inicio, '%Y%m')::INTEGER)
+)
+"""
+
+
+def reliability_summary(store: str | Path, top: int = 10) -> dict:
+    """SAIFI/SAIDI (sum of row contributions) by circuit (``top`` by SAIDI) and by calendar year."""
+    con = connect(store, read_only=True)
+    try:
+        by_circuit = con.execute(
+            _CONTRIB
+            + """SELECT cto_equi_ope, count(DISTINCT evento), sum(saifi_row), sum(saidi_row)
+                 FROM ev GROUP BY 1 ORDER BY 4 DESC NULLS LAST, 1 LIMIT ?""",
+            [top],
+        ).fetchall()
+        by_year = con.execute(
+            _CONTRIB
+            + """SELECT year(inicio), count(DISTINCT evento), count(*), sum(saifi_row), sum(saidi_row),
+                        min(inicio)::DATE, max(inicio)::DATE
+                 FROM ev GROUP BY 1 ORDER BY 1"""
+        ).fetchall()
+    finally:
+        con.close()
+    return {
+        "by_circuit": [
+            {"circuit": c, "events": int(e), "SAIFI": _f(sf), "SAIDI": _f(sd)} for c, e, sf, sd in by_circuit
+        ],
+        "by_year": [
+            {
+                "year": int(y),
+                "events": int(e),
+                "rows": int(r),
+                "SAIFI": _f(sf),
+                "SAIDI": _f(sd),
+                # a partial year (e.g. 2024-01..06) must not be read as a full one
+                "from": str(lo),
+                "to": str(hi),
+            }
+            for y, e, r, sf, sd, lo, hi in by_year
+            if y is not None
+        ],
+    }
+
+
+def _f(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 6)
+
+
+def store_summary(store: str | Path, top: int = 10) -> dict:
+    """Counts and period per table (:func:`store_info`) plus :func:`reliability_summary`."""
+    info = store_info(store)
+    out = {
+        "store": str(store),
+        "tables": info["tables"],
+        "loads": len(info["loads"]),
+    }
+    out.update(reliability_summary(store, top=top))
+    return out

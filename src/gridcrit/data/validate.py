@@ -1,0 +1,416 @@
+"""Validation of a staged file, vectorised in DuckDB SQL (no per-row Python).
+
+Given a stage (``_line, c0, c1, ...``, see :mod:`gridcrit.data.readers`) and the table it was
+recognised as, :func:`typed_view` builds a view with the table's canonical columns parsed to their
+types, and :func:`check` runs every rule with one aggregate query (plus one example query per rule
+that fails). Problems are ``file:line:column: what is wrong``.
+
+Parsing rules for text values: surrounding blanks are trimmed; ``-``, ``XXX`` and empty are missing;
+numbers accept a decimal comma (``2,5``); dates accept ISO (``2024-01-31``, with or without a time)
+and ``dd/mm/yyyy[ hh:mm[:ss]]``. A value present in the file that does not parse is an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from gridcrit.data.schema import LAT_RANGE, LON_RANGE, MISSING_TOKENS, TableSpec
+
+# (start, end) columns that must satisfy start <= end.
+ORDERED_PAIRS: dict[str, tuple[str, str]] = {"interrupciones": ("inicio", "fin")}
+# Key columns the real export leaves empty on a few rows (41 of 189,639 interrupciones rows have no
+# equipo_ope in the published profile); rows are still identified by the whole key, NULL included.
+NULLABLE_KEY: set[tuple[str, str]] = {("interrupciones", "equipo_ope")}
+# Dates outside this range are typos (0024-01-01, 2204-01-01), not history.
+YEAR_RANGE = (1900, 2100)
+EXAMPLES_PER_RULE = 5
+PROBLEMS_PER_FILE = 20
+
+_TEXTUAL = ("VARCHAR",)
+
+
+@dataclass
+class FileProblems:
+    """Problems found in one file: the first examples and the total count."""
+
+    file: str
+    shown: list[str] = field(default_factory=list)
+    total: int = 0
+
+    def add(self, line: int | str, column: str, what: str, count: int = 1) -> None:
+        self.total += count
+        if len(self.shown) < PROBLEMS_PER_FILE:
+            self.shown.append(f"{self.file}:{line}:{column}: {what}")
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _missing_as_null(c: str) -> str:
+    tokens = ", ".join(_lit(t) for t in MISSING_TOKENS)
+    return f"CASE WHEN trim({c}) IN ({tokens}) THEN NULL ELSE trim({c}) END"
+
+
+def parse_expr(src_col: str, src_type: str, target: str, typed_file: bool = False) -> str:
+    """SQL expression parsing source column ``src_col`` (DuckDB type ``src_type``) to ``target``.
+
+    ``typed_file``: the file has its own types (Parquet); its text columns only get the missing
+    tokens mapped to NULL, without trimming (trimming allocates a new string per value and doubles
+    the cost of loading 10 M-row snapshot tables, while typed exports are not padded).
+    """
+    if src_type.upper() not in _TEXTUAL:
+        # Typed source (Parquet): DuckDB casts; NaN floats become missing.
+        if target == "DOUBLE" and src_type.upper() in ("DOUBLE", "FLOAT"):
+            return f"CASE WHEN isnan({src_col}) THEN NULL ELSE {src_col}::DOUBLE END"
+        return f"TRY_CAST({src_col} AS {target})"
+    if typed_file and target == "VARCHAR":
+        tokens = ", ".join(_lit(t) for t in MISSING_TOKENS)
+        return f"CASE WHEN {src_col} IN ({tokens}) THEN NULL ELSE {src_col} END"
+    v = _missing_as_null(src_col)
+    if target == "VARCHAR":
+        return v
+    num = f"replace({v}, ',', '.')"
+    if target == "DOUBLE":
+        return f"TRY_CAST({num} AS DOUBLE)"
+    if target in ("BIGINT", "INTEGER"):
+        d = f"TRY_CAST({num} AS DOUBLE)"
+        # '12' and '12.0' are integers (pandas writes ints with missing values as floats); '12.5' is not.
+        return f"coalesce(TRY_CAST({v} AS {target}), CASE WHEN {d} = trunc({d}) THEN TRY_CAST({d} AS {target}) END)"
+    fmts = "['%d/%m/%Y %H:%M:%S', '%d/%m/%Y %H:%M', '%d/%m/%Y', '%Y/%m/%d']"
+    if target == "DATE":
+        return (
+            f"coalesce(TRY_CAST({v} AS DATE), TRY_CAST(TRY_CAST({v} AS TIMESTAMP) AS DATE), "
+            f"TRY_CAST(try_strptime({v}, {fmts}) AS DATE))"
+        )
+    if target == "TIMESTAMP":
+        return f"coalesce(TRY_CAST({v} AS TIMESTAMP), try_strptime({v}, {fmts}))"
+    return f"TRY_CAST({v} AS {target})"
+
+
+def _type_word(t: str) -> str:
+    return {
+        "DOUBLE": "a number",
+        "BIGINT": "an integer",
+        "INTEGER": "an integer",
+        "DATE": "a date (YYYY-MM-DD or dd/mm/yyyy)",
+        "TIMESTAMP": "a date-time (YYYY-MM-DD hh:mm:ss)",
+    }.get(t, t)
+
+
+@dataclass
+class Mapping:
+    """Which source column feeds each canonical column of the table."""
+
+    spec: TableSpec
+    source: dict[str, int]  # canonical column -> source index
+    source_types: list[str]
+    header: list[str]
+    typed_file: bool = False  # Parquet (see parse_expr)
+
+    @property
+    def present(self) -> list[str]:
+        return [c for c in self.spec.columns if c in self.source]
+
+
+def typed_view(con: duckdb.DuckDBPyConnection, stage_view: str, m: Mapping, name: str) -> None:
+    """Create view ``name``: ``_line``, canonical columns typed, and ``_raw_<col>`` text for reports."""
+    sel = ["_line"]
+    for col, typ in m.spec.columns.items():
+        if col in m.source:
+            i = m.source[col]
+            sel.append(f"{parse_expr(f'c{i}', m.source_types[i], typ, m.typed_file)} AS {_q(col)}")
+        else:
+            sel.append(f"NULL::{typ} AS {_q(col)}")
+    for col in m.present:
+        typ = m.spec.columns[col]
+        if typ != "VARCHAR":
+            i = m.source[col]
+            raw = f"c{i}" if m.source_types[i].upper() in _TEXTUAL else f"CAST(c{i} AS VARCHAR)"
+            sel.append(f"{raw} AS {_q('_raw_' + col)}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {', '.join(sel)} FROM {stage_view}")
+
+
+def _rules(m: Mapping) -> list[tuple[str, str, str, str]]:
+    """(rule id, column, SQL condition that flags a bad row, message SQL expression)."""
+    spec = m.spec
+    rules: list[tuple[str, str, str, str]] = []
+    for col in m.present:
+        typ = spec.columns[col]
+        raw = _q("_raw_" + col)
+        if typ != "VARCHAR" and not cast_cannot_fail(m.source_types[m.source[col]], typ):
+            i = m.source[col]
+            present = (
+                f"({_missing_as_null(raw)}) IS NOT NULL"
+                if m.source_types[i].upper() in _TEXTUAL
+                else f"{raw} IS NOT NULL"
+            )
+            rules.append(
+                (
+                    f"type:{col}",
+                    col,
+                    f"{present} AND {_q(col)} IS NULL",
+                    f"'value ' || {raw} || ' is not {_type_word(typ)}'",
+                )
+            )
+        if typ in ("DATE", "TIMESTAMP"):
+            lo, hi = YEAR_RANGE
+            rules.append(
+                (
+                    f"year:{col}",
+                    col,
+                    f"{_q(col)} IS NOT NULL AND (year({_q(col)}) < {lo} OR year({_q(col)}) > {hi})",
+                    f"'date ' || {_q(col)}::VARCHAR || ' is outside {lo}..{hi}'",
+                )
+            )
+    for col in spec.key or ():
+        if col in m.source and (spec.name, col) not in NULLABLE_KEY:
+            rules.append(
+                (
+                    f"null:{col}",
+                    col,
+                    f"{_q(col)} IS NULL AND NOT ({_rule_type_bad(m, col)})",
+                    "'missing value in key column'",
+                )
+            )
+    for col in spec.non_negative:
+        if col in m.source:
+            rules.append(
+                (
+                    f"neg:{col}",
+                    col,
+                    f"{_q(col)} < 0",
+                    f"'negative value ' || {_q(col)}::VARCHAR || ' (must be >= 0)'",
+                )
+            )
+    if spec.lon_lat:
+        for col, (lo, hi) in zip(spec.lon_lat, (LON_RANGE, LAT_RANGE), strict=True):
+            if col in m.source:
+                rules.append(
+                    (
+                        f"range:{col}",
+                        col,
+                        f"{_q(col)} < {lo} OR {_q(col)} > {hi}",
+                        f"'coordinate ' || {_q(col)}::VARCHAR || ' outside {lo}..{hi} (swapped lon/lat or projected?)'",
+                    )
+                )
+    pair = ORDERED_PAIRS.get(spec.name)
+    if pair and pair[0] in m.source and pair[1] in m.source:
+        a, b = (_q(c) for c in pair)
+        rules.append(
+            (
+                f"order:{pair[1]}",
+                pair[1],
+                f"{b} < {a}",
+                f"'{pair[1]} ' || {b}::VARCHAR || ' is before {pair[0]} ' || {a}::VARCHAR",
+            )
+        )
+    return rules
+
+
+_INTS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
+_TIMES = ("DATE", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "TIMESTAMP WITH TIME ZONE")
+
+
+def cast_cannot_fail(src_type: str, target: str) -> bool:
+    """True when casting a typed (Parquet) column to ``target`` never yields NULL from a value.
+
+    Such columns need no type rule, so every remaining rule reads canonical columns only and can
+    run on the stored rows (see ``ingest``'s fast path).
+    """
+    s = src_type.upper()
+    if s == target:
+        return True
+    if target == "DOUBLE" and (s in _INTS or s in ("FLOAT", "DOUBLE") or s.startswith("DECIMAL")):
+        return True
+    if target == "BIGINT" and s in _INTS:
+        return True
+    if target == "INTEGER" and s in ("TINYINT", "SMALLINT", "UTINYINT", "USMALLINT"):
+        return True
+    return target in ("DATE", "TIMESTAMP") and s in _TIMES
+
+
+def needs_source(m: Mapping) -> bool:
+    """Whether some rule must see the file's raw values (then rules cannot run on stored rows)."""
+    return any(
+        m.spec.columns[c] != "VARCHAR"
+        and not cast_cannot_fail(m.source_types[m.source[c]], m.spec.columns[c])
+        for c in m.present
+    )
+
+
+def count_problems(con: duckdb.DuckDBPyConnection, relation: str, m: Mapping) -> int:
+    """Number of rule violations plus duplicate-key screen hits over ``relation`` (canonical columns).
+
+    Used on the rows just inserted into an empty table; 0 means the file is clean. Requires
+    ``not needs_source(m)``.
+    """
+    rules = _rules(m)
+    total = 0
+    if rules:
+        total += sum(
+            con.execute(
+                f"SELECT {', '.join(f'count_if({c})' for _, _, c, _ in rules)} FROM {relation}"
+            ).fetchone()
+        )
+    if m.spec.key:
+        keys = ", ".join(_q(c) for c in m.spec.key)
+        total += con.execute(
+            f"SELECT count(*) FROM (SELECT hash({keys}) AS h FROM {relation} GROUP BY h HAVING count(*) > 1)"
+        ).fetchone()[0]
+    return int(total)
+
+
+def _rule_type_bad(m: Mapping, col: str) -> str:
+    """Condition true when ``col`` failed to parse (so a null key is not reported twice)."""
+    if m.spec.columns[col] == "VARCHAR" or cast_cannot_fail(
+        m.source_types[m.source[col]], m.spec.columns[col]
+    ):
+        return "false"
+    raw = _q("_raw_" + col)
+    return f"({_missing_as_null(raw)}) IS NOT NULL"
+
+
+def check_rows(con: duckdb.DuckDBPyConnection, typed: str, m: Mapping, probs: FileProblems) -> None:
+    """Row-level rules (types, dates, missing keys, negatives, coordinates, start <= end)."""
+    rules = _rules(m)
+    if not rules:
+        return
+    aggs = ", ".join(f"count_if({cond})" for _, _, cond, _ in rules)
+    counts = con.execute(f"SELECT {aggs} FROM {typed}").fetchone()
+    for (_, col, cond, msg), n in zip(rules, counts, strict=True):
+        if not n:
+            continue
+        rows = con.execute(
+            f"SELECT _line, {msg} FROM {typed} WHERE {cond} ORDER BY _line LIMIT {EXAMPLES_PER_RULE}"
+        ).fetchall()
+        label = m.header[m.source[col]] if col in m.source else col
+        for k, (line, text) in enumerate(rows):
+            probs.add(
+                line, label, text or "invalid value", count=1 if k < len(rows) - 1 else n - len(rows) + 1
+            )
+
+
+def _key_cols(spec: TableSpec) -> list[str]:
+    return list(spec.key) if spec.key else list(spec.columns)
+
+
+def check_duplicates(con: duckdb.DuckDBPyConnection, typed: str, m: Mapping, probs: FileProblems) -> None:
+    """Rows of the file sharing a key (keyed tables only; identical rows are reported too)."""
+    spec = m.spec
+    if not spec.key:
+        return  # rows identified by content: identical rows are legitimate repeats (e.g. two trees)
+    keys = ", ".join(_q(c) for c in spec.key)
+    allc = ", ".join(_q(c) for c in spec.columns)
+    # Fast screen on one 64-bit hash per key (grouping on strings + dates is ~3x slower on the
+    # 4 M-row snapshot tables); a hash collision only triggers the exact check below.
+    n = con.execute(
+        f"SELECT count(*) FROM (SELECT hash({keys}) AS h FROM {typed} GROUP BY h HAVING count(*) > 1)"
+    ).fetchone()[0]
+    if not n:
+        return
+    n = con.execute(
+        f"SELECT count(*) FROM (SELECT {keys} FROM {typed} GROUP BY ALL HAVING count(*) > 1)"
+    ).fetchone()[0]
+    if not n:
+        return
+    rows = con.execute(
+        f"""SELECT first_line, dup_line, same, k FROM (
+              SELECT _line AS dup_line,
+                     min(_line) OVER w AS first_line,
+                     count(DISTINCT row({allc})) OVER (PARTITION BY {keys}) = 1 AS same,
+                     {_key_text(spec)} AS k
+              FROM {typed} WINDOW w AS (PARTITION BY {keys}))
+            WHERE dup_line > first_line ORDER BY dup_line LIMIT {EXAMPLES_PER_RULE}"""
+    ).fetchall()
+    total = con.execute(
+        f"SELECT sum(c - 1) FROM (SELECT count(*) AS c FROM {typed} GROUP BY {keys} HAVING count(*) > 1)"
+    ).fetchone()[0]
+    col = m.header[m.source[spec.key[0]]]
+    for j, (first, dup, same, k) in enumerate(rows):
+        what = (
+            f"duplicated row (identical to line {first})"
+            if same
+            else f"duplicate key {k} (also on line {first} with different values)"
+        )
+        probs.add(dup, col, what, count=1 if j < len(rows) - 1 else int(total) - len(rows) + 1)
+
+
+def _key_text(spec: TableSpec, prefix: str = "") -> str:
+    parts = " || ', ' || ".join(
+        f"'{c}=' || coalesce({prefix}{_q(c)}::VARCHAR, 'NULL')" for c in (spec.key or ())
+    )
+    return f"'(' || {parts} || ')'"
+
+
+def _join_on(spec: TableSpec, a: str, b: str) -> str:
+    return " AND ".join(f"{a}.{_q(c)} IS NOT DISTINCT FROM {b}.{_q(c)}" for c in _key_cols(spec))
+
+
+def check_store_conflicts(con: duckdb.DuckDBPyConnection, typed: str, m: Mapping, probs: FileProblems) -> int:
+    """Rows whose key is already stored with different values (error) or identical (skipped).
+
+    Returns the number of identical rows already in the store (they will not be inserted again).
+    """
+    spec = m.spec
+    if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {_q(spec.name)} LIMIT 1)").fetchone()[0] == 0:
+        return 0
+    cols = list(spec.columns)
+    nrow = "row(" + ", ".join(f"n.{_q(c)}" for c in cols) + ")"
+    srow = "row(" + ", ".join(f"s.{_q(c)}" for c in cols) + ")"
+    if not spec.key:
+        # Content-identified rows: a stored identical row is a duplicate; nothing can conflict.
+        same = con.execute(
+            f"SELECT count(*) FROM (SELECT {', '.join(_q(c) for c in cols)} FROM {typed} "
+            f"INTERSECT ALL SELECT {', '.join(_q(c) for c in cols)} FROM {_q(spec.name)})"
+        ).fetchone()[0]
+        return int(same)
+    join = f"FROM {typed} n JOIN {_q(spec.name)} s ON {_join_on(spec, 'n', 's')}"
+    same, diff = con.execute(
+        f"SELECT count_if({nrow} IS NOT DISTINCT FROM {srow}), count_if({nrow} IS DISTINCT FROM {srow}) {join}"
+    ).fetchone()
+    if diff:
+        kt = _key_text(spec, "n.")
+        rows = con.execute(
+            f"SELECT n._line, {kt} {join} WHERE {nrow} IS DISTINCT FROM {srow} ORDER BY n._line "
+            f"LIMIT {EXAMPLES_PER_RULE}"
+        ).fetchall()
+        col = m.header[m.source[spec.key[0]]]
+        for j, (line, k) in enumerate(rows):
+            probs.add(
+                line,
+                col,
+                f"key {k} is already stored with different values (conflicting row)",
+                count=1 if j < len(rows) - 1 else int(diff) - len(rows) + 1,
+            )
+    return int(same or 0)
+
+
+def insert_new_rows(con: duckdb.DuckDBPyConnection, typed: str, spec: TableSpec, store_empty: bool) -> int:
+    """Insert the file's rows that are not already stored; returns rows inserted."""
+    cols = ", ".join(_q(c) for c in spec.columns)
+    before = con.execute(f"SELECT count(*) FROM {_q(spec.name)}").fetchone()[0]
+    if store_empty:
+        con.execute(f"INSERT INTO {_q(spec.name)} ({cols}) SELECT {cols} FROM {typed}")
+    elif spec.key:
+        ncols = ", ".join(f"n.{_q(c)}" for c in spec.columns)
+        con.execute(
+            f"INSERT INTO {_q(spec.name)} ({cols}) SELECT {ncols} FROM {typed} n "
+            f"ANTI JOIN {_q(spec.name)} s ON {_join_on(spec, 'n', 's')}"
+        )
+    else:
+        con.execute(
+            f"INSERT INTO {_q(spec.name)} ({cols}) SELECT {cols} FROM {typed} "
+            f"EXCEPT ALL SELECT {cols} FROM {_q(spec.name)}"
+        )
+    after = con.execute(f"SELECT count(*) FROM {_q(spec.name)}").fetchone()[0]
+    return int(after - before)

@@ -1,0 +1,105 @@
+"""Targets of a period and the risk class.
+
+* ``y_saifi`` / ``y_saidi``: the asset's contribution to the system indices in the period = sum of the
+  per-row ``SAIFI`` / ``SAIDI`` of the event rows whose operated device (``equipo_ope``) is the asset
+  (circuit level: rows whose ``cto_equi_ope`` is the circuit). Rows without the utility's values get
+  ``cnt_usus / N_total`` and ``duracion_h * cnt_usus / N_total``, ``N_total`` = customers in that month's
+  ``trafos`` snapshot (duration from ``fin - inicio`` when ``duracion_h`` is missing).
+* ``y_count``: number of distinct events (``evento``) in the period.
+* An event belongs to the period holding its start (``inicio``).
+* ``y_risk``: 0 Bajo / 1 Medio / 2 Alto / 3 Muy Alto from :class:`RiskBinner`.
+
+**Zero inflation.** Most asset-periods have no event (``y_saifi == 0``); quantiles over all rows would
+put the cut points at 0 and make the classes meaningless. So *Bajo* is exactly "no interruption" and
+the positive values are split at their terciles into Medio / Alto / Muy Alto. The tercile cut points
+are learned on the training periods only (``RiskBinner.fit`` on the training rows of each split).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from gridcrit.features.periods import months_per_period
+
+RISK_LABELS = ("Bajo", "Medio", "Alto", "Muy Alto")
+LEVEL_EVENT_KIND = {"transformer": "transformador", "switch": "interruptor", "segment": "tramo de linea"}
+
+
+class RiskBinner(BaseEstimator, TransformerMixin):
+    """Risk class of a non-negative target: 0 for zero, then quantile bins of the positive values.
+
+    Parameters
+    ----------
+    n_positive_classes : int, default 3
+        Classes above *Bajo* (3 gives Medio / Alto / Muy Alto).
+
+    Attributes
+    ----------
+    thresholds_ : ndarray of shape (n_positive_classes - 1,)
+        Upper edges of Medio, Alto, ... learned from the positive training values.
+    n_positive_ : int
+        Positive values seen in ``fit``.
+
+    Example
+    -------
+    >>> b = RiskBinner().fit(np.array([0, 0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))
+    >>> b.transform(np.array([0.0, 1.0, 3.5, 100.0])).tolist()
+    [0, 1, 2, 3]
+    """
+
+    def __init__(self, n_positive_classes: int = 3):
+        self.n_positive_classes = n_positive_classes
+
+    def fit(self, y, X=None):
+        y = np.asarray(y, dtype=np.float64)
+        pos = y[np.isfinite(y) & (y > 0)]
+        self.n_positive_ = len(pos)
+        qs = np.arange(1, self.n_positive_classes) / self.n_positive_classes
+        self.thresholds_ = np.quantile(pos, qs) if len(pos) else np.full(len(qs), np.inf)
+        return self
+
+    def transform(self, y) -> np.ndarray:
+        """Class codes (int8); NaN targets (periods without event data yet) give -1."""
+        y = np.asarray(y, dtype=np.float64)
+        cls = 1 + np.searchsorted(self.thresholds_, y, side="left")
+        cls = np.where(y > 0, cls, 0)
+        return np.where(np.isfinite(y), cls, -1).astype(np.int8)
+
+    def fit_transform(self, y, X=None, **_):
+        return self.fit(y).transform(y)
+
+
+def event_aggregates(con, period: str, key: str = "equipo_ope", unplanned_only: bool = False) -> pd.DataFrame:
+    """Per (device code, period index): ``n`` distinct events, ``saifi``, ``saidi``, ``rows`` and kind.
+
+    ``key`` is ``equipo_ope`` (device level) or ``cto_equi_ope`` (circuit level).
+    """
+    k = months_per_period(period)
+    where = "AND e.tipo_causa = 'NP'" if unplanned_only else ""
+    return con.execute(
+        f"""WITH n AS (
+                SELECT year(FECHA) * 12 + month(FECHA) - 1 AS m, sum(USUARIOS)::DOUBLE AS n_total
+                FROM trafos GROUP BY 1 HAVING sum(USUARIOS) > 0)
+            SELECT e.{key} AS code, (year(e.inicio) * 12 + month(e.inicio) - 1) // {k} AS q,
+                   count(DISTINCT e.evento) AS n, count(*) AS rows,
+                   sum(coalesce(e.SAIFI, e.cnt_usus / n.n_total)) AS saifi,
+                   sum(coalesce(e.SAIDI, coalesce(e.duracion_h, epoch(e.fin - e.inicio) / 3600.0)
+                                         * e.cnt_usus / n.n_total)) AS saidi,
+                   any_value(lower(e.tipo_equi_ope)) AS kind,
+                   count(*) FILTER (WHERE e.SAIFI IS NULL AND n.n_total IS NULL) AS rows_without_customers
+            FROM interrupciones e
+            LEFT JOIN n ON n.m = year(e.inicio) * 12 + month(e.inicio) - 1
+            WHERE e.inicio IS NOT NULL AND e.{key} IS NOT NULL {where}
+            GROUP BY ALL"""
+    ).df()
+
+
+def last_event_period(con, period: str) -> int | None:
+    """Period index of the latest event start (the last period the events cover), None without events."""
+    k = months_per_period(period)
+    v = con.execute(
+        f"SELECT max((year(inicio) * 12 + month(inicio) - 1) // {k}) FROM interrupciones"
+    ).fetchall()[0][0]
+    return None if v is None else int(v)

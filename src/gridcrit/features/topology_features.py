@@ -1,0 +1,336 @@
+"""Topology features of every asset from the radial MV network of a snapshot.
+
+The network of one ``redmt`` snapshot is a forest: segment ``ELNODE1 -> ELNODE2`` (reversed when
+``ORDER_ == -1``) points downstream, each circuit's root node is its substation bus. We store the
+ancestor relation as a sparse 0/1 matrix ``M`` (rows: ancestor node, columns: descendant node,
+diagonal included) so that
+
+* downstream totals (customers, transformers, km of line) are ``M @ value_at_node`` and
+* upstream totals (protective devices on the path, km from the substation) are ``M.T @ value_at_node``,
+
+one sparse product per quantity for all nodes at once. ``nnz(M)`` is the sum of node depths (a few
+million at CHEC scale). Structures are cached by a hash of their segment set, so an unchanged
+network is traced once however many monthly snapshots share it.
+
+This is the features stage's own light tracer (the reliability stage's ``gridcrit.reliability.topology``
+offers the full checks: islands, loops, tie switches); it breaks cycles and reports them instead of failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+PROTECTIVE_KINDS = ("RECONECT", "CORTACIRC", "FUSIBLE", "INTERRUPTOR", "BREAKER", "FUSE", "RECLOSER")
+
+
+def is_protective(assembly: pd.Series) -> np.ndarray:
+    """True for reclosers, fuses (cortacircuitos) and breakers; False for plain sectionalisers."""
+    a = assembly.fillna("").astype(str).str.upper()
+    out = np.zeros(len(a), dtype=bool)
+    for kind in PROTECTIVE_KINDS:
+        out |= a.str.contains(kind, regex=False).to_numpy()
+    return out
+
+
+@dataclass
+class Network:
+    """One traced snapshot structure."""
+
+    nodes: pd.Index  # node ids
+    seg_codes: pd.Index  # segment CODE, position = segment index
+    seg_down: np.ndarray  # downstream node index of each segment
+    seg_up: np.ndarray
+    seg_circuit: np.ndarray  # FPARENT of each segment (object)
+    parent_seg: np.ndarray  # per node: segment feeding it (-1 at roots)
+    depth: np.ndarray  # segments between the node and its root
+    M: sp.csr_matrix  # ancestor (row) x descendant (col), diagonal included
+    problems: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def downstream(self, at_node: np.ndarray) -> np.ndarray:
+        """Sum of ``at_node`` over each node's subtree (itself included). Works on (n,) or (n, k)."""
+        return self.M @ at_node
+
+    def upstream(self, at_node: np.ndarray) -> np.ndarray:
+        """Sum of ``at_node`` over each node's path to its root (itself included)."""
+        return self.M.T @ at_node
+
+
+def trace(seg: pd.DataFrame) -> Network:
+    """Trace one snapshot of ``redmt`` (columns CODE, FPARENT, ELNODE1, ELNODE2, ORDER_)."""
+    rev = pd.to_numeric(seg["ORDER_"], errors="coerce").fillna(1).to_numpy() == -1
+    n1 = seg["ELNODE1"].astype(str).to_numpy()
+    n2 = seg["ELNODE2"].astype(str).to_numpy()
+    up_id = np.where(rev, n2, n1)
+    down_id = np.where(rev, n1, n2)
+    nodes = pd.Index(pd.unique(np.concatenate([up_id, down_id])))
+    up = nodes.get_indexer(up_id)
+    down = nodes.get_indexer(down_id)
+    n = len(nodes)
+    problems: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    # a node fed by two segments is a loop (or an unflagged tie): keep the first feeder, report the rest
+    parent_seg = np.full(n, -1, dtype=np.int64)
+    order = np.arange(len(seg))
+    first = pd.Series(order).groupby(down).transform("min").to_numpy()
+    keep = order == first
+    parent_seg[down[keep]] = order[keep]
+    if (~keep).any():
+        problems["nodes_with_several_feeders"] = int((~keep).sum())
+        examples["nodes_with_several_feeders"] = list(nodes[down[~keep]][:5])
+    parent = np.where(parent_seg >= 0, up[np.maximum(parent_seg, 0)], -1)
+    parent[parent_seg < 0] = -1
+    # nodes that never reach a root sit on a cycle: cut it (pointer doubling finds them in log n steps)
+    f = np.where(parent >= 0, parent, np.arange(n))
+    for _ in range(max(1, int(np.ceil(np.log2(max(n, 2)))) + 1)):
+        f = f[f]
+    cyc = parent[f] >= 0
+    if cyc.any():
+        problems["nodes_on_cycles"] = int(cyc.sum())
+        examples["nodes_on_cycles"] = list(nodes[cyc][:5])
+        parent[cyc & (parent >= 0)] = -1  # every cycle node becomes a root of an island
+        parent_seg[cyc] = -1
+    # ancestor pairs, one level per step (total work = sum of depths)
+    desc_l, anc_l = [np.arange(n)], [np.arange(n)]
+    d, a = np.arange(n), np.arange(n)
+    depth = np.zeros(n, dtype=np.int32)
+    while True:
+        p = parent[a]
+        ok = p >= 0
+        d, a = d[ok], p[ok]
+        if len(d) == 0:
+            break
+        depth[d] += 1
+        desc_l.append(d)
+        anc_l.append(a)
+    rows = np.concatenate(anc_l)
+    cols = np.concatenate(desc_l)
+    M = sp.csr_matrix((np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n, n))
+    return Network(
+        nodes=nodes,
+        seg_codes=pd.Index(seg["CODE"].astype(str).to_numpy()),
+        seg_down=down,
+        seg_up=up,
+        seg_circuit=seg["FPARENT"].astype(str).to_numpy(),
+        parent_seg=parent_seg,
+        depth=depth,
+        M=M,
+        problems=problems,
+        examples=examples,
+    )
+
+
+def _structure_hashes(con) -> dict:
+    """Order-independent hash of each ``redmt`` snapshot's segments (structure and the attributes used)."""
+    h = con.execute(
+        """SELECT FECHA, bit_xor(hash(CODE, ELNODE1, ELNODE2, ORDER_, FPARENT, LENGTH, GUARDACONDUCTOR,
+                                      TIPOCONDUCTOR)) AS h, count(*) AS n
+           FROM redmt GROUP BY FECHA"""
+    ).df()
+    return {pd.Timestamp(f): (int(x), int(n)) for f, x, n in zip(h["FECHA"], h["h"], h["n"], strict=True)}
+
+
+TOPOLOGY_COLUMNS = {
+    "transformer": ["topo_depth", "topo_path_km", "topo_protective_upstream", "topo_node_customers",
+                    "topo_circuit_customers", "topo_circuit_transformers", "guard_wire_feeder",
+                    "bare_conductor_feeder"],
+    "switch": ["topo_depth", "topo_path_km", "topo_protective_upstream", "topo_protective_downstream",
+               "topo_customers_downstream", "topo_transformers_downstream", "topo_km_downstream",
+               "guard_wire"],
+    "segment": ["topo_depth", "topo_path_km", "topo_protective_upstream", "topo_customers_downstream",
+                "topo_transformers_downstream", "topo_km_downstream"],
+    "circuit": ["topo_customers", "topo_transformers", "topo_max_depth", "topo_protective_devices",
+                "topo_switches", "guard_wire_share"],
+}
+
+
+_PROT_SQL = " OR ".join(f"contains(upper(coalesce(ASSEMBLY, '')), '{k}')" for k in PROTECTIVE_KINDS)
+
+
+def topology_features(con, grid) -> tuple[dict[str, np.ndarray], dict]:
+    """Topology features of every row of ``grid`` (see :data:`TOPOLOGY_COLUMNS`) and a problem report.
+
+    Each row uses the ``redmt``, ``trafos`` and ``switches`` snapshots dated before its period start.
+    Needs the temp vocabularies ``_gc_v_asset`` / ``_gc_v_circuit`` left by ``build_grid``.
+    """
+    from gridcrit.features.attributes import _bare, guard_flag, snapshot_dates, snapshot_for
+
+    names = TOPOLOGY_COLUMNS[grid.level]
+    out = {n: np.full(len(grid.row_asset), np.nan, dtype=np.float32) for n in names}
+    report: dict = {"problems": {}, "examples": {}}
+    d_r, d_t, d_s = (snapshot_dates(con, t) for t in ("redmt", "trafos", "switches"))
+    if len(d_r) == 0:
+        report["problems"]["no_network_snapshot"] = 1
+        return out, report
+    periods = np.unique(grid.row_period)
+    pos = {t: snapshot_for(d, periods, grid.period) for t, d in (("r", d_r), ("t", d_t), ("s", d_s))}
+    hashes = _structure_hashes(con)
+    starts = np.searchsorted(grid.row_period, periods, side="left")
+    ends = np.searchsorted(grid.row_period, periods, side="right")
+    by_structure: dict = {}
+    for i in range(len(periods)):
+        if pos["r"][i] < 0:
+            report["problems"]["periods_without_network_snapshot"] = (
+                report["problems"].get("periods_without_network_snapshot", 0) + 1)
+            continue
+        key = hashes[pd.Timestamp(d_r[pos["r"][i]])]
+        by_structure.setdefault(key, []).append(i)
+    n_assets = grid.n_assets
+    circ_vocab = pd.Index(grid.vocab.get("circuit", []))
+    n_circ = len(circ_vocab) + 1  # last: unknown circuit
+    if grid.level == "circuit":
+        asset_circ = circ_vocab.get_indexer(pd.Index(grid.assets).astype(str).str.strip().str.upper())
+        asset_circ = np.where(asset_circ >= 0, asset_circ, n_circ - 1)
+    for plist in by_structure.values():
+        first = plist[0]  # earliest period of this structure: its snapshot precedes all of them
+        seg = con.execute(
+            "SELECT CODE, FPARENT, ELNODE1, ELNODE2, ORDER_, LENGTH, GUARDACONDUCTOR, TIPOCONDUCTOR FROM redmt"
+            " WHERE FECHA = ?",
+            [d_r[pos["r"][first]].date()],
+        ).df()
+        net = trace(seg)
+        for k, v in net.problems.items():
+            report["problems"][k] = max(report["problems"].get(k, 0), v)
+            report["examples"].setdefault(k, net.examples[k])
+        seg_len = pd.to_numeric(seg["LENGTH"], errors="coerce").fillna(0).to_numpy()
+        len_at_node = np.zeros(len(net.nodes))
+        len_at_node[net.seg_down] = seg_len  # a node carries the length of the segment feeding it
+        guard_seg = guard_flag(seg["GUARDACONDUCTOR"])
+        bare_seg = np.array([_bare(v) for v in seg["TIPOCONDUCTOR"].astype(object)], dtype=np.float64)
+        seg_circ = circ_vocab.get_indexer(seg["FPARENT"].astype(str).str.strip().str.upper().to_numpy())
+        seg_circ = np.where(seg_circ >= 0, seg_circ, n_circ - 1)
+        con.register("_gc_nodes", pd.DataFrame({"k": np.asarray(net.nodes, dtype=object), "idx": np.arange(len(net.nodes))}))
+        con.register("_gc_segs", pd.DataFrame({"k": np.asarray(net.seg_codes, dtype=object), "idx": np.arange(len(net.seg_codes))}))
+        t_dates = sorted({int(pos["t"][i]) for i in plist if pos["t"][i] >= 0})
+        s_dates = sorted({int(pos["s"][i]) for i in plist if pos["s"][i] >= 0})
+        con.register("_gc_td", pd.DataFrame({"FECHA": d_t[t_dates].date, "di": t_dates}))
+        con.register("_gc_sd", pd.DataFrame({"FECHA": d_s[s_dates].date, "di": s_dates}))
+        own_t = grid.level == "transformer"
+        tr = con.execute(
+            f"""SELECT d.di, coalesce(n.idx, -1) AS node, coalesce(TRY_CAST(t.USUARIOS AS DOUBLE), 0) AS users,
+                       {"coalesce(a.code, -1)" if own_t else "-1"} AS asset, coalesce(c.code, -1) AS circuit,
+                       CAST(t.CODE AS VARCHAR) AS code_if_unknown
+                FROM trafos t JOIN _gc_td d ON t.FECHA = d.FECHA
+                LEFT JOIN _gc_nodes n ON n.k = CAST(t.ELNODE AS VARCHAR)
+                {"LEFT JOIN _gc_v_asset a ON a.raw = CAST(t.CODE AS VARCHAR)" if own_t else ""}
+                LEFT JOIN _gc_v_circuit c ON c.raw = CAST(t.FPARENT AS VARCHAR)
+                ORDER BY d.di"""
+        ).df()
+        own_s = grid.level == "switch"
+        sw = con.execute(
+            f"""SELECT d.di, coalesce(g.idx, -1) AS seg, CASE WHEN {_PROT_SQL} THEN 1 ELSE 0 END AS prot,
+                       {"coalesce(a.code, -1)" if own_s else "-1"} AS asset, coalesce(c.code, -1) AS circuit,
+                       CAST(s.CODE AS VARCHAR) AS code_if_unknown
+                FROM switches s JOIN _gc_sd d ON s.FECHA = d.FECHA
+                LEFT JOIN _gc_segs g ON g.k = CAST(s.LINESECTIO AS VARCHAR)
+                {"LEFT JOIN _gc_v_asset a ON a.raw = CAST(s.CODE AS VARCHAR)" if own_s else ""}
+                LEFT JOIN _gc_v_circuit c ON c.raw = CAST(s.FPARENT AS VARCHAR)
+                ORDER BY d.di"""
+        ).df()
+        for t in ("_gc_nodes", "_gc_segs", "_gc_td", "_gc_sd"):
+            con.unregister(t)
+        _note_unknown(report, "transformers_on_unknown_nodes", tr, "node")
+        _note_unknown(report, "switches_on_unknown_segments", sw, "seg")
+        tr_di, sw_di = tr["di"].to_numpy(), sw["di"].to_numpy()
+        tr_a = {c: tr[c].to_numpy() for c in ("node", "users", "asset", "circuit")}
+        sw_a = {c: sw[c].to_numpy() for c in ("seg", "prot", "asset", "circuit")}
+        seg_asset = grid.assets.get_indexer(net.seg_codes) if grid.level == "segment" else None
+        for i in plist:
+            rows = np.arange(starts[i], ends[i])
+            a = grid.row_asset[rows]
+            tsl = slice(*np.searchsorted(tr_di, [pos["t"][i], pos["t"][i] + 1])) if pos["t"][i] >= 0 else slice(0, 0)
+            ssl = slice(*np.searchsorted(sw_di, [pos["s"][i], pos["s"][i] + 1])) if pos["s"][i] >= 0 else slice(0, 0)
+            node, users = tr_a["node"][tsl], tr_a["users"][tsl]
+            okn = node >= 0
+            cust_node = np.bincount(node[okn], users[okn], len(net.nodes))
+            trf_node = np.bincount(node[okn], None, len(net.nodes)).astype(np.float64)
+            s_seg, s_prot = sw_a["seg"][ssl], sw_a["prot"][ssl].astype(bool) & (sw_a["seg"][ssl] >= 0)
+            prot_node = np.bincount(net.seg_down[s_seg[s_prot]], None, len(net.nodes)).astype(np.float64)
+            up = net.upstream(np.column_stack([len_at_node, prot_node]))
+            path_km, prot_up = up[:, 0] / 1000.0, up[:, 1]
+            if grid.level == "transformer":
+                t_asset, t_circ = tr_a["asset"][tsl], tr_a["circuit"][tsl]
+                t_circ = np.where(t_circ >= 0, t_circ, n_circ - 1)
+                node_of = np.full(n_assets, -1)
+                circ_of = np.full(n_assets, n_circ - 1)
+                ok = t_asset >= 0
+                node_of[t_asset[ok]] = node[ok]
+                circ_of[t_asset[ok]] = t_circ[ok]
+                circ_cust = np.bincount(t_circ, users, n_circ)
+                circ_trf = np.bincount(t_circ, None, n_circ).astype(np.float64)
+                v = node_of[a]
+                okv = v >= 0
+                vv = np.maximum(v, 0)
+                ps = np.where(okv, net.parent_seg[vv], -1)
+                vals = {
+                    "topo_depth": np.where(okv, net.depth[vv], np.nan),
+                    "topo_path_km": np.where(okv, path_km[vv], np.nan),
+                    "topo_protective_upstream": np.where(okv, prot_up[vv], np.nan),
+                    "topo_node_customers": np.where(okv, cust_node[vv], np.nan),
+                    "guard_wire_feeder": np.where(ps >= 0, guard_seg[np.maximum(ps, 0)], np.nan),
+                    "bare_conductor_feeder": np.where(ps >= 0, bare_seg[np.maximum(ps, 0)], np.nan),
+                    "topo_circuit_customers": circ_cust[circ_of[a]],
+                    "topo_circuit_transformers": circ_trf[circ_of[a]],
+                }
+            elif grid.level in ("switch", "segment"):
+                if grid.level == "switch":
+                    seg_of = np.full(n_assets, -1)
+                    prot_of = np.zeros(n_assets)
+                    sa = sw_a["asset"][ssl]
+                    ok = sa >= 0
+                    seg_of[sa[ok]] = s_seg[ok]
+                    prot_of[sa[ok]] = s_prot[ok]
+                    sg, own = seg_of[a], prot_of[a]
+                else:
+                    seg_of = np.full(n_assets, -1)
+                    okg = seg_asset >= 0
+                    seg_of[seg_asset[okg]] = np.flatnonzero(okg)
+                    sg, own = seg_of[a], np.zeros(len(a))
+                ok = sg >= 0
+                v = net.seg_down[np.maximum(sg, 0)]
+                u = net.seg_up[np.maximum(sg, 0)]
+                down = net.downstream(np.column_stack([cust_node, trf_node, len_at_node, prot_node]))
+                vals = {
+                    "topo_depth": net.depth[v],
+                    "topo_path_km": path_km[v],
+                    # a switch sits at its segment's downstream end: count devices above that segment
+                    "topo_protective_upstream": prot_up[u] if grid.level == "switch" else prot_up[v],
+                    "topo_customers_downstream": down[v, 0],
+                    "topo_transformers_downstream": down[v, 1],
+                    "topo_km_downstream": down[v, 2] / 1000.0,
+                }
+                if grid.level == "switch":
+                    vals["topo_protective_downstream"] = down[v, 3] - own
+                    vals["guard_wire"] = guard_seg[np.maximum(sg, 0)]
+                vals = {k: np.where(ok, x, np.nan) for k, x in vals.items()}
+            else:  # circuit: the asset index is the circuit's position in the asset vocabulary
+                t_circ = np.where(tr_a["circuit"][tsl] >= 0, tr_a["circuit"][tsl], n_circ - 1)
+                s_circ = np.where(sw_a["circuit"][ssl] >= 0, sw_a["circuit"][ssl], n_circ - 1)
+                agg = {
+                    "topo_customers": np.bincount(t_circ, users, n_circ),
+                    "topo_transformers": np.bincount(t_circ, None, n_circ).astype(float),
+                    "topo_max_depth": pd.Series(net.depth[net.seg_down]).groupby(seg_circ).max()
+                    .reindex(range(n_circ)).to_numpy(np.float64),
+                    "topo_protective_devices": np.bincount(s_circ[s_prot], None, n_circ).astype(float),
+                    "topo_switches": np.bincount(s_circ, None, n_circ).astype(float),
+                    "guard_wire_share": np.bincount(seg_circ, guard_seg * seg_len, n_circ)
+                    / np.maximum(np.bincount(seg_circ, seg_len, n_circ), 1e-9),
+                }
+                c = asset_circ[a]
+                vals = {k: x[c] for k, x in agg.items()}
+            for k, x in vals.items():
+                out[k][rows] = x
+    report["networks_traced"] = len(by_structure)
+    return out, report
+
+
+def _note_unknown(report: dict, name: str, df: pd.DataFrame, col: str) -> None:
+    bad = df[col].to_numpy() < 0
+    if bad.any():
+        n = int(pd.Series(df["code_if_unknown"][bad]).nunique())
+        report["problems"][name] = max(report["problems"].get(name, 0), n)
+        report["examples"].setdefault(name, pd.Series(df["code_if_unknown"][bad]).drop_duplicates().head(5).tolist())

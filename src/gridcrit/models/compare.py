@@ -1,0 +1,483 @@
+"""Measured model comparison: rolling-origin temporal CV over an asset x period table.
+
+For each fold (train on periods before the origin, test on the next periods) every model is fitted
+with early stopping on the **last training period** (a temporal hold-out, never a random one),
+timed, saved to measure its size, and scored. A *historical-mean* baseline (each asset's mean target
+over the training periods; unseen assets get the global mean; for classes: the asset's most frequent
+class) is scored on the same rows.
+
+Metrics per fold, and per test period for intervals: MAE, RMSE, R², Poisson deviance (counts);
+Spearman, recall of the true top-10 % assets, NDCG@100 (ranking of assets within each period);
+macro-F1, balanced accuracy, AUC (risk class). Intervals are percentile bootstraps over test periods
+(paired between models for differences), so "A beats B by x [lo, hi]" compares both on the same
+periods.
+
+Example::
+
+    >>> from gridcrit.models.compare import synthetic_panel, compare_models
+    >>> frame, features = synthetic_panel(n_assets=200, n_periods=18, seed=0)
+    >>> res = compare_models(frame, features, "y_count", ["lightgbm"], task="poisson", n_folds=2,
+    ...                      model_params={"lightgbm": {"n_estimators": 50}})
+    >>> sorted(res.summary["models"])
+    ['historical_mean', 'lightgbm']
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridcrit.errors import GridcritError, ValidationError
+from gridcrit.models import metrics as M  # noqa: N812
+from gridcrit.models.base import check_task, model_size_bytes
+from gridcrit.runtime import default_threads
+
+BASELINE = "historical_mean"
+TARGET_TASKS = {"saifi": "regression", "saidi": "regression", "count": "poisson", "risk": "classification"}
+
+
+def target_column(target: str) -> str:
+    """``saifi`` -> ``y_saifi`` (a name already starting with ``y_`` is kept)."""
+    return target if target.startswith("y_") else f"y_{target}"
+
+
+def default_task(target: str) -> str:
+    return TARGET_TASKS.get(target.removeprefix("y_"), "regression")
+
+
+# -- splits -------------------------------------------------------------------------------------
+def rolling_origin(frame: pd.DataFrame, n_folds: int = 3, test_periods: int | None = None,
+                   min_train_periods: int = 3, period_col: str = "period") -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Rolling-origin splits by period: fold ``i`` trains on every period before its origin and tests on
+    the next ``test_periods`` periods; the last fold ends at the last period.
+
+    ``test_periods`` defaults to ``(n_periods - min_train_periods) // n_folds`` capped at 6.
+    """
+    if period_col not in frame.columns:
+        raise ValidationError(f"table has no {period_col!r} column to split by time")
+    periods = np.sort(frame[period_col].dropna().unique())
+    n = len(periods)
+    if test_periods is None:
+        test_periods = max(1, min(6, (n - min_train_periods) // max(1, n_folds)))
+    first_origin = n - n_folds * test_periods
+    if n_folds < 1 or first_origin < min_train_periods:
+        raise ValidationError(
+            f"{n} periods cannot make {n_folds} folds of {test_periods} test period(s) with at least "
+            f"{min_train_periods} training periods; use fewer folds")
+    pos = pd.Series(np.arange(n), index=periods)
+    p_idx = frame[period_col].map(pos).to_numpy()
+    for f in range(n_folds):
+        origin = first_origin + f * test_periods
+        train = np.flatnonzero(p_idx < origin)
+        test = np.flatnonzero((p_idx >= origin) & (p_idx < origin + test_periods))
+        yield train, test
+
+
+def _splits(frame: pd.DataFrame, n_folds: int, period_col: str,
+            test_periods: int | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    try:  # the features stage owns the canonical splitter; fall back to ours if it is absent
+        from gridcrit.features.splits import rolling_origin_splits
+    except ImportError:
+        return list(rolling_origin(frame, n_folds, test_periods, period_col=period_col))
+    return [(np.asarray(a), np.asarray(b)) for a, b in rolling_origin_splits(
+        frame, n_folds=n_folds, test_periods=test_periods, period_col=period_col, target=None,
+        min_train_periods=3)]  # rows without a target were dropped before; string classes are fine
+
+
+# -- data ---------------------------------------------------------------------------------------
+def model_frame(frame: pd.DataFrame, features: Sequence[str], categorical: Sequence[str] = ()) -> pd.DataFrame:
+    """Feature table for the zoo: integer-coded categoricals (``-1`` = missing) become pandas
+    categories so every model uses its native categorical handling instead of ordinal codes."""
+    X = frame[list(features)]
+    cats = [c for c in categorical if c in X.columns]
+    if not cats:
+        return X
+    X = X.copy()
+    for c in cats:
+        v = pd.to_numeric(X[c], errors="coerce")
+        X[c] = v.where(v >= 0).astype("Int64").astype("category")
+    return X
+
+
+def load_dataset(store: str | None = None, level: str = "transformer", period: str = "month",
+                 dataset: str | None = None, progress: bool = False) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """The criticality dataset as ``(frame, feature_columns, categorical_columns)``.
+
+    ``dataset``: a Parquet file written by ``gridcrit dataset build`` (fast); otherwise it is built
+    from ``store`` at ``level`` x ``period``.
+    """
+    if dataset:
+        from gridcrit.features.dataset import read_dataset
+
+        ds = read_dataset(dataset)
+    else:
+        if store is None:
+            raise ValidationError("give --store (or --dataset) to read the criticality dataset")
+        from gridcrit.features.dataset import build_dataset
+
+        ds = build_dataset(store, level=level, period=period, progress=progress)
+    return ds.frame, list(ds.feature_columns), list(getattr(ds, "categorical_columns", []))
+
+
+# -- baseline -----------------------------------------------------------------------------------
+def historical_mean(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str,
+                    asset_col: str = "asset_id") -> tuple[np.ndarray, np.ndarray | None, list | None]:
+    """Each asset's mean training target (classification: its most frequent class + class shares)."""
+    if task == "classification":
+        classes = sorted(train[target].astype(str).unique())
+        shares = pd.crosstab(train[asset_col], train[target].astype(str), normalize="index")
+        shares = shares.reindex(columns=classes, fill_value=0.0)
+        glob = train[target].astype(str).value_counts(normalize=True).reindex(classes, fill_value=0.0)
+        proba = shares.reindex(test[asset_col]).to_numpy(dtype=float, copy=True)
+        miss = np.isnan(proba).any(axis=1)
+        proba[miss] = glob.to_numpy()
+        return np.asarray(classes, dtype=object)[proba.argmax(1)], proba, classes
+    means = train.groupby(asset_col)[target].mean()
+    pred = test[asset_col].map(means).fillna(train[target].mean()).to_numpy(dtype=float)
+    return pred, None, None
+
+
+# -- results ------------------------------------------------------------------------------------
+@dataclass
+class CompareResult:
+    """Everything a comparison measured (tables are pandas; ``summary`` is JSON-ready)."""
+
+    target: str
+    task: str
+    models: list[str]
+    folds: pd.DataFrame  # one row per (model, fold): metrics, times, size, rows
+    periods: pd.DataFrame  # one row per (model, fold, period): per-period metrics
+    predictions: pd.DataFrame  # pooled test predictions: model, fold, period, asset, y, pred
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_frame(frame: pd.DataFrame, features: Sequence[str], target: str, period_col: str, asset_col: str) -> None:
+    if target not in frame.columns:
+        ys = [c for c in frame.columns if str(c).startswith("y_")]
+        raise ValidationError(f"target column {target!r} is not in the table (targets present: {', '.join(ys) or 'none'})")
+    for c in (period_col, asset_col):
+        if c not in frame.columns:
+            raise ValidationError(f"the table has no {c!r} column (needed for temporal CV and the baseline)")
+    missing = [c for c in features if c not in frame.columns]
+    if missing:
+        raise ValidationError(f"feature column(s) not in the table: {', '.join(missing[:5])}")
+    if not features:
+        raise ValidationError("no feature columns given")
+    leak = [c for c in features if str(c).startswith("y_")]
+    if leak:
+        raise ValidationError(f"target column(s) {', '.join(leak)} listed as features (leakage)")
+    if len(frame) == 0:
+        raise ValidationError("the table has no rows")
+
+
+def _period_metrics(task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, classes: list | None,
+                    periods: np.ndarray) -> pd.DataFrame:
+    rows = []
+    for per in np.unique(periods):
+        m = periods == per
+        if task == "classification":
+            r = M.classification_metrics(y[m], pred[m], proba[m], classes)
+        else:
+            yy, pp = y[m].astype(float), pred[m].astype(float)
+            r = {"mae": M.mae(yy, pp), "rmse": M.rmse(yy, pp), "spearman": M.spearman(yy, pp),
+                 "top10_recall": M.top_recall(yy, pp), "ndcg_at_100": M.ndcg_at_k(yy, pp, 100)}
+            if task == "poisson":
+                r["poisson_deviance"] = M.poisson_deviance(yy, pp)
+        rows.append({"period": per, **r})
+    return pd.DataFrame(rows)
+
+
+def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, models: Sequence[str],
+                   task: str | None = None, n_folds: int = 3, test_periods: int | None = None,
+                   model_params: dict[str, dict[str, Any]] | None = None, period_col: str = "period",
+                   asset_col: str = "asset_id", primary: str | None = None, n_boot: int = 1000, seed: int = 0,
+                   val_periods: int = 3, categorical: Sequence[str] = (), n_jobs: int = 1, progress: bool = False,
+                   keep_predictions: int = 200_000) -> CompareResult:
+    """Rolling-origin temporal CV of zoo ``models`` (+ the historical-mean baseline) on ``target``.
+
+    ``model_params`` maps a model name to constructor overrides. ``primary`` is the metric that names
+    the winner (default: ``top10_recall`` for regression/poisson, ``macro_f1`` for classification).
+    Early stopping watches the last ``val_periods`` training periods (not refitted afterwards).
+    ``n_jobs > 1`` runs (fold, model) fits in that many forked worker processes, each with
+    ``default_threads()`` threads (so ``n_jobs=2`` with 1 thread each uses a 2-core machine fully).
+    """
+    from gridcrit.models.zoo import model_class
+
+    target = target if target in frame.columns else target_column(target)
+    task = check_task(task or default_task(target))
+    _check_frame(frame, list(features), target, period_col, asset_col)
+    if task != "classification":  # periods after the last event have no target yet
+        frame = frame[np.isfinite(pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float))]
+    else:
+        frame = frame[frame[target].notna()]
+    frame = frame.reset_index(drop=True)
+    for name in models:
+        model_class(name)  # unknown names fail before any training
+    primary = primary or ("macro_f1" if task == "classification" else "top10_recall")
+    splits = _splits(frame, n_folds, period_col, test_periods)
+    for fold, (tr, te) in enumerate(splits):
+        if len(tr) == 0 or len(te) == 0:
+            raise ValidationError(f"fold {fold}: {'training' if len(tr) == 0 else 'test'} part has no rows; "
+                                  "use fewer folds or more periods")
+    names = [*models, BASELINE]
+    global _JOB
+    _JOB = {"frame": frame, "X": model_frame(frame, features, categorical), "splits": splits, "target": target,
+            "task": task, "params": model_params or {}, "asset_col": asset_col, "period_col": period_col,
+            "val_periods": val_periods, "cap": max(1, keep_predictions // max(1, len(splits))), "seed": seed}
+    jobs = [(fold, name) for fold in range(len(splits)) for name in names]
+    results: dict[tuple[int, str], dict[str, Any]] = {}
+    try:
+        with _progress(progress, len(jobs)) as bar:
+            if n_jobs <= 1:
+                for fold, name in jobs:
+                    if bar is not None:
+                        bar.update(bar.task_id, description=f"fold {fold + 1}/{len(splits)} {name}")
+                    results[(fold, name)] = _run_one(fold, name)
+                    if bar is not None:
+                        bar.advance(bar.task_id)
+            else:
+                import multiprocessing as mp
+                from concurrent.futures import ProcessPoolExecutor
+
+                # fork: workers inherit the table instead of receiving a pickled copy of it
+                with ProcessPoolExecutor(n_jobs, mp_context=mp.get_context("fork")) as ex:
+                    futs = {ex.submit(_run_one, fold, name): (fold, name) for fold, name in jobs}
+                    from concurrent.futures import as_completed
+
+                    for f in as_completed(futs):
+                        results[futs[f]] = f.result()
+                        if bar is not None:
+                            bar.update(bar.task_id, description=f"done fold {futs[f][0] + 1} {futs[f][1]}")
+                            bar.advance(bar.task_id)
+    finally:
+        _JOB = {}
+    ordered = [results[j] for j in jobs]
+    res = CompareResult(target=target, task=task, models=names, folds=pd.DataFrame([r["row"] for r in ordered]),
+                        periods=pd.concat([r["periods"] for r in ordered], ignore_index=True),
+                        predictions=pd.concat([r["pred"] for r in ordered], ignore_index=True))
+    res.summary = summarize(res, primary=primary, n_boot=n_boot, seed=seed)
+    res.summary["threads"] = default_threads()
+    res.summary["n_jobs"] = n_jobs
+    res.summary["n_folds"] = len(splits)
+    return res
+
+
+_JOB: dict[str, Any] = {}
+
+
+def _run_one(fold: int, name: str) -> dict[str, Any]:
+    """Fit, time, size and score one model on one fold (reads the job from ``_JOB``)."""
+    from gridcrit.models.zoo import make_model
+
+    J = _JOB
+    frame, X_all, target, task = J["frame"], J["X"], J["target"], J["task"]
+    period_col, asset_col = J["period_col"], J["asset_col"]
+    tr, te = J["splits"][fold]
+    train, test = frame.iloc[tr], frame.iloc[te]
+    train_periods = np.sort(train[period_col].unique())
+    # temporal early-stopping hold-out: the last `val_periods` training periods (never random rows)
+    n_val = min(J["val_periods"], len(train_periods) - 2)
+    if n_val >= 1:
+        inner = (train[period_col] < train_periods[-n_val]).to_numpy()
+        fit_idx, val_idx = tr[inner], tr[~inner]
+    else:
+        fit_idx, val_idx = tr, np.array([], dtype=int)
+    y_test = test[target].to_numpy()
+    per = test[period_col].astype(str).to_numpy()
+    proba, classes, size, extra = None, None, 0, {}
+    t0, c0 = time.perf_counter(), time.process_time()  # CPU time: robust to other load on the machine
+    try:
+        if name == BASELINE:
+            pred, proba, classes = historical_mean(train, test, target, task, asset_col)
+            t_train, t_pred = time.perf_counter() - t0, 0.0
+            c_train, c_pred = time.process_time() - c0, 0.0
+        else:
+            model = make_model(name, task, **J["params"].get(name, {}))
+            y = frame[target]
+            ev = [(X_all.iloc[val_idx], y.iloc[val_idx])] if len(val_idx) else None
+            model.fit(X_all.iloc[fit_idx], y.iloc[fit_idx], eval_set=ev)
+            t_train, c_train = time.perf_counter() - t0, time.process_time() - c0
+            t0, c0 = time.perf_counter(), time.process_time()
+            Xt = X_all.iloc[te]
+            pred = model.predict(Xt)
+            if task == "classification":
+                proba = model.predict_proba(Xt)
+                classes = list(model.classes_)
+            t_pred, c_pred = time.perf_counter() - t0, time.process_time() - c0
+            with tempfile.TemporaryDirectory() as d:
+                model.save(d)
+                size = model_size_bytes(d)
+            for k in ("best_iteration_", "n_epochs_", "stopped_by_time_"):
+                if hasattr(model, k):
+                    extra[k.rstrip("_")] = getattr(model, k)
+    except ValidationError as e:
+        raise ValidationError(f"fold {fold} (train periods {train_periods[0]}..{train_periods[-1]}), "
+                              f"model {name}: {e}") from e
+    if task == "classification":
+        fm = M.classification_metrics(y_test, pred, proba, classes)
+    else:
+        fm = M.regression_metrics(y_test.astype(float), np.asarray(pred, float), per, with_deviance=task == "poisson")
+    row = {"model": name, "fold": fold, "train_rows": len(fit_idx), "valid_rows": len(val_idx),
+           "test_rows": len(test), "train_periods": f"{train_periods[0]}..{train_periods[-1]}",
+           "test_periods": f"{min(per)}..{max(per)}", "train_s": t_train, "predict_s": t_pred,
+           "train_cpu_s": c_train, "predict_cpu_s": c_pred, "size_bytes": size, "threads": default_threads(), **fm, **extra}
+    pt = _period_metrics(task, y_test, np.asarray(pred), proba, classes, per)
+    pt.insert(0, "fold", fold)
+    pt.insert(0, "model", name)
+    keep = np.arange(len(test))
+    if len(keep) > J["cap"]:  # same rows for every model of a fold (paired plots)
+        keep = np.sort(np.random.default_rng([J["seed"], fold]).choice(len(test), J["cap"], replace=False))
+    pdf = pd.DataFrame({"model": name, "fold": fold, "period": per[keep], "asset_id": test[asset_col].to_numpy()[keep],
+                        "y": y_test[keep], "pred": np.asarray(pred)[keep]})
+    if proba is not None:
+        pdf["p_max"] = proba[keep].max(axis=1)
+    return {"row": row, "periods": pt, "pred": pdf}
+
+
+class _NoBar:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *a):
+        return False
+
+
+class _Bar:
+    def __init__(self, total: int):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.p = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True)
+        self.total = total
+
+    def __enter__(self):
+        self.p.__enter__()
+        self.task_id = self.p.add_task("compare", total=self.total)
+        return self
+
+    def update(self, task_id, **kw):
+        self.p.update(task_id, **kw)
+
+    def advance(self, task_id):
+        self.p.advance(task_id)
+
+    def __exit__(self, *a):
+        return self.p.__exit__(*a)
+
+
+def _progress(on: bool, total: int):
+    return _Bar(total) if on else _NoBar()
+
+
+# -- summary ------------------------------------------------------------------------------------
+def summarize(res: CompareResult, primary: str, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Mean and bootstrap CI of each metric per model (units: test periods), timings, the winner."""
+    per = res.periods
+    metric_cols = [c for c in per.columns if c not in ("model", "fold", "period")]
+    if primary not in metric_cols:
+        raise GridcritError(f"primary metric {primary!r} not measured for task {res.task!r}; "
+                            f"choose one of {', '.join(metric_cols)}")
+    out: dict[str, Any] = {"target": res.target, "task": res.task, "primary": primary,
+                           "higher_is_better": M.HIGHER_IS_BETTER.get(primary, True), "models": {}}
+    key = ["fold", "period"]
+    wide = {m: d.set_index(key) for m, d in per.groupby("model")}
+    for m in res.models:
+        d = wide[m]
+        f = res.folds[res.folds.model == m]
+        entry = {metric: dict(zip(("mean", "lo", "hi"), M.bootstrap_ci(d[metric].to_numpy(), n_boot, seed=seed),
+                                  strict=True)) for metric in metric_cols}
+        entry["train_s_total"] = float(f.train_s.sum())
+        entry["predict_s_total"] = float(f.predict_s.sum())
+        if "train_cpu_s" in f:
+            entry["cpu_s_total"] = float(f.train_cpu_s.sum() + f.predict_cpu_s.sum())
+        entry["size_bytes"] = int(f.size_bytes.max())
+        out["models"][m] = entry
+    hib = out["higher_is_better"]
+    ranked = sorted(res.models, key=lambda m: out["models"][m][primary]["mean"] * (1 if hib else -1)
+                    if math.isfinite(out["models"][m][primary]["mean"]) else -math.inf, reverse=True)
+    out["ranking"] = ranked
+    winner = ranked[0]
+    out["winner"] = winner
+
+    def diff(a: str, b: str) -> dict[str, float]:
+        common = wide[a][[primary]].join(wide[b][[primary]], lsuffix="_a", rsuffix="_b", how="inner")
+        mean, lo, hi = M.paired_diff_ci(common[f"{primary}_a"].to_numpy(), common[f"{primary}_b"].to_numpy(),
+                                        n_boot, seed=seed)
+        return {"vs": b, "diff": mean, "lo": lo, "hi": hi}
+
+    out["winner_margin"] = diff(winner, ranked[1]) if len(ranked) > 1 else None
+    out["vs_baseline"] = {m: diff(m, BASELINE) for m in res.models if m != BASELINE}
+    out["beats_baseline"] = {m: (d["diff"] > 0) == hib and d["diff"] != 0 for m, d in out["vs_baseline"].items()}
+    out["beats_baseline_significantly"] = {
+        m: (d["lo"] > 0) if hib else (d["hi"] < 0) for m, d in out["vs_baseline"].items()}
+    return out
+
+
+def verdict(summary: dict[str, Any], lang: str = "en") -> str:
+    """One sentence: who wins on the primary metric and by how much (with the interval)."""
+    w, p, mg = summary["winner"], summary["primary"], summary.get("winner_margin")
+    mean = summary["models"][w][p]
+    if mg is None:
+        return f"{w}: {p} = {mean['mean']:.3f}"
+    if lang == "es":
+        return (f"Gana {w} en {p} ({mean['mean']:.3f}, IC95% {mean['lo']:.3f}–{mean['hi']:.3f}); "
+                f"supera a {mg['vs']} por {mg['diff']:+.3f} (IC95% {mg['lo']:+.3f} a {mg['hi']:+.3f}, "
+                f"bootstrap pareado sobre periodos de prueba).")
+    return (f"{w} wins on {p} ({mean['mean']:.3f}, 95% CI {mean['lo']:.3f}–{mean['hi']:.3f}); "
+            f"it beats {mg['vs']} by {mg['diff']:+.3f} (95% CI {mg['lo']:+.3f} to {mg['hi']:+.3f}, "
+            f"paired bootstrap over test periods).")
+
+
+# -- demo / test data ---------------------------------------------------------------------------
+def synthetic_panel(n_assets: int = 500, n_periods: int = 24, seed: int = 0,
+                    start: str = "2020-01") -> tuple[pd.DataFrame, list[str]]:
+    """A small asset x month table shaped like the criticality dataset, with known drivers.
+
+    Interruptions per asset-month are Poisson with a rate driven by vegetation risk x rain, lightning
+    x missing guard wire and age; SAIFI/SAIDI follow from customers and durations; ``y_risk`` is a
+    4-level class by SAIFI quantiles. Used by tests, docs and when no store is at hand.
+    """
+    rng = np.random.default_rng(seed)
+    a = pd.DataFrame({
+        "asset_id": [f"T{i:05d}" for i in range(n_assets)],
+        "age_years": rng.uniform(0, 40, n_assets),
+        "customers": rng.integers(5, 300, n_assets),
+        "veg_risk": rng.choice(["Bajo", "Medio", "Alto"], n_assets, p=[0.5, 0.3, 0.2]),
+        "guard_wire": rng.choice([0, 1], n_assets),
+        "lightning_density": rng.gamma(2.0, 1.0, n_assets),
+        "circuit": rng.choice([f"C{i:02d}" for i in range(12)], n_assets),
+    })
+    frailty = rng.gamma(2.0, 0.5, n_assets)
+    periods = pd.period_range(start, periods=n_periods, freq="M")
+    rain = 1 + 0.8 * np.sin(2 * np.pi * (periods.month.to_numpy() - 3) / 12)
+    veg = a.veg_risk.map({"Bajo": 0.2, "Medio": 0.6, "Alto": 1.2}).to_numpy()
+    rate = 0.02 * frailty[:, None] * (1 + veg[:, None] * rain[None, :]
+                                       + (1 - a.guard_wire.to_numpy())[:, None] * a.lightning_density.to_numpy()[:, None] * rain[None, :] * 0.5
+                                       + a.age_years.to_numpy()[:, None] / 40)
+    counts = rng.poisson(rate)
+    rows = pd.DataFrame({"asset_id": np.repeat(a.asset_id, n_periods),
+                         "period": np.tile(periods.strftime("%Y-%m"), n_assets),
+                         "rain_mm": np.tile(rain * 100, n_assets) + rng.normal(0, 5, n_assets * n_periods),
+                         "y_count": counts.ravel()})
+    rows = rows.merge(a, on="asset_id")
+    # history features: only past periods (shifted), like the real dataset
+    rows = rows.sort_values(["asset_id", "period"]).reset_index(drop=True)
+    g = rows.groupby("asset_id")["y_count"]
+    rows["hist_count_mean"] = g.transform(lambda s: s.shift(1).expanding().mean())
+    rows["hist_count_last"] = g.shift(1)
+    dur = rng.gamma(2.0, 1.0, len(rows))
+    n_total = a.customers.sum()
+    rows["y_saifi"] = rows.y_count * rows.customers / n_total
+    rows["y_saidi"] = rows.y_saifi * dur
+    q = np.quantile(rows.y_saifi[rows.y_saifi > 0], [0.5, 0.9]) if (rows.y_saifi > 0).any() else [1, 2]
+    rows["y_risk"] = np.select([rows.y_saifi == 0, rows.y_saifi <= q[0], rows.y_saifi <= q[1]],
+                               ["Bajo", "Medio", "Alto"], "Muy Alto")
+    features = ["age_years", "customers", "veg_risk", "guard_wire", "lightning_density", "circuit", "rain_mm",
+                "hist_count_mean", "hist_count_last"]
+    return rows, features

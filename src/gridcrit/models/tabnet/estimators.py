@@ -1,0 +1,667 @@
+"""sklearn estimators: :class:`TabNetClassifier`, :class:`TabNetRegressor`, :class:`TabNetPretrainer`.
+
+All hyperparameters live in ``__init__`` (so ``clone``, ``GridSearchCV``, ``Pipeline`` and
+``cross_val_score`` work); learned state ends in ``_``. Randomness comes only from a local
+``torch.Generator`` seeded with ``seed`` — the global torch / numpy RNG states are left untouched —
+and the torch thread count is set to ``n_threads`` (default :func:`gridcrit.runtime.default_threads`)
+for the duration of each call and restored afterwards.
+
+Reproducibility: the same ``seed``, data, ``n_threads`` and torch build give bit-identical weights
+and predictions. Changing ``n_threads`` changes the floating-point summation order inside matrix
+products, so results may differ in the last bits (and, through training dynamics, slightly more).
+
+Example::
+
+    >>> from gridcrit.models.tabnet import TabNetClassifier
+    >>> clf = TabNetClassifier(n_d=8, n_a=8, max_epochs=5).fit(X, y, eval_set=[(X_val, y_val)])
+    >>> proba = clf.predict_proba(X_val)
+    >>> importances, masks = clf.explain(X_val)   # [n, f] rows sum to 1, [n_steps, n, f]
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812 (the universal PyTorch alias)
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import NotFittedError
+
+from gridcrit.errors import ValidationError
+from gridcrit.models.tabnet.network import (
+    TabNetNetwork,
+    TabNetPretrainNetwork,
+    init_weights,
+    reconstruction_loss,
+)
+from gridcrit.models.tabnet.preprocess import TabularPreprocessor
+from gridcrit.models.tabnet.training import FitResult, torch_threads, train
+
+_ARCH_SHAPE_PARAMS = ("n_d", "n_a", "n_steps", "n_independent", "n_shared", "cat_emb_dim")
+
+
+def _rows(X: Any, start: int, stop: int) -> Any:
+    """Rows ``start:stop`` of a DataFrame or array without copying the rest."""
+    if hasattr(X, "iloc"):
+        return X.iloc[start:stop]
+    return X[start:stop]
+
+
+def _n_rows(X: Any) -> int:
+    return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+class _TabNetBase(BaseEstimator):
+    """Hyperparameters and machinery common to the three estimators (not used directly).
+
+    Architecture: ``n_d``/``n_a`` decision/attention widths, ``n_steps`` decision steps, ``gamma``
+    feature-reuse relaxation, ``n_independent``/``n_shared`` GLU layers per step / shared,
+    ``momentum`` ghost-BN momentum (PyTorch convention), ``virtual_batch_size``, ``mask_type``
+    ("sparsemax" or "entmax" = entmax-1.5), ``lambda_sparse`` mask-entropy penalty.
+    Inputs: ``cat_features`` ("auto" = by dtype, or names/indices, or None), ``cat_emb_dim``,
+    ``nan_indicators`` (see :mod:`gridcrit.models.tabnet.preprocess`).
+    Training: ``batch_size``, ``drop_last``, ``lr``, ``weight_decay``, ``lr_schedule``
+    (None/"step"/"cosine"/"onecycle"), ``lr_decay_rate``/``lr_decay_steps`` (for "step"),
+    ``max_epochs``, ``patience`` (epochs without eval improvement; needs ``eval_set``),
+    ``clip_value`` (gradient-norm clip), ``eval_metric``, ``seed``, ``n_threads``, ``warm_start``,
+    ``verbose``.
+    """
+
+    _task = "base"
+
+    def __init__(
+        self,
+        n_d: int = 8,
+        n_a: int = 8,
+        n_steps: int = 3,
+        gamma: float = 1.3,
+        n_independent: int = 2,
+        n_shared: int = 2,
+        momentum: float = 0.02,
+        virtual_batch_size: int = 128,
+        mask_type: str = "sparsemax",
+        lambda_sparse: float = 1e-3,
+        cat_features: Any = "auto",
+        cat_emb_dim: int = 1,
+        nan_indicators: bool = True,
+        batch_size: int = 1024,
+        drop_last: bool = True,
+        lr: float = 0.02,
+        weight_decay: float = 0.0,
+        lr_schedule: str | None = "onecycle",
+        lr_decay_rate: float = 0.9,
+        lr_decay_steps: int | None = None,
+        max_epochs: int = 100,
+        patience: int = 20,
+        clip_value: float | None = 1.0,
+        eval_metric: str = "auto",
+        seed: int = 0,
+        n_threads: int | None = None,
+        warm_start: bool = False,
+        verbose: int = 0,
+    ):
+        self.n_d = n_d
+        self.n_a = n_a
+        self.n_steps = n_steps
+        self.gamma = gamma
+        self.n_independent = n_independent
+        self.n_shared = n_shared
+        self.momentum = momentum
+        self.virtual_batch_size = virtual_batch_size
+        self.mask_type = mask_type
+        self.lambda_sparse = lambda_sparse
+        self.cat_features = cat_features
+        self.cat_emb_dim = cat_emb_dim
+        self.nan_indicators = nan_indicators
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.lr_decay_rate = lr_decay_rate
+        self.lr_decay_steps = lr_decay_steps
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.clip_value = clip_value
+        self.eval_metric = eval_metric
+        self.seed = seed
+        self.n_threads = n_threads
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    # ---- sklearn tags ----------------------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.non_deterministic = False
+        return tags
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def _arch(self) -> dict:
+        return {
+            "n_d": self.n_d, "n_a": self.n_a, "n_steps": self.n_steps, "gamma": self.gamma,
+            "n_independent": self.n_independent, "n_shared": self.n_shared,
+            "virtual_batch_size": self.virtual_batch_size, "momentum": self.momentum, "mask_type": self.mask_type,
+        }
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "network_"):
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit first.")
+
+    def _train_kwargs(self) -> dict:
+        return {
+            "batch_size": int(self.batch_size), "drop_last": bool(self.drop_last), "max_epochs": int(self.max_epochs),
+            "patience": int(self.patience or 0), "lr": float(self.lr), "weight_decay": float(self.weight_decay),
+            "lr_schedule": self.lr_schedule, "lr_decay_rate": float(self.lr_decay_rate),
+            "lr_decay_steps": self.lr_decay_steps, "clip_value": self.clip_value, "verbose": int(self.verbose),
+        }
+
+    def _prepare_preprocessor(self, X: Any, from_pretrained: Any) -> None:
+        if from_pretrained is not None:
+            if not isinstance(from_pretrained, TabNetPretrainer) or not hasattr(from_pretrained, "network_"):
+                raise ValidationError("from_pretrained must be a fitted TabNetPretrainer")
+            diff = [p for p in _ARCH_SHAPE_PARAMS if getattr(self, p) != getattr(from_pretrained, p)]
+            if diff:
+                raise ValidationError(
+                    "from_pretrained has a different architecture: "
+                    + ", ".join(f"{p}={getattr(from_pretrained, p)} (ours {getattr(self, p)})" for p in diff)
+                )
+            self.preprocessor_ = copy.deepcopy(from_pretrained.preprocessor_)
+        else:
+            self.preprocessor_ = TabularPreprocessor.fit(X, self.cat_features, self.nan_indicators)
+        pre = self.preprocessor_
+        self.n_features_in_ = pre.n_features
+        if pre.from_frame:
+            self.feature_names_in_ = np.asarray(pre.feature_names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _build(self, cls: type, **extra) -> torch.nn.Module:
+        pre = self.preprocessor_
+        # fork_rng: nn.Module constructors draw default inits from the global RNG; we restore it
+        # and then overwrite every weight from our own generator.
+        with torch.random.fork_rng(devices=[]):
+            net = cls(
+                pre.n_num_columns, pre.cat_cardinalities, self.cat_emb_dim, pre.group_index(self.cat_emb_dim),
+                pre.n_features, **extra, **self._arch(),
+            )
+        init_weights(net, self._generator_)
+        return net
+
+    def _iter_batches(self, X: Any, batch_size: int):
+        n = _n_rows(X)
+        for start in range(0, n, batch_size):
+            stop = min(n, start + batch_size)
+            x_num, x_cat = self.preprocessor_.transform(_rows(X, start, stop))
+            yield start, stop, x_num, x_cat
+
+    def _predict_batch_size(self) -> int:
+        return max(8192, int(self.batch_size))
+
+    # ---- explanations --------------------------------------------------------------------------
+    def explain(self, X: Any, normalize: bool = True, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row feature importances ``[n, f]`` and per-step masks ``[n_steps, n, f]`` (float32).
+
+        Importances aggregate the step masks weighted by each step's decision contribution
+        (``Σ_i η_i M_i``); with ``normalize`` every row sums to 1 (rows with zero contribution stay 0).
+        Memory is bounded: the outputs are preallocated and ``X`` is converted and explained
+        ``batch_size`` rows at a time (default 8192), so the working set beyond the outputs is a
+        few MB per thousand rows of a batch.
+        """
+        self._check_fitted()
+        net = self._explain_network()
+        n, f = _n_rows(X), self.preprocessor_.n_features
+        importances = np.empty((n, f), dtype=np.float32)
+        masks = np.empty((self.n_steps, n, f), dtype=np.float32)
+        bs = batch_size or 8192
+        with torch_threads(self.n_threads), torch.inference_mode():
+            net.eval()
+            for start, stop, x_num, x_cat in self._iter_batches(X, bs):
+                agg, m = net.forward_masks(x_num, x_cat)
+                if normalize:
+                    s = agg.sum(dim=1, keepdim=True)
+                    agg = torch.where(s > 0, agg / s.clamp_min(1e-30), agg)
+                importances[start:stop] = agg.numpy()
+                masks[:, start:stop] = m.numpy()
+        return importances, masks
+
+    def _explain_network(self):
+        return self.network_
+
+    def _global_importances(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> np.ndarray:
+        net = self._explain_network()
+        total = torch.zeros(self.preprocessor_.n_features, dtype=torch.float64)
+        with torch_threads(self.n_threads), torch.inference_mode():
+            net.eval()
+            for s in range(0, x_num.shape[0], 8192):
+                agg, _ = net.forward_masks(x_num[s : s + 8192], x_cat[s : s + 8192])
+                total += agg.sum(0).double()
+        tot = float(total.sum())
+        return (total / tot).numpy() if tot > 0 else total.numpy()
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Global importances (sum 1), computed on request on a sample of ≤ 10k training rows.
+
+        Cached once computed; :meth:`save` stores them so a loaded model has them without data.
+        """
+        self._check_fitted()
+        if getattr(self, "_feature_importances", None) is None:
+            sample = getattr(self, "_importance_sample", None)
+            if sample is None:
+                raise NotFittedError("feature importances were not saved with this model and no training sample is kept")
+            self._feature_importances = self._global_importances(*sample)
+        return self._feature_importances
+
+    def _keep_importance_sample(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> None:
+        n = x_num.shape[0]
+        if n > 10_000:
+            idx = torch.randperm(n, generator=self._generator_)[:10_000]
+            x_num, x_cat = x_num[idx], x_cat[idx]
+        self._importance_sample = (x_num, x_cat)
+        self._feature_importances = None
+
+    # ---- persistence ---------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write ``model.json`` + ``weights.safetensors`` into directory ``path`` (see :mod:`.io`)."""
+        from gridcrit.models.tabnet.io import save_estimator
+
+        save_estimator(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path):
+        """Load a model saved with :meth:`save` (never unpickles)."""
+        from gridcrit.models.tabnet.io import load_estimator
+
+        est = load_estimator(path)
+        if not isinstance(est, cls):
+            raise ValidationError(f"{path} holds a {type(est).__name__}, not a {cls.__name__}")
+        return est
+
+
+class _SupervisedTabNet(_TabNetBase):
+    """Shared fit / predict logic of the classifier and regressor."""
+
+    def _n_outputs(self) -> int:
+        raise NotImplementedError
+
+    def _targets(self, y: Any, fitting: bool) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _sample_weights(self, y: torch.Tensor, sample_weight: Any) -> torch.Tensor | None:
+        if sample_weight is None:
+            return None
+        w = np.asarray(sample_weight, dtype=np.float32).reshape(-1)
+        if w.shape[0] != y.shape[0]:
+            raise ValidationError(f"sample_weight has {w.shape[0]} values for {y.shape[0]} rows")
+        if not np.isfinite(w).all() or (w < 0).any():
+            raise ValidationError("sample_weight must be finite and non-negative")
+        return torch.from_numpy(w)
+
+    def _score_eval(self, x_num: torch.Tensor, x_cat: torch.Tensor, y: Any) -> float:
+        raise NotImplementedError
+
+    def fit(self, X: Any, y: Any, eval_set: list | None = None, sample_weight: Any = None,
+            from_pretrained: TabNetPretrainer | None = None):
+        """Train on ``X, y``; early-stop on the first ``(X_val, y_val)`` of ``eval_set``.
+
+        ``from_pretrained`` (a fitted :class:`TabNetPretrainer` with the same architecture) starts
+        from its encoder and embedding weights and reuses its input mapping (fine-tuning).
+        ``warm_start=True`` continues training the current weights on a second ``fit``.
+        """
+        if _n_rows(X) != len(y):
+            raise ValidationError(f"X has {_n_rows(X)} rows but y has {len(y)}")
+        with torch_threads(self.n_threads):
+            reuse = bool(self.warm_start) and hasattr(self, "network_") and from_pretrained is None
+            self._generator_ = torch.Generator().manual_seed(int(self.seed) + (getattr(self, "n_fits_", 0) if reuse else 0))
+            if not reuse:
+                self._prepare_preprocessor(X, from_pretrained)
+            y_t = self._targets(y, fitting=not reuse)
+            x_num, x_cat = self.preprocessor_.transform(X)
+            w = self._sample_weights(y_t, sample_weight)
+            w = self._class_weighted(y_t, w)
+            if not reuse:
+                self.network_ = self._build(TabNetNetwork, n_outputs=self._n_outputs())
+                if from_pretrained is not None:
+                    self._load_pretrained(from_pretrained)
+            net = self.network_
+            lam = float(self.lambda_sparse)
+
+            def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+                out, m_loss = net(x_num[idx], x_cat[idx])
+                loss = self._loss(out, y_t[idx], None if w is None else w[idx])
+                return loss - lam * m_loss if lam else loss
+
+            evaluate = None
+            if eval_set:
+                if not isinstance(eval_set, (list, tuple)) or not isinstance(eval_set[0], (list, tuple)):
+                    raise ValidationError("eval_set must be a list of (X_val, y_val) pairs")
+                Xv, yv = eval_set[0]
+                if _n_rows(Xv) != len(yv):
+                    raise ValidationError(f"eval_set X has {_n_rows(Xv)} rows but y has {len(yv)}")
+                xv_num, xv_cat = self.preprocessor_.transform(Xv)
+
+                def evaluate() -> float:
+                    return self._score_eval(xv_num, xv_cat, yv)
+
+            res = train(
+                net, x_num.shape[0], batch_loss, evaluate, higher_is_better=self._higher_is_better(),
+                generator=self._generator_, **self._train_kwargs(),
+            )
+            self._record_fit(res)
+            self._keep_importance_sample(x_num, x_cat)
+        return self
+
+    def _record_fit(self, res: FitResult) -> None:
+        self.history_ = res.history
+        self.fit_stats_ = res.to_dict()
+        self.best_epoch_ = res.best_epoch
+        self.best_score_ = res.best_score
+        self.n_fits_ = getattr(self, "n_fits_", 0) + 1
+
+    def _class_weighted(self, y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor | None:
+        return w
+
+    def _higher_is_better(self) -> bool:
+        return False
+
+    def _load_pretrained(self, pre: TabNetPretrainer) -> None:
+        src = pre.network_
+        self.network_.embedder.load_state_dict(src.embedder.state_dict())
+        self.network_.encoder.load_state_dict(src.encoder.state_dict())
+
+    def _forward_all(self, X: Any) -> np.ndarray:
+        """Raw network outputs for all rows, in batches."""
+        self._check_fitted()
+        chunks = []
+        with torch_threads(self.n_threads), torch.inference_mode():
+            self.network_.eval()
+            for _, _, x_num, x_cat in self._iter_batches(X, self._predict_batch_size()):
+                chunks.append(self.network_(x_num, x_cat)[0])
+        return torch.cat(chunks).numpy() if chunks else np.zeros((0, self._n_outputs()), np.float32)
+
+    def _forward_tensors(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
+        bs = self._predict_batch_size()
+        with torch.inference_mode():
+            self.network_.eval()
+            return torch.cat([self.network_(x_num[s : s + bs], x_cat[s : s + bs])[0] for s in range(0, x_num.shape[0], bs)])
+
+
+class TabNetClassifier(ClassifierMixin, _SupervisedTabNet):
+    """TabNet for binary and multiclass classification (softmax head, cross-entropy loss).
+
+    ``class_weight``: None, "balanced" or ``{label: weight}``; multiplies ``sample_weight``.
+    ``eval_metric``: "auto" (AUC for two classes, log-loss otherwise), "auc", "logloss", "accuracy",
+    "macro_f1". See :class:`_TabNetBase` for the other parameters.
+
+    Architecture: see :class:`gridcrit.models.tabnet.network.TabNetNetwork`.
+
+    Example::
+
+        >>> clf = TabNetClassifier(n_steps=4, max_epochs=20).fit(X, y)
+        >>> clf.predict_proba(X).shape
+        (len(X), len(clf.classes_))
+    """
+
+    _task = "classification"
+
+    def __init__(self, *, class_weight: Any = None, **kwargs):
+        super().__init__(**kwargs)
+        self.class_weight = class_weight
+
+    # sklearn's get_params reads the signature of __init__; expose the base parameters too
+    @classmethod
+    def _get_param_names(cls):
+        return sorted(set(_TabNetBase._get_param_names()) | {"class_weight"})
+
+    def _n_outputs(self) -> int:
+        return len(self.classes_)
+
+    def _targets(self, y: Any, fitting: bool) -> torch.Tensor:
+        y = np.asarray(y)
+        if y.ndim != 1:
+            y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
+            if y.ndim != 1:
+                raise ValidationError(f"y must be 1-D class labels, got shape {y.shape}")
+        if fitting:
+            if len(y) and any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y[:1000].tolist()):
+                raise ValidationError("y contains missing labels")
+            self.classes_ = np.unique(y)
+            if len(self.classes_) < 2:
+                raise ValidationError(f"y has a single class ({self.classes_[0]!r}); need at least two")
+        codes = np.searchsorted(self.classes_, y)
+        codes = np.clip(codes, 0, len(self.classes_) - 1)
+        if not np.array_equal(self.classes_[codes], y):
+            unknown = sorted({str(v) for v in y[self.classes_[codes] != y]})[:5]
+            raise ValidationError(f"y has labels not seen in the first fit: {', '.join(unknown)}")
+        return torch.from_numpy(codes.astype(np.int64))
+
+    def _class_weighted(self, y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor | None:
+        cw = self.class_weight
+        if cw is None:
+            return w
+        k = len(self.classes_)
+        if cw == "balanced":
+            counts = torch.bincount(y, minlength=k).float()
+            per_class = len(y) / (k * counts.clamp_min(1))
+        elif isinstance(cw, dict):
+            per_class = torch.tensor([float(cw.get(c, cw.get(str(c), 1.0))) for c in self.classes_.tolist()])
+        else:
+            raise ValidationError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
+        cwt = per_class[y]
+        return cwt if w is None else cwt * w
+
+    def _loss(self, out, y, w):
+        if w is None:
+            return F.cross_entropy(out, y)
+        return (F.cross_entropy(out, y, reduction="none") * w).sum() / w.sum().clamp_min(1e-12)
+
+    def _metric(self) -> str:
+        m = self.eval_metric
+        if m == "auto":
+            return "auc" if len(self.classes_) == 2 else "logloss"
+        if m not in ("auc", "logloss", "accuracy", "macro_f1"):
+            raise ValidationError(f"eval_metric {m!r} is not one of auto, auc, logloss, accuracy, macro_f1")
+        return m
+
+    def _higher_is_better(self) -> bool:
+        return self._metric() != "logloss"
+
+    def _score_eval(self, x_num, x_cat, y) -> float:
+        from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
+
+        proba = torch.softmax(self._forward_tensors(x_num, x_cat), dim=1).numpy()
+        y = np.asarray(y)
+        m = self._metric()
+        if m == "auc":
+            if len(self.classes_) == 2:
+                return float(roc_auc_score(y == self.classes_[1], proba[:, 1]))
+            return float(roc_auc_score(y, proba, multi_class="ovr", labels=self.classes_))
+        if m == "logloss":
+            return float(log_loss(y, proba, labels=self.classes_))
+        pred = self.classes_[proba.argmax(1)]
+        if m == "accuracy":
+            return float(accuracy_score(y, pred))
+        return float(f1_score(y, pred, average="macro"))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities ``[n, n_classes]`` in the order of ``classes_``."""
+        out = torch.from_numpy(self._forward_all(X))
+        return torch.softmax(out, dim=1).numpy()
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+class TabNetRegressor(RegressorMixin, _SupervisedTabNet):
+    """TabNet regression with one or several outputs (MSE on standardised targets).
+
+    ``y`` of shape ``[n]`` gives ``predict`` → ``[n]``; ``[n, k]`` gives ``[n, k]``. Targets are
+    standardised internally (mean/std saved with the model). ``eval_metric``: "auto"/"mse", "mae".
+
+    Example::
+
+        >>> reg = TabNetRegressor(max_epochs=20).fit(X, Y)      # Y: [n, 2]
+        >>> reg.predict(X).shape
+        (len(X), 2)
+    """
+
+    _task = "regression"
+
+    def _n_outputs(self) -> int:
+        return self.n_outputs_
+
+    def _targets(self, y: Any, fitting: bool) -> torch.Tensor:
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim not in (1, 2):
+            raise ValidationError(f"y must be 1-D or 2-D, got shape {y.shape}")
+        if not np.isfinite(y).all():
+            raise ValidationError("y contains NaN or infinite values")
+        y2 = y.reshape(len(y), -1)
+        if fitting:
+            self.y_1d_ = y.ndim == 1
+            self.n_outputs_ = y2.shape[1]
+            self.y_mean_ = y2.mean(0)
+            sd = y2.std(0)
+            self.y_scale_ = np.where(sd > 0, sd, 1.0)
+        elif y2.shape[1] != self.n_outputs_:
+            raise ValidationError(f"y has {y2.shape[1]} outputs; the model has {self.n_outputs_}")
+        return torch.from_numpy(((y2 - self.y_mean_) / self.y_scale_).astype(np.float32))
+
+    def _loss(self, out, y, w):
+        err = ((out - y) ** 2).mean(dim=1)
+        if w is None:
+            return err.mean()
+        return (err * w).sum() / w.sum().clamp_min(1e-12)
+
+    def _metric(self) -> str:
+        m = "mse" if self.eval_metric == "auto" else self.eval_metric
+        if m not in ("mse", "mae"):
+            raise ValidationError(f"eval_metric {m!r} is not one of auto, mse, mae")
+        return m
+
+    def _score_eval(self, x_num, x_cat, y) -> float:
+        pred = self._forward_tensors(x_num, x_cat).numpy() * self.y_scale_ + self.y_mean_
+        y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        d = pred - y2
+        return float(np.mean(d**2) if self._metric() == "mse" else np.mean(np.abs(d)))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def predict(self, X: Any) -> np.ndarray:
+        pred = self._forward_all(X).astype(np.float64) * self.y_scale_ + self.y_mean_
+        return pred[:, 0] if self.y_1d_ else pred
+
+
+class TabNetPretrainer(_TabNetBase):
+    """Self-supervised TabNet: learns to reconstruct randomly hidden features (no labels needed).
+
+    Each row hides every feature with probability ``pretraining_ratio``; the encoder sees the rest
+    (its prior is 0 on hidden features) and a decoder reconstructs the embedded input. Pass the
+    fitted pretrainer to ``TabNetClassifier(...).fit(X, y, from_pretrained=pre)`` to fine-tune.
+    ``eval_set`` is a list of ``X_val`` (or ``(X_val, anything)``) for early stopping on the
+    validation reconstruction loss. Architecture: :class:`~.network.TabNetPretrainNetwork`.
+
+    Example::
+
+        >>> pre = TabNetPretrainer(max_epochs=50).fit(X_unlabelled)
+        >>> clf = TabNetClassifier(max_epochs=50).fit(X_small, y_small, from_pretrained=pre)
+    """
+
+    _task = "pretraining"
+
+    def __init__(self, *, pretraining_ratio: float = 0.2, n_shared_decoder: int = 1, n_indep_decoder: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.pretraining_ratio = pretraining_ratio
+        self.n_shared_decoder = n_shared_decoder
+        self.n_indep_decoder = n_indep_decoder
+
+    @classmethod
+    def _get_param_names(cls):
+        return sorted(set(_TabNetBase._get_param_names()) | {"pretraining_ratio", "n_shared_decoder", "n_indep_decoder"})
+
+    def _build_pretrain(self) -> torch.nn.Module:
+        return self._build(
+            TabNetPretrainNetwork, n_shared_decoder=self.n_shared_decoder, n_indep_decoder=self.n_indep_decoder
+        )
+
+    def fit(self, X: Any, y: Any = None, eval_set: list | None = None):
+        """Pretrain on unlabelled ``X`` (``y`` is ignored; it exists for sklearn pipelines)."""
+        if not 0.0 < float(self.pretraining_ratio) < 1.0:
+            raise ValidationError(f"pretraining_ratio must be in (0, 1), got {self.pretraining_ratio}")
+        with torch_threads(self.n_threads):
+            reuse = bool(self.warm_start) and hasattr(self, "network_")
+            self._generator_ = torch.Generator().manual_seed(int(self.seed) + (getattr(self, "n_fits_", 0) if reuse else 0))
+            if not reuse:
+                self._prepare_preprocessor(X, None)
+                self.network_ = self._build_pretrain()
+            x_num, x_cat = self.preprocessor_.transform(X)
+            net, gen, f, r = self.network_, self._generator_, self.preprocessor_.n_features, float(self.pretraining_ratio)
+            lam = float(self.lambda_sparse)
+
+            def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+                hidden = torch.bernoulli(torch.full((idx.shape[0], f), r), generator=gen)
+                x_hat, x_emb, hidden_cols = net(x_num[idx], x_cat[idx], hidden)
+                return reconstruction_loss(x_hat, x_emb, hidden_cols)
+
+            del lam  # the pretext loss carries no sparsity term (as in the reference)
+            evaluate = None
+            if eval_set:
+                first = eval_set[0]
+                Xv = first[0] if isinstance(first, (list, tuple)) else first
+                xv_num, xv_cat = self.preprocessor_.transform(Xv)
+                # fixed hidden pattern so epochs are comparable
+                hv = torch.bernoulli(torch.full((xv_num.shape[0], f), r), generator=torch.Generator().manual_seed(int(self.seed) + 1))
+
+                def evaluate() -> float:
+                    with torch.inference_mode():
+                        tot, n = 0.0, xv_num.shape[0]
+                        for s in range(0, n, 8192):
+                            x_hat, x_emb, hc = net(xv_num[s : s + 8192], xv_cat[s : s + 8192], hv[s : s + 8192])
+                            tot += float(reconstruction_loss(x_hat, x_emb, hc)) * x_hat.shape[0]
+                        return tot / max(1, n)
+
+            res = train(net, x_num.shape[0], batch_loss, evaluate, higher_is_better=False, generator=gen, **self._train_kwargs())
+            self.history_ = res.history
+            self.fit_stats_ = res.to_dict()
+            self.best_epoch_ = res.best_epoch
+            self.best_score_ = res.best_score
+            self.n_fits_ = getattr(self, "n_fits_", 0) + 1
+            self._keep_importance_sample(x_num, x_cat)
+        return self
+
+    def _explain_network(self):
+        return _EncoderView(self.network_)
+
+    def reconstruct(self, X: Any) -> np.ndarray:
+        """Reconstruction of the embedded input with nothing hidden, ``[n, d]`` (for inspection)."""
+        self._check_fitted()
+        out = []
+        f = self.preprocessor_.n_features
+        with torch_threads(self.n_threads), torch.inference_mode():
+            self.network_.eval()
+            for _, _, x_num, x_cat in self._iter_batches(X, self._predict_batch_size()):
+                out.append(self.network_(x_num, x_cat, torch.zeros(x_num.shape[0], f))[0])
+        return torch.cat(out).numpy()
+
+
+class _EncoderView(torch.nn.Module):
+    """Gives a pretraining network the ``forward_masks(x_num, x_cat)`` of a supervised one."""
+
+    def __init__(self, net: TabNetPretrainNetwork):
+        super().__init__()
+        self.net = net
+
+    def forward_masks(self, x_num, x_cat):
+        return self.net.encoder.forward_masks(self.net.embedder(x_num, x_cat))

@@ -1,0 +1,138 @@
+"""The model zoo: one name -> one estimator class, all with the contract of :mod:`gridcrit.models.base`.
+
+Names: ``tabnet, xgboost, lightgbm, rf, mlp, ft_transformer``. Classes are imported lazily so that
+``import gridcrit.models.zoo`` stays cheap and a missing optional piece (e.g. TabNet while it is
+being written) only fails when that model is asked for, with a clear message.
+
+Example::
+
+    >>> import numpy as np, pandas as pd
+    >>> from gridcrit.models.zoo import make_model, load_model
+    >>> X = pd.DataFrame({"a": np.arange(300.0) % 17, "c": ["u", "v", "w"] * 100})
+    >>> y = (X["a"] > 8).astype(int)
+    >>> m = make_model("lightgbm", task="classification", n_estimators=30).fit(X, y)
+    >>> m.predict_proba(X).shape
+    (300, 2)
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from gridcrit.errors import ValidationError
+from gridcrit.models.base import ZooModel, check_task, read_model_json
+
+#: name -> "module:Class"
+REGISTRY: dict[str, str] = {
+    "tabnet": "gridcrit.models.zoo:TabNetModel",
+    "xgboost": "gridcrit.models.gbdt:XGBoostModel",
+    "lightgbm": "gridcrit.models.gbdt:LightGBMModel",
+    "rf": "gridcrit.models.forest:RandomForestModel",
+    "mlp": "gridcrit.models.mlp:MLPModel",
+    "ft_transformer": "gridcrit.models.ft_transformer:FTTransformerModel",
+}
+MODEL_NAMES = tuple(REGISTRY)
+
+
+def model_class(name: str) -> type[ZooModel]:
+    """The estimator class registered as ``name``."""
+    if name not in REGISTRY:
+        raise ValidationError(f"unknown model {name!r}; choose one of {', '.join(REGISTRY)}")
+    mod, cls = REGISTRY[name].split(":")
+    return getattr(importlib.import_module(mod), cls)
+
+
+def make_model(name: str, task: str = "regression", **params: Any) -> ZooModel:
+    """A fresh, unfitted zoo model ``name`` for ``task`` with ``params`` overriding the defaults."""
+    check_task(task)
+    cls = model_class(name)
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    if "tabnet_params" in accepted:  # TabNet: unknown keys go to the TabNet constructor
+        extra = {k: v for k, v in params.items() if k not in accepted}
+        params = {k: v for k, v in params.items() if k in accepted}
+        if extra:
+            params["tabnet_params"] = {**(params.get("tabnet_params") or {}), **extra}
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        raise ValidationError(f"model {name!r} has no parameter(s) {', '.join(unknown)}; "
+                              f"it takes {', '.join(sorted(accepted))}")
+    return cls(task=task, **params)
+
+
+def load_model(path: str | Path) -> ZooModel:
+    """Load any zoo model saved with ``save(path)`` (reads ``model.json`` to pick the class)."""
+    meta = read_model_json(path)
+    return model_class(meta["kind"]).load(path)
+
+
+class TabNetModel(ZooModel):
+    """Zoo wrapper around :mod:`gridcrit.models.tabnet` (our own TabNet).
+
+    The DataFrame goes to ``TabNetRegressor``/``TabNetClassifier`` as is (TabNet embeds categorical
+    columns and adds NaN indicators itself). ``poisson`` is fitted as regression on the count and
+    clipped at 0. ``tabnet_params`` are passed to the TabNet constructor (``n_d``, ``n_steps``, ``lr``
+    ...). Saved as our ``model.json`` plus TabNet's own files in the ``tabnet/`` sub-folder.
+    """
+
+    kind: ClassVar[str] = "tabnet"
+
+    def __init__(self, task: str = "regression", tabnet_params: dict[str, Any] | None = None,
+                 max_epochs: int = 30, patience: int = 5, batch_size: int = 1024,
+                 max_train_rows: int | None = None, random_state: int = 0):
+        self.task = task
+        self.tabnet_params = tabnet_params
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.batch_size = batch_size
+        self.max_train_rows = max_train_rows
+        self.random_state = random_state
+
+    @staticmethod
+    def _module():
+        try:
+            return importlib.import_module("gridcrit.models.tabnet")
+        except ImportError as e:
+            raise ValidationError(f"model 'tabnet' is not available yet (gridcrit.models.tabnet: {e})") from e
+
+    def _cls(self):
+        mod = self._module()
+        return mod.TabNetClassifier if self.task == "classification" else mod.TabNetRegressor
+
+    def _fit(self, X, y, eval_set, sample_weight) -> None:
+        from gridcrit.runtime import default_threads
+
+        rng = np.random.default_rng(self.random_state)
+        if self.max_train_rows and len(X) > self.max_train_rows:
+            keep = np.sort(rng.choice(len(X), self.max_train_rows, replace=False))
+            X, y = X.iloc[keep], y[keep]
+            sample_weight = None if sample_weight is None else sample_weight[keep]
+        params = {"max_epochs": self.max_epochs, "patience": self.patience, "batch_size": self.batch_size,
+                  "seed": self.random_state, "n_threads": default_threads(), **(self.tabnet_params or {})}
+        self.net_ = self._cls()(**params)
+        kw: dict[str, Any] = {}
+        if eval_set is not None:
+            kw["eval_set"] = [(eval_set[0], eval_set[1])]
+        self.net_.fit(X, y, sample_weight=sample_weight, **kw)
+
+    def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        if self.task == "classification":
+            return np.asarray(self.net_.predict_proba(X), dtype=float)
+        p = np.asarray(self.net_.predict(X), dtype=float).reshape(len(X), -1)[:, 0]
+        return np.clip(p, 0, None) if self.task == "poisson" else p
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        return np.asarray(self.net_.feature_importances_, dtype=float)
+
+    def _save_weights(self, path: Path) -> list[str]:
+        self.net_.save(path / "tabnet")
+        return ["tabnet/"]
+
+    def _load_weights(self, path: Path) -> None:
+        self.net_ = self._cls().load(path / "tabnet")

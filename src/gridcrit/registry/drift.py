@@ -1,0 +1,315 @@
+"""Data drift between the periods a model was trained on and new periods.
+
+Per feature: the Population Stability Index (PSI) over deciles of the reference (categories for
+non-numeric columns; a dominant value such as 0 gets its own bin) and the two-sample
+Kolmogorov–Smirnov statistic with its p-value; per target: the same plus the ratio of means (a
+target's level is the worse of its PSI level and its mean change: > 10 % moderate, > 25 % major,
+because PSI hardly moves on sparse targets); for the risk class: the class balance before and after. Features
+are ranked by PSI. Conventional reading of PSI: < 0.1 stable, 0.1–0.25 moderate shift, > 0.25 major
+shift (the thresholds are parameters).
+
+Example::
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> ref = pd.DataFrame({"a": rng.normal(size=2000), "b": rng.normal(size=2000)})
+    >>> new = pd.DataFrame({"a": rng.normal(1.0, size=2000), "b": rng.normal(size=2000)})
+    >>> rep = drift_report(ref, new, ["a", "b"])
+    >>> rep.features[0]["feature"], rep.features[0]["level"]
+    ('a', 'major')
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+EPS = 1e-4
+
+
+def psi(ref: np.ndarray, new: np.ndarray, bins: int = 10) -> float:
+    """Population Stability Index of numeric ``new`` against ``ref`` over quantile bins of ``ref``.
+
+    Missing values form their own bin (a feature that starts arriving empty is drift too).
+    """
+    ref = np.asarray(ref, dtype=float)
+    new = np.asarray(new, dtype=float)
+    r_ok, n_ok = ref[np.isfinite(ref)], new[np.isfinite(new)]
+    if len(ref) == 0 or len(new) == 0:
+        return float("nan")
+    if len(ref) == len(r_ok) == 0:
+        return float("nan")
+    # Zero-inflated columns (most asset-months have no outage): the dominant value gets its own bin
+    # and the quantile bins are cut over the other values, or every edge would collapse onto it.
+    spike = None
+    if len(r_ok):
+        vals, cnt = np.unique(r_ok, return_counts=True)
+        if cnt.max() > 0.3 * len(r_ok):
+            spike = vals[np.argmax(cnt)]
+    rest = r_ok[r_ok != spike] if spike is not None else r_ok
+    edges = np.unique(np.quantile(rest, np.linspace(0, 1, bins + 1)[1:-1])) if len(rest) else np.array([])
+
+    def counts(x: np.ndarray, n_total: int) -> np.ndarray:
+        is_spike = (x == spike) if spike is not None else np.zeros(len(x), bool)
+        c = np.bincount(np.searchsorted(edges, x[~is_spike], side="right"), minlength=len(edges) + 1)
+        return np.concatenate([c, [is_spike.sum(), n_total - len(x)]])
+
+    return _psi_counts(counts(r_ok, len(ref)), counts(n_ok, len(new)))
+
+
+def psi_categorical(ref: pd.Series, new: pd.Series) -> float:
+    """PSI over the categories of ``ref`` ∪ ``new`` (missing is a category)."""
+    r = ref.astype("object").fillna("<NA>").astype(str).value_counts()
+    n = new.astype("object").fillna("<NA>").astype(str).value_counts()
+    cats = sorted(set(r.index) | set(n.index))
+    return _psi_counts(r.reindex(cats, fill_value=0).to_numpy(), n.reindex(cats, fill_value=0).to_numpy())
+
+
+def _psi_counts(r_counts: np.ndarray, n_counts: np.ndarray) -> float:
+    p = np.maximum(r_counts / max(r_counts.sum(), 1), EPS)
+    q = np.maximum(n_counts / max(n_counts.sum(), 1), EPS)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def _is_numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
+
+
+def _level(value: float, moderate: float, major: float) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    return "major" if value > major else "moderate" if value > moderate else "stable"
+
+
+def column_drift(ref: pd.Series, new: pd.Series, moderate: float = 0.1, major: float = 0.25) -> dict[str, Any]:
+    """PSI, KS statistic and p-value, means and missing shares of one column."""
+    out: dict[str, Any] = {"n_ref": len(ref), "n_new": len(new)}
+    if _is_numeric(ref) and _is_numeric(new):
+        r = pd.to_numeric(ref, errors="coerce").astype(float).to_numpy()
+        n = pd.to_numeric(new, errors="coerce").astype(float).to_numpy()
+        out["psi"] = psi(r, n)
+        r_ok, n_ok = r[np.isfinite(r)], n[np.isfinite(n)]
+        if len(r_ok) and len(n_ok):
+            ks = stats.ks_2samp(r_ok, n_ok)
+            out["ks"], out["ks_pvalue"] = float(ks.statistic), float(ks.pvalue)
+            out["mean_ref"], out["mean_new"] = float(r_ok.mean()), float(n_ok.mean())
+        else:
+            out["ks"] = out["ks_pvalue"] = out["mean_ref"] = out["mean_new"] = float("nan")
+        out["missing_ref"] = float(np.mean(~np.isfinite(r))) if len(r) else float("nan")
+        out["missing_new"] = float(np.mean(~np.isfinite(n))) if len(n) else float("nan")
+        out["kind"] = "numeric"
+    else:
+        out["psi"] = psi_categorical(ref, new)
+        out["ks"] = out["ks_pvalue"] = float("nan")
+        out["kind"] = "categorical"
+    out["level"] = _level(out["psi"], moderate, major)
+    return out
+
+
+@dataclass
+class DriftReport:
+    """Result of :func:`drift_report`. ``features`` is sorted by PSI, largest first."""
+
+    reference: str
+    new: str
+    features: list[dict[str, Any]]
+    targets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    class_balance: dict[str, Any] | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
+    relation: list[dict[str, Any]] = field(default_factory=list)  # feature-target association change
+
+    @property
+    def drifted(self) -> list[str]:
+        """Features whose PSI is above the moderate threshold, most drifted first."""
+        return [f["feature"] for f in self.features if f["level"] in ("moderate", "major")]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["drifted"] = self.drifted
+        return d
+
+    def to_json(self) -> str:
+        from gridcrit.cli.common import to_json
+
+        return to_json(self.to_dict())
+
+    def summary(self, top: int = 5) -> str:
+        """One line for people: how many features moved and which most."""
+        moved = self.drifted
+        head = ", ".join(f"{f['feature']} (PSI {f['psi']:.2f})" for f in self.features[:top] if f["level"] != "stable")
+        return (f"{len(moved)} of {len(self.features)} features drifted" + (f"; most: {head}" if head else ""))
+
+    def to_markdown(self, top: int = 20) -> str:
+        lines = [f"# Drift report: {self.new} vs {self.reference}", "",
+                 f"PSI thresholds: moderate > {self.thresholds.get('moderate')}, major > {self.thresholds.get('major')}. "
+                 + self.summary(), "", "## Features ranked by PSI", "",
+                 "| rank | feature | PSI | KS | KS p | mean ref | mean new | level |",
+                 "|---:|---|---:|---:|---:|---:|---:|---|"]
+        for i, f in enumerate(self.features[:top], 1):
+            lines.append(f"| {i} | {f['feature']} | {_fmt(f['psi'])} | {_fmt(f.get('ks'))} | {_fmt(f.get('ks_pvalue'))} "
+                         f"| {_fmt(f.get('mean_ref'))} | {_fmt(f.get('mean_new'))} | {f['level']} |")
+        if self.targets:
+            lines += ["", "## Targets", "", "| target | PSI | KS | mean ref | mean new | level |", "|---|---:|---:|---:|---:|---|"]
+            for t, d in self.targets.items():
+                lines.append(f"| {t} | {_fmt(d['psi'])} | {_fmt(d.get('ks'))} | {_fmt(d.get('mean_ref'))} "
+                             f"| {_fmt(d.get('mean_new'))} | {d['level']} |")
+        if self.relation:
+            t = self.relation[0]["target"]
+            lines += ["", f"## Features whose association with {t} changed most (Spearman ρ)", "",
+                      "| feature | ρ ref | ρ new | change |", "|---|---:|---:|---:|"]
+            for r in self.relation[:10]:
+                lines.append(f"| {r['feature']} | {_fmt(r['rho_ref'])} | {_fmt(r['rho_new'])} | {_fmt(r['delta'])} |")
+        if self.class_balance:
+            cb = self.class_balance
+            lines += ["", f"## Class balance of {cb['column']} (PSI {_fmt(cb['psi'])}, {cb['level']})", "",
+                      "| class | share ref | share new |", "|---|---:|---:|"]
+            for c in cb["classes"]:
+                lines.append(f"| {c} | {cb['ref'].get(c, 0):.3f} | {cb['new'].get(c, 0):.3f} |")
+        return "\n".join(lines) + "\n"
+
+    def plot_png(self, top: int = 15) -> bytes:
+        """Horizontal bar chart of the top features' PSI with the thresholds, as PNG bytes."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        feats = self.features[:top][::-1]
+        fig, ax = plt.subplots(figsize=(7, 0.35 * max(len(feats), 3) + 1.2))
+        colors = {"major": "#c0392b", "moderate": "#e67e22", "stable": "#7f8c8d", "n/a": "#bdc3c7"}
+        ax.barh([f["feature"] for f in feats], [0 if not np.isfinite(f["psi"]) else f["psi"] for f in feats],
+                color=[colors[f["level"]] for f in feats])
+        for name, x in self.thresholds.items():
+            ax.axvline(x, ls="--", lw=1, color="k")
+            ax.text(x, len(feats) - 0.5, f" {name}", fontsize=8, va="top")
+        ax.set_xlabel("PSI")
+        ax.set_title(f"Drift: {self.new} vs {self.reference}")
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90)
+        plt.close(fig)
+        return buf.getvalue()
+
+    def to_html(self) -> str:
+        png = base64.b64encode(self.plot_png()).decode()
+        rows = "".join(
+            f"<tr><td>{i}</td><td>{html.escape(f['feature'])}</td><td>{_fmt(f['psi'])}</td><td>{_fmt(f.get('ks'))}</td>"
+            f"<td>{_fmt(f.get('mean_ref'))}</td><td>{_fmt(f.get('mean_new'))}</td><td>{f['level']}</td></tr>"
+            for i, f in enumerate(self.features, 1))
+        tg = "".join(f"<tr><td>{html.escape(t)}</td><td>{_fmt(d['psi'])}</td><td>{_fmt(d.get('ks'))}</td>"
+                     f"<td>{_fmt(d.get('mean_ref'))}</td><td>{_fmt(d.get('mean_new'))}</td><td>{d['level']}</td></tr>"
+                     for t, d in self.targets.items())
+        return (f"<!doctype html><html><head><meta charset='utf-8'><title>Drift report</title>"
+                f"<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:2px 8px;border-bottom:1px solid #ddd}}</style>"
+                f"</head><body><h1>Drift: {html.escape(self.new)} vs {html.escape(self.reference)}</h1>"
+                f"<p>{html.escape(self.summary())}</p><img src='data:image/png;base64,{png}'/>"
+                f"<h2>Features ranked by PSI</h2><table><tr><th>#</th><th>feature</th><th>PSI</th><th>KS</th>"
+                f"<th>mean ref</th><th>mean new</th><th>level</th></tr>{rows}</table>"
+                f"<h2>Targets</h2><table><tr><th>target</th><th>PSI</th><th>KS</th><th>mean ref</th><th>mean new</th>"
+                f"<th>level</th></tr>{tg}</table>"
+                f"<h2>Class balance</h2><pre>{html.escape(json.dumps(self.class_balance, indent=1, default=str))}</pre>"
+                f"</body></html>")
+
+    def write(self, directory: str | Path) -> dict[str, str]:
+        """Write ``drift.md``, ``drift.html``, ``drift.json`` and ``drift.png`` into ``directory``."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        paths = {"markdown": d / "drift.md", "html": d / "drift.html", "json": d / "drift.json", "png": d / "drift.png"}
+        paths["markdown"].write_text(self.to_markdown())
+        paths["html"].write_text(self.to_html())
+        paths["json"].write_text(self.to_json())
+        paths["png"].write_bytes(self.plot_png())
+        return {k: str(v) for k, v in paths.items()}
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "–"
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def drift_report(
+    ref: pd.DataFrame,
+    new: pd.DataFrame,
+    features: list[str],
+    targets: list[str] | None = None,
+    class_column: str | None = None,
+    reference_label: str = "reference",
+    new_label: str = "new",
+    moderate: float = 0.1,
+    major: float = 0.25,
+    relation_target: str | None = None,
+) -> DriftReport:
+    """Compare ``new`` rows with ``ref`` rows column by column (see module docstring).
+
+    ``relation_target``: also rank features by the change of their Spearman correlation with this
+    target (concept drift: a hazard that grows shows up here even when the feature itself does not
+    move, e.g. the same vegetation exposure now causing more outages).
+    """
+    rows = []
+    for c in features:
+        d = column_drift(ref[c], new[c], moderate, major)
+        d["feature"] = c
+        rows.append(d)
+    rows.sort(key=lambda d: -(d["psi"] if np.isfinite(d["psi"]) else -1.0))
+    tg = {}
+    for t in targets or []:
+        if t in ref.columns and t in new.columns:
+            d = column_drift(ref[t], new[t], moderate, major)
+            # sparse targets (mostly zero) barely move PSI even when outages triple: also judge the mean
+            m0, m1 = d.get("mean_ref", float("nan")), d.get("mean_new", float("nan"))
+            if np.isfinite(m0) and np.isfinite(m1) and m0 != 0:
+                d["mean_ratio"] = m1 / m0
+                change = abs(d["mean_ratio"] - 1)
+                by_mean = "major" if change > 0.25 else "moderate" if change > 0.10 else "stable"
+                order = ["n/a", "stable", "moderate", "major"]
+                d["level"] = max(d["level"], by_mean, key=order.index)
+            tg[t] = d
+    cb = None
+    if class_column and class_column in ref.columns and class_column in new.columns:
+        r = ref[class_column].astype(str).value_counts(normalize=True)
+        n = new[class_column].astype(str).value_counts(normalize=True)
+        classes = sorted(set(r.index) | set(n.index))
+        p = psi_categorical(ref[class_column], new[class_column])
+        chi = float("nan")
+        counts = pd.DataFrame({"ref": ref[class_column].astype(str).value_counts(),
+                               "new": new[class_column].astype(str).value_counts()}).fillna(0)
+        if len(counts) > 1 and (counts.sum(axis=0) > 0).all():
+            chi = float(stats.chi2_contingency(counts.to_numpy() + 0.5)[1])
+        cb = {"column": class_column, "classes": classes, "ref": {k: float(v) for k, v in r.items()},
+              "new": {k: float(v) for k, v in n.items()}, "psi": p, "chi2_pvalue": chi,
+              "level": _level(p, moderate, major)}
+    rel = relation_drift(ref, new, features, relation_target) if relation_target else []
+    return DriftReport(reference_label, new_label, rows, tg, cb, {"moderate": moderate, "major": major}, rel)
+
+
+def relation_drift(ref: pd.DataFrame, new: pd.DataFrame, features: list[str], target: str) -> list[dict[str, Any]]:
+    """Spearman ρ(feature, target) in ``ref`` and ``new`` per numeric feature, largest |change| first."""
+    if target not in ref.columns or target not in new.columns:
+        return []
+    out = []
+    for c in features:
+        if not (_is_numeric(ref[c]) and _is_numeric(new[c])):
+            continue
+        rho = []
+        for df in (ref, new):
+            a = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
+            b = pd.to_numeric(df[target], errors="coerce").to_numpy(dtype=float)
+            ok = np.isfinite(a) & np.isfinite(b)
+            if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+                rho.append(float("nan"))
+            else:
+                rho.append(float(stats.spearmanr(a[ok], b[ok]).statistic))
+        d = rho[1] - rho[0]
+        out.append({"feature": c, "target": target, "rho_ref": rho[0], "rho_new": rho[1], "delta": d})
+    out.sort(key=lambda r: -abs(r["delta"]) if np.isfinite(r["delta"]) else 0.0)
+    return out

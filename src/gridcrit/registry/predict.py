@@ -1,0 +1,162 @@
+"""Predictions from a registered model: assets of one period ranked by predicted criticality.
+
+``predict(store, model="champion", period="2024-06")`` rebuilds the dataset rows of that period,
+loads the model (checksums verified; a corrupted champion falls back to the previous one with a
+warning), predicts, and for each asset lists its top drivers:
+
+* boosted trees: exact additive contributions (XGBoost ``pred_contribs``, LightGBM ``pred_contrib``);
+* models with ``explain`` (TabNet): per-row attention importances (weights, not signed effects);
+* otherwise no drivers (the result says so).
+
+With ``model="champion"`` the champions of the other targets of the same level and period are
+applied too, so one table carries predicted SAIFI, SAIDI and risk class when they exist.
+
+Example::
+
+    >>> res = predict("gridcrit.duckdb", period="2024-06")        # doctest: +SKIP
+    >>> res.frame.head()[["rank", "asset_id", "pred_saifi", "drivers"]]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridcrit.errors import NotFoundError
+from gridcrit.registry.fingerprint import period_labels
+from gridcrit.registry.registry import Registry
+from gridcrit.registry.retrain import _default_dataset, target_column
+
+TARGET_ORDER = ("saifi", "saidi", "count", "risk")
+
+
+@dataclass
+class PredictResult:
+    frame: pd.DataFrame
+    period: str
+    models: dict[str, str]  # target -> version that served
+    warnings: list[str] = field(default_factory=list)
+    drivers_method: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self, limit: int | None = None) -> dict[str, Any]:
+        df = self.frame if limit is None else self.frame.head(limit)
+        return {"period": self.period, "models": self.models, "warnings": self.warnings,
+                "drivers_method": self.drivers_method, "rows": len(self.frame),
+                "assets": df.to_dict(orient="records")}
+
+
+def contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray | None, str]:
+    """Per-row, per-feature contributions in the column order of ``X`` (or None) and the method used."""
+    from gridcrit.registry.finetune import model_kind
+    from gridcrit.registry.native import NativeGBDT
+
+    if isinstance(model, NativeGBDT):
+        return model.contributions(X), "tree SHAP contributions"
+    kind = model_kind(model)
+    if kind in ("xgboost", "lightgbm") and hasattr(model, "booster_"):
+        from gridcrit.models.gbdt import _tree_matrix
+
+        Xp = model._prepare(X)
+        M = _tree_matrix(model.encoder_, Xp)
+        if kind == "xgboost":
+            c = model.booster_.predict(model._dmatrix(M), pred_contribs=True,
+                                       iteration_range=(0, model.best_iteration_ + 1))
+        else:
+            c = model.booster_.predict(M, pred_contrib=True, num_iteration=model.best_iteration_ + 1,
+                                       num_threads=model._threads)
+            k = len(model.codec_.classes) if model.task == "classification" else 1
+            if k > 2:
+                c = c.reshape(len(M), k, -1)
+        c = np.asarray(c)
+        if c.ndim == 3:  # multiclass: contributions to the predicted class
+            cls = np.argmax(model._predict_raw(Xp), axis=1)
+            c = c[np.arange(len(c)), cls]
+        c = c[:, :-1]  # drop the bias
+        names = list(model._feature_names)
+        order = [names.index(str(col)) for col in X.columns]
+        return c[:, order], "tree SHAP contributions"
+    explainer = getattr(getattr(model, "net_", None), "explain", None) or getattr(model, "explain", None)
+    if explainer is not None:
+        try:
+            imp = np.asarray(explainer(X)[0], dtype=float)
+            if imp.shape == X.shape:
+                return imp, "TabNet attention importances"
+        except Exception:  # explanations are optional; predictions still stand
+            pass
+    return None, "none available for this model"
+
+
+def top_drivers(contrib: np.ndarray | None, columns: list[str], k: int = 3) -> list[str]:
+    """'feature (+value)' strings of the ``k`` features pushing each row's prediction up most."""
+    if contrib is None:
+        return [""] * 0
+    idx = np.argsort(-contrib, axis=1)[:, :k]
+    return ["; ".join(f"{columns[j]} ({contrib[i, j]:+.3g})" for j in row if contrib[i, j] > 0)
+            for i, row in enumerate(idx)]
+
+
+def predict(
+    store: str | Path,
+    model: str = "champion",
+    period: str | None = None,
+    *,
+    slot: str | None = None,
+    n_drivers: int = 3,
+    dataset: Any = None,
+    dataset_fn: Callable[..., Any] | None = None,
+) -> PredictResult:
+    """Ranked assets of ``period`` (default: the latest in the dataset) with predictions and drivers."""
+    reg = Registry(store)
+    first = reg.load(model, slot)
+    meta = first.meta
+    level, pkind = meta["level"], meta["period"]
+    served = {meta["target"]: first}
+    if model == "champion":  # the other targets' champions at the same level and period
+        for m in reg.list(status="champion"):
+            if m["level"] == level and m["period"] == pkind and m["target"] not in served:
+                served[m["target"]] = reg.load("champion", slot=m["slot"])
+    ds = dataset if dataset is not None else (dataset_fn or _default_dataset)(store, level, pkind)
+    frame = ds.frame
+    per = period_labels(frame["period"])
+    available = sorted(per.unique())
+    if not available:
+        raise NotFoundError("the dataset has no periods")
+    period = period or available[-1]
+    if period not in available:
+        raise NotFoundError(f"period {period!r} not in the dataset ({available[0]}..{available[-1]})")
+    rows = frame[(per == period).to_numpy()].reset_index(drop=True)
+    out = pd.DataFrame({"asset_id": rows["asset_id"].astype(str), "period": period})
+    warnings = [lm.warning for lm in served.values() if lm.warning]
+    methods: dict[str, str] = {}
+    primary = None
+    for target in sorted(served, key=lambda t: TARGET_ORDER.index(t) if t in TARGET_ORDER else 99):
+        lm = served[target]
+        feats = list(lm.meta["feature_schema"]["columns"])
+        X = rows[feats]
+        if lm.meta["task"] == "classification":
+            out[f"pred_{target}"] = lm.model.predict(X)
+            if hasattr(lm.model, "predict_proba"):
+                proba = lm.model.predict_proba(X)
+                out[f"proba_{target}"] = proba.max(axis=1)
+        else:
+            out[f"pred_{target}"] = np.asarray(lm.model.predict(X), dtype=float)
+        ycol = target_column(target)
+        if ycol in rows.columns and rows[ycol].notna().any():
+            out[f"actual_{target}"] = rows[ycol].to_numpy()
+        if primary is None:
+            primary = target
+            contrib, methods[target] = contributions(lm.model, X)
+            if contrib is not None:
+                out["drivers"] = top_drivers(contrib, feats, n_drivers)
+    if primary is not None and f"pred_{primary}" in out and served[primary].meta["task"] != "classification":
+        out = out.sort_values(f"pred_{primary}", ascending=False, kind="stable")
+    elif primary is not None and f"proba_{primary}" in out:
+        out = out.sort_values(f"proba_{primary}", ascending=False, kind="stable")
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return PredictResult(out.reset_index(drop=True), period, {t: lm.version for t, lm in served.items()},
+                         warnings, methods)

@@ -1,0 +1,214 @@
+"""Data questions: rule parser, SQL validator, read-only execution, limits, injection attempts."""
+
+from __future__ import annotations
+
+import pytest
+
+from gridcrit.assistant import Assistant
+from gridcrit.assistant.dataqa import (
+    UnsafeSQLError,
+    answer_data_question,
+    is_data_question,
+    open_readonly,
+    run_select,
+    validate_sql,
+)
+from gridcrit.assistant.sample import make_sample_store
+from gridcrit.data.store import connect, table_counts
+from gridcrit.errors import GridcritError, ValidationError
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return make_sample_store(tmp_path_factory.mktemp("dq") / "s.duckdb")
+
+
+def _counts(store):
+    con = connect(store, read_only=True)
+    try:
+        return table_counts(con)
+    finally:
+        con.close()
+
+
+def _scalar(store, sql):
+    con = connect(store, read_only=True)
+    try:
+        return con.execute(sql).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_count_by_circuit_and_year(store):
+    a = answer_data_question("¿cuántas interrupciones tuvo el circuito NSA23L14 en 2023?", store)
+    want = _scalar(store, "SELECT count(DISTINCT evento) FROM interrupciones "
+                          "WHERE cto_equi_ope='NSA23L14' AND year(inicio)=2023")
+    assert a.rows == [[want]] and want > 0
+    assert "?" in a.sql and "NSA23L14" not in a.sql  # values are parameters, never pasted into SQL
+    assert str(want) in a.text
+
+
+def test_top_municipality_saifi(store):
+    a = answer_data_question("¿qué municipio tuvo el mayor SAIFI en 2022?", store)
+    con = connect(store, read_only=True)
+    best = con.execute(
+        """SELECT t.MUN, sum(i.SAIFI) s FROM interrupciones i JOIN (SELECT DISTINCT CODE, MUN FROM trafos UNION
+           SELECT DISTINCT CODE, MUN FROM switches UNION SELECT DISTINCT CODE, MUN FROM redmt) t ON t.CODE=i.equipo_ope
+           WHERE year(i.inicio)=2022 GROUP BY 1 ORDER BY s DESC LIMIT 1""").fetchone()
+    con.close()
+    assert a.columns == ["municipio", "valor"] and a.rows[0][0] == best[0]
+    assert a.rows[0][1] == pytest.approx(best[1])
+
+
+@pytest.mark.parametrize(
+    "question, group, filters",
+    [
+        ("tendencia anual de interrupciones por vegetación en Manizales", ["anio"], {"municipio": "MANIZALES", "causa_cod": "27"}),
+        ("los 3 circuitos con más usuarios afectados en 2021", ["circuito"], {"anio": 2021}),
+        ("evolución mensual de las interrupciones en Dosquebradas en 2022", ["anio", "mes"], {"municipio": "DOSQUEBRADAS", "anio": 2022}),
+        ("número de interrupciones por tipo de equipo en 2023", ["tipo_equi_ope"], {"anio": 2023}),
+        ("¿cuántas interrupciones no programadas tuvo el circuito NSA23L14 en 2022?", [], {"tipo_causa": "NP", "circuito": "NSA23L14", "anio": 2022}),
+    ],
+)
+def test_parser(store, question, group, filters):
+    a = answer_data_question(question, store)
+    assert a.query["group"] == group
+    assert a.query["filters"] == filters
+
+
+def test_routing_data_vs_regulation():
+    assert is_data_question("¿cuántas interrupciones tuvo el circuito NSA23L14 en 2023?")
+    assert is_data_question("¿qué municipio tuvo el mayor SAIFI en 2022?")
+    assert not is_data_question("¿qué distancia mínima exige el RETIE entre un conductor y un edificio?")
+    assert not is_data_question("¿cómo se protegen los circuitos de emergencia?")
+
+
+def test_unparseable_question_has_clear_message(store):
+    with pytest.raises(ValidationError, match="no entendí"):
+        answer_data_question("¿cuántas interrupciones hubo?", store)
+
+
+@pytest.mark.parametrize(
+    "sql, why",
+    [
+        ("DROP TABLE interrupciones", "only SELECT"),
+        ("DELETE FROM interrupciones", "only SELECT"),
+        ("INSERT INTO interrupciones SELECT * FROM interrupciones", "only SELECT"),
+        ("SELECT 1; DROP TABLE interrupciones", "exactly one statement"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "table functions"),
+        ("SELECT * FROM _corpus_units", "not allow-listed"),
+        ("SELECT * FROM _loads", "not allow-listed"),
+        ("SELECT * FROM information_schema.tables", "qualified"),
+        ("SELECT * FROM duckdb_tables()", "table functions"),
+        ("SELECT getenv('HOME')", "functions not allowed"),
+        ("ATTACH '/tmp/x.duckdb' AS x", "only SELECT"),
+        ("COPY interrupciones TO '/tmp/x.csv'", "only SELECT"),
+        ("PRAGMA show_tables", "only SELECT"),
+        ("SELECT * FROM interrupciones WHERE evento IN (SELECT evento FROM _assistant_feedback)", "not allow-listed"),
+        ("", "empty"),
+    ],
+)
+def test_validator_rejects(store, sql, why):
+    con = open_readonly(store)
+    try:
+        with pytest.raises(UnsafeSQLError, match=why):
+            validate_sql(con, sql)
+    finally:
+        con.close()
+
+
+def test_validator_accepts_ctes_and_views(store):
+    con = open_readonly(store)
+    try:
+        sql = "WITH x AS (SELECT circuito, count(*) n FROM v_eventos GROUP BY 1) SELECT * FROM x ORDER BY n DESC"
+        assert validate_sql(con, sql) == sql
+        res = run_select(con, sql, max_rows=2)
+        assert len(res.rows) == 2 and res.truncated
+    finally:
+        con.close()
+
+
+def test_time_limit_interrupts(store):
+    con = open_readonly(store)
+    try:
+        slow = ("SELECT count(*) FROM interrupciones a, interrupciones b, interrupciones c, interrupciones d "
+                "WHERE a.duracion_h + b.duracion_h + c.duracion_h + d.duracion_h > -1")
+        with pytest.raises(GridcritError, match="time limit"):
+            run_select(con, slow, timeout_s=0.3)
+    finally:
+        con.close()
+
+
+def test_injection_attempts_change_nothing(store):
+    before = _counts(store)
+    ast = Assistant(store)
+    a = ast.ask("¿cuántas interrupciones tuvo el circuito NSA23L14'; DROP TABLE interrupciones; -- en 2023?")
+    ref = ast.ask("¿cuántas interrupciones tuvo el circuito NSA23L14 en 2023?")
+    assert a.kind == "data" and a.rows == ref.rows
+    with pytest.raises(ValidationError):
+        ast.ask("x" * 10_000)
+    with pytest.raises(ValidationError):
+        ast.ask("   ")
+    assert _counts(store) == before
+
+
+class _EvilLLM:
+    """An LLM that proposes SQL (safe or not) — stands in for a model behind the openai backend."""
+
+    def __init__(self, sql):
+        self.sql = sql
+
+    def complete(self, messages):
+        return f"```sql\n{self.sql}\n```"
+
+
+def test_llm_sql_validated_before_running(store):
+    q = "¿cuántas interrupciones tuvo el circuito NSA23L14 en 2023?"
+    rules = answer_data_question(q, store)
+    good = answer_data_question(q, store, llm=_EvilLLM(
+        "SELECT count(DISTINCT evento) FROM v_eventos WHERE circuito = 'NSA23L14' AND anio = 2023"))
+    assert good.source == "llm" and good.rows == rules.rows
+    before = _counts(store)
+    bad = answer_data_question(q, store, llm=_EvilLLM("DELETE FROM interrupciones"))
+    assert bad.source == "llm->rules" and bad.rows == rules.rows and "not used" in bad.notes[0]
+    assert _counts(store) == before
+
+
+MUN_SQL = """WITH a AS (SELECT CODE, arg_max(MUN, FECHA) AS mun FROM (SELECT CODE, MUN, FECHA FROM trafos UNION ALL
+    SELECT CODE, MUN, FECHA FROM switches UNION ALL SELECT CODE, MUN, FECHA FROM redmt) GROUP BY CODE)
+    SELECT i.*, a.mun FROM interrupciones i LEFT JOIN a ON a.CODE = i.equipo_ope"""
+
+
+def test_questions_on_the_synthetic_twin(tiny_store):
+    """Questions built from the twin's own circuits/municipalities, checked against independent SQL."""
+    from gridcrit.assistant.evaluate import rows_equal
+
+    con = connect(tiny_store, read_only=True)
+    circ, year = con.execute("""SELECT cto_equi_ope, year(inicio) FROM interrupciones GROUP BY 1, 2
+                                ORDER BY count(*) DESC, 1, 2 LIMIT 1""").fetchone()
+    mun = con.execute(f"SELECT mun FROM ({MUN_SQL}) WHERE mun IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()[0]
+    cases = [
+        (f"¿cuántas interrupciones tuvo el circuito {circ} en {year}?",
+         f"SELECT count(DISTINCT evento) FROM interrupciones WHERE cto_equi_ope = '{circ}' AND year(inicio) = {year}", True),
+        (f"¿qué municipio tuvo el mayor SAIFI en {year}?",
+         f"SELECT mun, sum(SAIFI) v FROM ({MUN_SQL}) WHERE year(inicio) = {year} AND mun IS NOT NULL "
+         "GROUP BY mun ORDER BY v DESC, mun LIMIT 1", True),
+        (f"¿cuál fue el SAIDI del circuito {circ} en {year}?",
+         f"SELECT sum(SAIDI) FROM interrupciones WHERE cto_equi_ope = '{circ}' AND year(inicio) = {year}", True),
+        (f"¿cuántas interrupciones por vegetación hubo en {mun.title()} en {year}?",
+         f"SELECT count(DISTINCT evento) FROM ({MUN_SQL}) WHERE mun = '{mun}' AND year(inicio) = {year} "
+         "AND split_part(causa, '.', 1) = '27'", True),
+        (f"tendencia anual de las interrupciones del circuito {circ}",
+         f"SELECT year(inicio) y, count(DISTINCT evento) FROM interrupciones WHERE cto_equi_ope = '{circ}' "
+         "GROUP BY y ORDER BY y", True),
+        (f"usuarios afectados por municipio en {year}",
+         f"SELECT mun, sum(cnt_usus) FROM ({MUN_SQL}) WHERE year(inicio) = {year} AND mun IS NOT NULL GROUP BY mun",
+         False),
+    ]
+    refs = [con.execute(sql).fetchall() for _, sql, _ in cases]
+    con.close()
+    ast = Assistant(tiny_store)
+    for (q, _, ordered), ref in zip(cases, refs, strict=True):
+        a = ast.ask(q)
+        assert a.kind == "data", q
+        assert rows_equal(a.rows, [list(r) for r in ref], ordered), (q, a.sql, a.rows, ref)

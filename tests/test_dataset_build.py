@@ -1,0 +1,161 @@
+"""The criticality dataset: contract, levels, targets recomputed from raw events, card, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridcrit.cli import run
+from gridcrit.data.store import connect
+from gridcrit.errors import NotFoundError, ValidationError
+from gridcrit.features.dataset import build_dataset, card_path, read_dataset
+from gridcrit.features.sample_store import build_sample_store
+from gridcrit.features.targets import RiskBinner
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return build_sample_store(tmp_path_factory.mktemp("ds") / "s.duckdb", n_circuits=5, segments_per_circuit=30,
+                              start="2019-01", end="2020-12", event_rate=0.06, seed=3)
+
+
+@pytest.fixture(scope="module")
+def ds(store):
+    return build_dataset(store, level="transformer", period="month")
+
+
+def test_contract(ds):
+    f = ds.frame
+    assert list(f.columns[:4]) == ["asset_id", "period", "period_start", "circuit"]
+    assert ds.target_columns == ["y_saifi", "y_saidi", "y_count", "y_risk"]
+    assert set(ds.feature_groups) == set(ds.feature_columns)
+    assert set(ds.feature_groups.values()) == {"asset", "topology", "exposure", "history"}
+    # no identifiers or targets among the features
+    assert not set(ds.feature_columns) & {"asset_id", "period", "period_start", "circuit", *ds.target_columns}
+    assert not f.duplicated(["asset_id", "period"]).any()
+    assert f["period"].is_monotonic_increasing
+    assert (f[ds.feature_columns].dtypes == np.float32).all()
+    assert f["y_risk"].isin([0, 1, 2, 3]).all()
+    # the drivers of the hazard model are there under recognisable names
+    for col in ("age_years", "guard_wire_feeder", "veg_high_risk_100m", "lightning_density_last_12m",
+                "rain_normal_mm", "temp_normal_c", "hist_count_last_12m", "topo_protective_upstream"):
+        assert col in ds.feature_columns
+    # each card entry has meaning, unit field and time basis; features say they are known at start
+    for c in ds.feature_columns:
+        entry = ds.card["columns"][c]
+        assert entry["meaning"] and entry["time_basis"].startswith(("as of period start", "past"))
+
+
+def test_first_period_follows_first_snapshot(ds):
+    # snapshots start 2019-01-31: January 2019 has no snapshot before its start, February has
+    assert ds.frame["period"].iloc[0] == "2019-02"
+    assert ds.frame["period"].iloc[-1] == "2020-12"
+
+
+def test_targets_equal_independent_recomputation(store, ds):
+    con = connect(store, read_only=True)
+    ev = con.execute("SELECT evento, equipo_ope, inicio, SAIFI, SAIDI FROM interrupciones").df()
+    con.close()
+    ev["period"] = pd.to_datetime(ev["inicio"]).dt.strftime("%Y-%m")
+    exp = ev.rename(columns={"equipo_ope": "asset_id"}).groupby(["asset_id", "period"]).agg(y_saifi=("SAIFI", "sum"), y_saidi=("SAIDI", "sum"),
+                                                   y_count=("evento", "nunique"))
+    f = ds.frame.set_index(["asset_id", "period"])
+    got = f[["y_saifi", "y_saidi", "y_count"]]
+    joined = got.join(exp, rsuffix="_exp").fillna(0.0)
+    for c in ("y_saifi", "y_saidi", "y_count"):
+        np.testing.assert_allclose(joined[c], joined[f"{c}_exp"], rtol=1e-9, atol=1e-12)
+    # and nothing of the transformers' events is lost: every event is in a row or reported
+    tr_events = exp[exp.index.get_level_values(0).str.startswith("T")]
+    in_range = tr_events[tr_events.index.get_level_values(1) >= "2019-02"]
+    rep = ds.card["report"]
+    n_rows_reported = (rep["events_on_unknown_devices"]["event_rows"]
+                       + rep["events_on_assets_absent_from_prior_snapshot"]["event_rows"])
+    assert got["y_count"].sum() + n_rows_reported >= in_range["y_count"].sum()
+    assert got["y_count"].sum() > 0.9 * in_range["y_count"].sum()
+
+
+def test_history_is_the_shifted_target(ds):
+    f = ds.frame.sort_values(["asset_id", "period"])
+    prev = f.groupby("asset_id")["y_count"].shift(1)
+    prev_label = (pd.PeriodIndex(f["period"], freq="M") - 1).astype(str)
+    consecutive = f.groupby("asset_id")["period"].shift(1).to_numpy() == np.asarray(prev_label)
+    ok = prev.notna() & consecutive
+    np.testing.assert_allclose(f.loc[ok, "hist_count_prev_period"], prev[ok])
+    last3 = sum(f.groupby("asset_id")["y_count"].shift(k) for k in (1, 2, 3))
+    full = last3.notna()
+    np.testing.assert_allclose(f.loc[full, "hist_count_last_3m"], last3[full])
+
+
+@pytest.mark.parametrize("level", ["transformer", "switch", "segment", "circuit"])
+@pytest.mark.parametrize("period", ["month", "quarter"])
+def test_all_levels_build(store, level, period):
+    d = build_dataset(store, level=level, period=period)
+    f = d.frame
+    assert len(f) > 0 and not f.duplicated(["asset_id", "period"]).any()
+    assert set(d.feature_groups.values()) <= {"asset", "topology", "exposure", "history"}
+    assert f["y_count"].sum() > 0
+    if period == "quarter":
+        assert f["period"].str.match(r"^\d{4}-Q[1-4]$").all()
+    # every emitted column is documented
+    assert set(d.card["columns"]) == set(f.columns)
+
+
+def test_circuit_targets_sum_events_on_the_circuit(store):
+    d = build_dataset(store, level="circuit", period="quarter")
+    con = connect(store, read_only=True)
+    tot = con.execute("""SELECT sum(SAIFI) FROM interrupciones
+                         WHERE inicio >= (SELECT min(period_start) FROM d.frame)""".replace(
+        "(SELECT min(period_start) FROM d.frame)", f"TIMESTAMP '{d.frame['period_start'].min()}'")).fetchall()[0][0]
+    con.close()
+    assert d.frame["y_saifi"].sum() == pytest.approx(tot, rel=1e-9)
+
+
+def test_roundtrip_parquet_and_card(ds, tmp_path):
+    p = ds.to_parquet(tmp_path / "d.parquet")
+    card = json.loads(card_path(p).read_text())
+    assert card["level"] == "transformer" and card["risk"]["fit_until"] < ds.frame["period"].max()
+    back = read_dataset(p)
+    assert back.feature_columns == ds.feature_columns and back.feature_groups == ds.feature_groups
+    pd.testing.assert_frame_equal(back.frame, ds.frame, check_dtype=False)
+
+
+def test_cli_build_and_card(store, tmp_path, capsys):
+    out = tmp_path / "c.parquet"
+    assert run(["dataset", "build", "--store", str(store), "--level", "switch", "--out", str(out), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["rows"] > 0 and out.exists() and card_path(out).exists()
+    assert run(["dataset", "card", str(out), "--json"]) == 0
+    assert "y_risk" in json.loads(capsys.readouterr().out)["columns"]
+    assert run(["dataset", "build", "--store", str(store), "--level", "pole", "--out", str(out)]) != 0
+    assert "unknown level 'pole'" in capsys.readouterr().err
+
+
+def test_risk_binner_zero_inflation():
+    y_train = np.array([0, 0, 0, 0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    b = RiskBinner().fit(y_train)
+    np.testing.assert_allclose(b.thresholds_, np.quantile([1, 2, 3, 4, 5, 6.0], [1 / 3, 2 / 3]))
+    assert b.transform(np.array([0.0, 0.5, 3.0, 5.0, 100.0, np.nan])).tolist() == [0, 1, 2, 3, 3, -1]
+    # cut points come from the data given to fit only
+    assert not np.allclose(RiskBinner().fit(y_train * 10).thresholds_, b.thresholds_)
+
+
+def test_bad_input_is_reported(tmp_path, store):
+    with pytest.raises(ValidationError, match="unknown period"):
+        build_dataset(store, period="week")
+    empty = tmp_path / "empty.duckdb"
+    connect(empty).close()
+    with pytest.raises(NotFoundError, match="trafos is empty"):
+        build_dataset(empty)
+    # events on a device nobody knows: counted with examples, not silently dropped
+    s2 = tmp_path / "s2.duckdb"
+    s2.write_bytes(store.read_bytes())
+    con = connect(s2)
+    con.execute("""INSERT INTO interrupciones (evento, equipo_ope, tipo_equi_ope, inicio, fin, cnt_usus, SAIFI, SAIDI)
+                   VALUES (999999, 'T_GHOST', 'transformador', TIMESTAMP '2020-05-03 10:00', TIMESTAMP '2020-05-03 12:00',
+                           10, 0.001, 0.002)""")
+    con.close()
+    rep = build_dataset(s2).card["report"]["events_on_unknown_devices"]
+    assert rep["event_rows"] == 1 and rep["examples"] == ["T_GHOST"]

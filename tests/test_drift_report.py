@@ -1,0 +1,97 @@
+"""Drift: PSI / KS per feature, target and class balance, ranking, report files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridcrit.registry.drift import drift_report, psi, psi_categorical
+
+
+def _frames(shift: float = 1.0, n: int = 3000, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    ref = pd.DataFrame({
+        "veg": rng.normal(0, 1, n), "age": rng.uniform(0, 40, n), "kind": rng.choice(["a", "b", "c"], n),
+        "y_saifi": rng.exponential(1.0, n), "y_risk": rng.choice(["Bajo", "Medio", "Alto"], n, p=[.6, .3, .1]),
+    })
+    new = pd.DataFrame({
+        "veg": rng.normal(shift, 1, n), "age": rng.uniform(0, 40, n),
+        "kind": rng.choice(["a", "b", "c"], n, p=[.2, .2, .6]),
+        "y_saifi": rng.exponential(1.6, n), "y_risk": rng.choice(["Bajo", "Medio", "Alto"], n, p=[.3, .4, .3]),
+    })
+    return ref, new
+
+
+def test_psi_zero_for_same_distribution_and_grows_with_shift():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=5000)
+    assert psi(a, rng.normal(size=5000)) < 0.02
+    small, big = psi(a, rng.normal(0.3, size=5000)), psi(a, rng.normal(1.0, size=5000))
+    assert 0.02 < small < big and big > 0.25
+
+
+def test_psi_counts_missing_as_a_bin():
+    a = np.arange(1000.0)
+    b = a.copy()
+    b[:500] = np.nan
+    assert psi(a, b) > 0.5
+
+
+def test_psi_categorical():
+    r = pd.Series(["a"] * 50 + ["b"] * 50)
+    assert psi_categorical(r, r) == pytest.approx(0.0)
+    assert psi_categorical(r, pd.Series(["a"] * 90 + ["c"] * 10)) > 0.25
+
+
+def test_report_ranks_shifted_feature_first_and_flags_targets(tmp_path):
+    ref, new = _frames()
+    rep = drift_report(ref, new, ["age", "veg", "kind"], targets=["y_saifi"], class_column="y_risk",
+                       reference_label="2019-01..2023-12", new_label="2024-01..2024-06")
+    assert [f["feature"] for f in rep.features][:2] == ["veg", "kind"]
+    assert rep.features[0]["level"] == "major" and rep.features[0]["ks_pvalue"] < 1e-6
+    assert rep.features[-1]["feature"] == "age" and rep.features[-1]["level"] == "stable"
+    assert rep.drifted == ["veg", "kind"]
+    assert rep.targets["y_saifi"]["mean_new"] > rep.targets["y_saifi"]["mean_ref"]
+    assert rep.class_balance["level"] != "stable" and rep.class_balance["chi2_pvalue"] < 1e-6
+    paths = rep.write(tmp_path / "rep")
+    md = Path(paths["markdown"]).read_text()
+    assert "| 1 | veg |" in md and "Class balance of y_risk" in md
+    assert json.loads(Path(paths["json"]).read_text())["drifted"] == ["veg", "kind"]
+    assert Path(paths["png"]).read_bytes()[:4] == b"\x89PNG"
+    assert "data:image/png;base64" in Path(paths["html"]).read_text()
+
+
+def test_no_drift_is_reported_as_stable():
+    ref, _ = _frames()
+    other, _ = _frames(seed=5)
+    rep = drift_report(ref, other, ["veg", "age", "kind"], targets=["y_saifi"], class_column="y_risk")
+    assert rep.drifted == []
+    assert "0 of 3 features drifted" in rep.summary()
+
+
+def test_relation_drift_finds_feature_whose_effect_changed():
+    rng = np.random.default_rng(3)
+    n = 4000
+
+    def frame(w):
+        veg, age = rng.gamma(2, 1, n), rng.uniform(0, 40, n)
+        return pd.DataFrame({"veg": veg, "age": age, "y": w * veg + 0.05 * age + rng.normal(0, 1, n)})
+
+    rep = drift_report(frame(0.1), frame(1.5), ["age", "veg"], relation_target="y")
+    assert rep.relation[0]["feature"] == "veg" and rep.relation[0]["delta"] > 0.3
+    assert rep.drifted == []  # the inputs did not move, their effect did
+    assert "association with y changed most" in rep.to_markdown()
+
+
+def test_psi_sees_drift_in_zero_inflated_targets():
+    rng = np.random.default_rng(4)
+    ref = np.where(rng.random(20000) < 0.04, rng.exponential(1.0, 20000), 0.0)
+    new = np.where(rng.random(20000) < 0.12, rng.exponential(1.0, 20000), 0.0)  # three times as many outages
+    same = np.where(rng.random(20000) < 0.04, rng.exponential(1.0, 20000), 0.0)
+    assert psi(ref, new) > 0.05 > 0.01 > psi(ref, same)
+    rep = drift_report(pd.DataFrame({"y": ref}), pd.DataFrame({"y": new}), [], targets=["y"])
+    assert rep.targets["y"]["level"] == "major" and rep.targets["y"]["mean_ratio"] > 2

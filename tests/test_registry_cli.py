@@ -1,0 +1,132 @@
+"""CLI: gridcrit models ..., gridcrit retrain, gridcrit predict (with small stand-in data stages)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import gridcrit.registry.predict as predict_mod
+import gridcrit.registry.retrain as retrain_mod
+from _registry_fakes import fake_dataset, fake_ingest, make_rows, write_export
+from gridcrit.cli import run
+from gridcrit.registry.native import NativeGBDT
+from gridcrit.registry.predict import predict
+from gridcrit.registry.registry import Registry
+from gridcrit.registry.retrain import train_and_register
+
+
+@pytest.fixture()
+def world(tmp_path, monkeypatch):
+    monkeypatch.setattr(retrain_mod, "_default_ingest", fake_ingest)
+    monkeypatch.setattr(retrain_mod, "_default_dataset", lambda store, level, period, risk_fit_until=None:
+                        fake_dataset(store))
+    monkeypatch.setattr(predict_mod, "_default_dataset", fake_dataset)
+    store = tmp_path / "g.duckdb"
+    fake_ingest([write_export(make_rows("2019-01", "2020-12"), tmp_path / "base")], store)
+    v = train_and_register(store, NativeGBDT(n_estimators=60, max_depth=4), name="xgboost", task="regression",
+                           target="saifi", dataset_fn=fake_dataset)
+    new_dir = tmp_path / "new"
+    write_export(make_rows("2021-01", "2021-06", w_veg=2.0, veg_shift=0.5), new_dir)
+    return store, v, new_dir
+
+
+def _json(capsys):
+    return json.loads(capsys.readouterr().out)
+
+
+def test_models_list_show_json_and_table(world, capsys):
+    store, v, _ = world
+    assert run(["models", "list", "--store", str(store), "--json"]) == 0
+    rows = _json(capsys)
+    assert [r["version"] for r in rows] == [v] and rows[0]["status"] == "champion"
+    assert run(["models", "list", "--store", str(store)]) == 0
+    assert v in capsys.readouterr().out
+    assert run(["models", "show", "champion", "--store", str(store), "--json"]) == 0
+    meta = _json(capsys)
+    assert meta["version"] == v and meta["events"][0]["action"] == "register"
+    assert run(["models", "show", "v0099", "--store", str(store)]) == 3
+    assert "v0099" in capsys.readouterr().err
+
+
+def test_retrain_predict_rollback_cycle(world, capsys, tmp_path):
+    store, v1, new_dir = world
+    fake_ingest(sorted(new_dir.iterdir()), store)  # loaded earlier; retrain accepts the same files again
+    assert run(["predict", "--store", str(store), "--period", "2021-06", "--json"]) == 0
+    before = _json(capsys)
+    assert before["models"] == {"saifi": v1} and before["rows"] == 80
+    top = before["assets"][0]
+    assert top["rank"] == 1 and top["pred_saifi"] >= before["assets"][1]["pred_saifi"]
+    assert top["drivers"]  # tree contributions
+
+    assert run(["retrain", "--data", str(new_dir), "--store", str(store), "--margin", "0.02", "--json"]) == 0
+    r = _json(capsys)
+    assert r["promoted"] and r["challenger"] == "v0002" and r["drift"]["drifted"][0] == "veg"
+
+    assert run(["retrain", "--data", str(new_dir), "--store", str(store), "--base", v1, "--mode", "scratch",
+                "--margin", "100", "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    assert "champion v0002 stays" in " ".join(out.split()) and "Roll back" in out
+
+    csv = tmp_path / "p.csv"
+    assert run(["predict", "--store", str(store), "--period", "2021-06", "--out", str(csv)]) == 0
+    assert "p.csv" in capsys.readouterr().out
+    df = pd.read_csv(csv)
+    assert len(df) == 80 and list(df["rank"]) == list(range(1, 81))
+
+    assert run(["models", "rollback", "--store", str(store), "--json"]) == 0
+    assert _json(capsys)["champion"] == v1
+    assert run(["predict", "--store", str(store), "--period", "2021-06", "--json"]) == 0
+    after = _json(capsys)
+    assert after["assets"] == before["assets"]  # identical predictions and drivers again
+
+    assert run(["models", "delete", "v0003", "--store", str(store), "--json"]) == 0
+    assert run(["models", "delete", v1, "--store", str(store)]) == 1
+    assert "champion" in capsys.readouterr().err
+
+
+def test_cli_errors_are_one_line(world, capsys, tmp_path):
+    store, v1, _ = world
+    bad = make_rows("2021-01", "2021-03")
+    bad.loc[5, "y_saifi"] = -2
+    write_export(bad, tmp_path / "bad")
+    assert run(["retrain", "--data", str(tmp_path / "bad"), "--store", str(store)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("gridcrit: error: retrain stopped") and "fake_rows.csv:7:y_saifi" in err[-1]
+    assert run(["predict", "--store", str(store), "--period", "1990-01"]) == 3
+    assert "not in the dataset (2019-01..2020-12)" in capsys.readouterr().err
+    assert run(["retrain", "--store", str(store), "--mode", "magic"]) == 2
+    assert Registry(store).champion()["version"] == v1
+
+
+def test_corrupted_champion_cli(world, capsys):
+    store, v1, new_dir = world
+    assert run(["retrain", "--data", str(new_dir), "--store", str(store), "--margin", "0"]) == 0
+    capsys.readouterr()
+    reg = Registry(store)
+    f = reg.root / "v0002" / "booster.json"
+    f.write_bytes(f.read_bytes().replace(b"1", b"7", 3))
+    assert run(["models", "verify", "--store", str(store)]) == 4
+    assert "corrupted" in capsys.readouterr().err
+    assert run(["predict", "--store", str(store), "--json"]) == 0
+    res = capsys.readouterr()
+    assert json.loads(res.out)["models"] == {"saifi": v1}
+    assert "serving previous champion v0001" in res.err.replace("\n", " ")
+
+
+def test_predict_api_ranks_and_explains(world):
+    store, v1, _ = world
+    res = predict(store, period="2020-12", dataset_fn=fake_dataset)
+    f = res.frame
+    assert f["pred_saifi"].is_monotonic_decreasing
+    assert res.drivers_method["saifi"] == "tree SHAP contributions"
+    # contributions + bias reproduce the prediction (xgboost pred_contribs is exact)
+    model = Registry(store).load(v1).model
+    ds = fake_dataset(store)
+    X = ds.frame[ds.frame["period"] == "2020-12"][ds.feature_columns]
+    c = model.contributions(X)
+    np.testing.assert_allclose(np.sort(c.sum(axis=1))[::-1] - np.sort(model.predict(X))[::-1],
+                               np.full(len(X), (c.sum(axis=1) - model.predict(X))[0]), atol=1e-4)
+    assert "actual_saifi" in f.columns

@@ -1,0 +1,52 @@
+"""Topology on CHEC's real snapped red_nsa geometry (shared data, read in place)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gridcrit.reliability.topology import Topology
+
+
+@pytest.fixture(scope="module")
+def net(shared_data):
+    real = pytest.importorskip("gridcrit.data.real")
+    return real.load_network(shared_data / "chec" / "red_nsa")
+
+
+def test_snapped_red_nsa_cycles_and_components(net):
+    import networkx as nx
+
+    topo = Topology.from_snapped(net)
+    # independent check with networkx, one multigraph per circuit: loops = cyclomatic number E - V + C
+    comps = cyc = selfl = 0
+    for _, e in net.edges.groupby("CIRCUITO"):
+        g = nx.MultiGraph()
+        g.add_edges_from(zip(e["node1"], e["node2"], strict=True))
+        c = nx.number_connected_components(g)
+        comps += c
+        cyc += g.number_of_edges() - g.number_of_nodes() + c
+        selfl += nx.number_of_selfloops(g)
+    assert topo.report.info["components"] == comps
+    assert topo.report.count("loops") + topo.report.count("self_loops") == cyc
+    assert topo.report.count("self_loops") == selfl
+    # every node is reached; the roots' subtrees cover the graph
+    assert topo.size[topo.is_root].sum() == topo.n_nodes
+    assert topo.report.info["transformers"] == int((net.points["kind"] == "transformador").sum())
+    # substation bus nodes are shared by the NSA circuits: reported, not merged
+    assert topo.report.count("nodes_shared_between_circuits") >= 1
+
+
+def test_snapped_red_nsa_roots_and_bulk(net):
+    e = net.edges[net.edges["CIRCUITO"] == "NSA23L13"]
+    topo0 = Topology.from_snapped(net)
+    # pick a leaf of NSA23L13 as its head; every downstream count must then be consistent
+    deg = np.bincount(np.r_[e["node1"], e["node2"]])
+    leaf = int(np.flatnonzero(deg == 1)[0])
+    topo = Topology.from_snapped(net, roots={"NSA23L13": leaf})
+    head = topo.trace("NSA23L13")
+    assert head.node == str(leaf) or head.kind == "circuit"
+    b = topo.bulk("switch")
+    assert (b["n_segments_down"] <= topo.n_segments).all() and (b["customers_down"] == 0).all()  # no USUARIOS
+    assert b["n_transformers_down"].max() > 0
+    assert topo0.report.info["segments"] == topo.report.info["segments"]

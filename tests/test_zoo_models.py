@@ -1,0 +1,150 @@
+"""Model zoo contract: fit/predict/save/load for every model and task, safe formats, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from gridcrit.errors import GridcritError, ValidationError
+from gridcrit.models.metrics import poisson_deviance
+from gridcrit.models.zoo import MODEL_NAMES, load_model, make_model
+
+FAST = {
+    "xgboost": {"n_estimators": 80},
+    "lightgbm": {"n_estimators": 80},
+    "rf": {"n_estimators": 20},
+    "mlp": {"max_epochs": 15, "d_hidden": 64},
+    "ft_transformer": {"max_epochs": 10, "d_token": 16, "n_blocks": 1, "lr": 2e-3},
+    "tabnet": {"max_epochs": 5},
+}
+
+
+def _data(n: int = 1200, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
+                      "kind": rng.choice(["aéreo", "subterráneo", "mixto"], n)})
+    X.loc[::9, "b"] = np.nan  # NaN must be handled by every model
+    lin = 1.2 * X["a"] + 0.6 * X["b"].fillna(0) + (X["kind"] == "aéreo") * 1.0
+    y = {"regression": (lin + rng.normal(0, 0.3, n)).to_numpy(),
+         "poisson": rng.poisson(np.exp(0.6 * lin)).astype(float),
+         "classification": np.where(lin > 0.8, "Alto", np.where(lin > -0.3, "Medio", "Bajo"))}
+    return X, y
+
+
+X, Y = _data()
+TR, TE = slice(0, 900), slice(900, None)
+
+
+def _score(task, y, m, Xte):
+    if task == "classification":
+        return float(np.mean(m.predict(Xte) == y))
+    return float(np.mean(np.abs(m.predict(Xte) - y)))
+
+
+@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n != "tabnet"])
+@pytest.mark.parametrize("task", ["regression", "poisson", "classification"])
+def test_fit_beats_constant_and_round_trips(name, task, tmp_path):
+    y = Y[task]
+    m = make_model(name, task, **FAST[name])
+    clone(m)  # sklearn contract: params in __init__
+    m.fit(X[TR], y[TR], eval_set=[(X[TE], y[TE])])
+    yt = y[TE]
+    if task == "classification":
+        const = np.mean(yt == pd.Series(y[TR]).mode()[0])
+        assert _score(task, yt, m, X[TE]) > const + 0.1
+        proba = m.predict_proba(X[TE])
+        assert proba.shape == (len(yt), 3) and np.allclose(proba.sum(1), 1, atol=1e-5)
+    elif task == "poisson":
+        const = poisson_deviance(yt, np.full(len(yt), y[TR].mean()))
+        assert poisson_deviance(yt, m.predict(X[TE])) < 0.9 * const
+    else:
+        const = np.mean(np.abs(yt - np.median(y[TR])))
+        assert _score(task, yt, m, X[TE]) < 0.9 * const
+    if task == "poisson":
+        assert (m.predict(X[TE]) >= 0).all()
+    m.save(tmp_path)
+    files = {p.name for p in tmp_path.iterdir()}
+    assert "model.json" in files
+    assert not any(f.endswith((".pkl", ".pickle", ".joblib")) for f in files)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert meta["kind"] == name and meta["task"] == task
+    m2 = load_model(tmp_path)
+    if task == "classification":
+        assert (m2.predict(X[TE]) == m.predict(X[TE])).all()
+        np.testing.assert_allclose(m2.predict_proba(X[TE]), m.predict_proba(X[TE]), rtol=1e-6)
+    else:
+        np.testing.assert_allclose(m2.predict(X[TE]), m.predict(X[TE]), rtol=1e-6)
+
+
+def test_unseen_category_and_column_order(tmp_path):
+    m = make_model("lightgbm", "regression", **FAST["lightgbm"]).fit(X[TR], Y["regression"][TR])
+    Xn = X[TE].copy()
+    Xn.loc[Xn.index[:5], "kind"] = "nunca visto"
+    p = m.predict(Xn[["kind", "b", "a"]])  # columns by name, unknown category tolerated
+    assert np.isfinite(p).all()
+    with pytest.raises(ValidationError, match="lacks feature column"):
+        m.predict(X[["a", "b"]])
+
+
+def test_xgboost_reload_uses_best_iteration_not_all_trees(tmp_path):
+    rng = np.random.default_rng(1)
+    Xs = pd.DataFrame({"a": rng.normal(size=600)})
+    ys = Xs["a"].to_numpy() + rng.normal(0, 2.0, 600)  # noisy: early stopping kicks in early
+    m = make_model("xgboost", "regression", n_estimators=400, learning_rate=0.3, early_stopping_rounds=10)
+    m.fit(Xs[:400], ys[:400], eval_set=[(Xs[400:], ys[400:])])
+    assert m.best_iteration_ + 1 < m.n_iterations_
+    m.save(tmp_path)
+    m2 = load_model(tmp_path)
+    assert m2.best_iteration_ == m.best_iteration_
+    np.testing.assert_allclose(m2.predict(Xs[400:]), m.predict(Xs[400:]), rtol=1e-6)
+    import xgboost as xgb
+
+    d = xgb.DMatrix(Xs[400:].to_numpy(), feature_names=["a"])
+    all_trees = m2.booster_.predict(d)
+    assert not np.allclose(all_trees, m2.predict(Xs[400:]))
+
+
+def test_threads_are_pinned():
+    m = make_model("xgboost", "regression", n_estimators=5).fit(X[TR], Y["regression"][TR])
+    cfg = json.loads(m.booster_.save_config())
+    assert int(cfg["learner"]["generic_param"]["nthread"]) == 1  # GRIDCRIT_THREADS=1 in conftest
+
+
+@pytest.mark.parametrize(
+    ("task", "y", "msg"),
+    [("regression", np.full(50, 3.0), "constant"),
+     ("classification", np.array(["a"] * 25 + ["b"] * 24 + ["c"]), "only one member"),
+     ("classification", np.array(["a"] * 50), "single class"),
+     ("poisson", np.r_[np.ones(49), -1.0], "negative"),
+     ("regression", np.r_[np.ones(49), np.nan], "missing")],
+)
+def test_bad_targets_give_clear_messages(task, y, msg):
+    Xs = pd.DataFrame({"a": np.arange(50.0)})
+    with pytest.raises(ValidationError, match=msg):
+        make_model("lightgbm", task).fit(Xs, y)
+
+
+def test_bad_names_and_params():
+    with pytest.raises(ValidationError, match="unknown model"):
+        make_model("catboost")
+    with pytest.raises(ValidationError, match="no parameter"):
+        make_model("xgboost", n_trees=3)
+    with pytest.raises(ValidationError, match="unknown task"):
+        make_model("xgboost", task="ranking")
+    with pytest.raises(GridcritError, match=r"no model\.json"):
+        load_model("/nonexistent/dir")
+    with pytest.raises(ValidationError, match="no rows"):
+        make_model("rf").fit(X.iloc[:0], np.array([]))
+
+
+def test_tabnet_through_the_zoo(tmp_path):
+    pytest.importorskip("gridcrit.models.tabnet")
+    y = Y["classification"]
+    m = make_model("tabnet", "classification", **FAST["tabnet"]).fit(X[TR], y[TR], eval_set=[(X[TE], y[TE])])
+    assert m.predict_proba(X[TE]).shape == (300, 3)
+    m.save(tmp_path)
+    np.testing.assert_allclose(load_model(tmp_path).predict_proba(X[TE]), m.predict_proba(X[TE]), rtol=1e-5)
