@@ -94,6 +94,39 @@ def dataset(level: str, path: str | None) -> str:
     return str(cached)
 
 
+def sequence_part(a) -> dict:
+    """LSTM / GRU / Transformer vs seasonal-naive and historical-mean on circuit x month series."""
+    from gridcrit.features.dataset import read_dataset
+
+    seq: dict = {}
+    from gridcrit.cli.models import default_exposure
+    from gridcrit.models.sequence import forecast_compare
+
+    try:
+        cds = read_dataset(dataset("circuit", a.circuit_dataset))
+    except Exception as e:
+        print(f"sequence part skipped: circuit dataset unavailable ({e})")
+        cds = None
+    if cds is not None:
+        expo = default_exposure(cds)
+        for tgt in ("y_saifi", "y_count"):
+            t1 = time.perf_counter()
+            r = forecast_compare(cds.frame, tgt, expo, test_periods=12, window=12)
+            ss = r["summary"]
+            seq[tgt] = {m: {"mae": round(e["mae"]["mean"], 8), "mae_lo": e["mae"]["lo"], "mae_hi": e["mae"]["hi"],
+                            **({"vs_seasonal_naive": e["mae_vs_seasonal_naive"]} if "mae_vs_seasonal_naive" in e else {})}
+                        for m, e in ss["models"].items()}
+            seq[tgt]["wall_s"] = round(time.perf_counter() - t1, 1)
+            print(f"\nsequence models, circuit x month {tgt} ({ss['n_series']} series, test {ss['test_periods'][0]}.."
+                  f"{ss['test_periods'][-1]}, exposure={expo}):")
+            for m, e in sorted(ss["models"].items(), key=lambda kv: kv[1]["mae"]["mean"]):
+                d = e.get("mae_vs_seasonal_naive")
+                extra = f"  vs seasonal-naive {d['diff']:+.3g} [{d['lo']:+.3g}, {d['hi']:+.3g}]" if d else ""
+                print(f"  {m:16s} MAE {e['mae']['mean']:.4g} [{e['mae']['lo']:.4g}, {e['mae']['hi']:.4g}]{extra}")
+
+    return seq
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", help="transformer-month parquet (default: cached / built from the chec store)")
@@ -106,6 +139,7 @@ def main() -> int:
     ap.add_argument("--asset-frac", type=float, default=1.0, help="use a random share of assets (dev runs)")
     ap.add_argument("--limit-s", type=float, default=900.0)
     ap.add_argument("--no-sequence", action="store_true")
+    ap.add_argument("--sequence-only", action="store_true", help="only the circuit-month sequence models")
     ap.add_argument("--out", default="/tmp/gridcrit-bench-compare")
     a = ap.parse_args()
 
@@ -115,6 +149,12 @@ def main() -> int:
     from gridcrit.runtime import default_threads
 
     load0 = os.getloadavg()
+    if a.sequence_only:
+        seq = sequence_part(a)
+        print(json.dumps({"bench": "sequence", "threads": default_threads(), "cores": os.cpu_count(),
+                          "load_avg_start": round(load0[0], 2), "load_avg_end": round(os.getloadavg()[0], 2),
+                          "sequence": seq}, default=float))
+        return 0
     ds = read_dataset(dataset("transformer", a.dataset))
     frame = ds.frame
     if a.asset_frac < 1:
@@ -148,32 +188,7 @@ def main() -> int:
           f" with load avg {load0[0]:.1f}->{load1[0]:.1f} on {os.cpu_count()} cores; CPU seconds of all fits+predictions"
           f" {cpu:.0f}s -> {cpu / a.n_jobs:.0f}s wall on {a.n_jobs} idle cores; report {files['html']}", flush=True)
 
-    seq: dict = {}
-    if not a.no_sequence:
-        from gridcrit.cli.models import default_exposure
-        from gridcrit.models.sequence import forecast_compare
-
-        try:
-            cds = read_dataset(dataset("circuit", a.circuit_dataset))
-        except Exception as e:
-            print(f"sequence part skipped: circuit dataset unavailable ({e})")
-            cds = None
-        if cds is not None:
-            expo = default_exposure(cds)
-            for tgt in ("y_saifi", "y_count"):
-                t1 = time.perf_counter()
-                r = forecast_compare(cds.frame, tgt, expo, test_periods=12, window=12)
-                ss = r["summary"]
-                seq[tgt] = {m: {"mae": round(e["mae"]["mean"], 8), "mae_lo": e["mae"]["lo"], "mae_hi": e["mae"]["hi"],
-                                **({"vs_seasonal_naive": e["mae_vs_seasonal_naive"]} if "mae_vs_seasonal_naive" in e else {})}
-                            for m, e in ss["models"].items()}
-                seq[tgt]["wall_s"] = round(time.perf_counter() - t1, 1)
-                print(f"\nsequence models, circuit x month {tgt} ({ss['n_series']} series, test {ss['test_periods'][0]}.."
-                      f"{ss['test_periods'][-1]}, exposure={expo}):")
-                for m, e in sorted(ss["models"].items(), key=lambda kv: kv[1]["mae"]["mean"]):
-                    d = e.get("mae_vs_seasonal_naive")
-                    extra = f"  vs seasonal-naive {d['diff']:+.3g} [{d['lo']:+.3g}, {d['hi']:+.3g}]" if d else ""
-                    print(f"  {m:16s} MAE {e['mae']['mean']:.4g} [{e['mae']['lo']:.4g}, {e['mae']['hi']:.4g}]{extra}")
+    seq = {} if a.no_sequence else sequence_part(a)
 
     out = {
         "bench": "compare", "rows": len(frame), "features": len(ds.feature_columns), "target": res.target,

@@ -46,7 +46,8 @@ ds = build_dataset(sys.argv[1], level=sys.argv[2], period=sys.argv[3])
 t2 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "build_s": t2 - t1, "rows": len(ds.frame),
                   "assets": int(ds.card["assets"]), "features": len(ds.feature_columns),
-                  "steps": ds.card["timings_s"], "ru_maxrss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+                  "steps": ds.card["timings_s"], "rss_after_step_gib": ds.card.get("rss_gib_after_step"),
+                  "ru_maxrss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
 """
 
 
@@ -99,14 +100,17 @@ def main() -> None:
     ap.add_argument("--period", default="month")
     ap.add_argument("--threads", type=int, default=2, help="DuckDB / BLAS threads of the build (2 = the 2 cores)")
     ap.add_argument("--workdir", default=None, help="where stores are generated (kept and reused)")
+    ap.add_argument("--store", action="append", default=[], metavar="SCALE=PATH",
+                    help="measure an existing store for SCALE instead of generating one (e.g. chec=twin.duckdb)")
     args = ap.parse_args()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench_dataset_"))
     workdir.mkdir(parents=True, exist_ok=True)
     results = {}
     load = os.getloadavg()[0]
+    given = dict(x.split("=", 1) for x in args.store)
     for scale in args.scales.split(","):
         t = time.perf_counter()
-        store = make_store(args.source, scale, workdir)
+        store = Path(given[scale]) if scale in given else make_store(args.source, scale, workdir)
         setup_s = time.perf_counter() - t
         r = measure(store, args.level, args.period, args.threads)
         r["setup_s"] = setup_s
@@ -117,7 +121,7 @@ def main() -> None:
         results[scale] = r
         print(f"[{scale}] built {r['rows']:,} rows in {r['build_s']:.1f} s (store set-up {setup_s:.0f} s)", flush=True)
     print()
-    print(f"dataset {args.level} x {args.period}, source={args.source}, threads={args.threads}, "
+    print(f"dataset {args.level} x {args.period}, source={args.source} {given or ''}, threads={args.threads}, "
           f"cpus={os.cpu_count()}, load average at start {load:.1f} (shared machine)")
     hdr = f"{'scale':>6} {'rows':>12} {'assets':>8} {'feat':>5} {'build s':>8} {'budget s':>8} {'t/budget':>8} " \
           f"{'rows/s':>10} {'peak RSS GiB':>12} {'rss/8GiB':>8}"
@@ -130,7 +134,9 @@ def main() -> None:
               f"{rss:>12.2f} {r['rss_ratio_to_budget']:>8.2f}")
     for scale, r in results.items():
         print(f"  {scale} steps (s): {r['steps']}")
-    summary = {"bench": "dataset", "level": args.level, "period": args.period, "source": args.source,
+        print(f"  {scale} RSS after step (GiB): {r['rss_after_step_gib']}")
+    summary = {"bench": "dataset", "level": args.level, "period": args.period,
+               "source": args.source if not given else f"{args.source}; given stores: {sorted(given)}",
                "threads": args.threads, "load_avg_start": round(load, 2)}
     for scale, r in results.items():
         summary[scale] = {"rows": r["rows"], "build_s": round(r["build_s"], 2),

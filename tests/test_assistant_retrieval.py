@@ -74,3 +74,15 @@ def test_empty_corpus(tmp_path):
     connect(tmp_path / "e.duckdb").close()
     with pytest.raises(NotFoundError, match="corpus"):
         Retriever(tmp_path / "e.duckdb")
+
+
+def test_documents_without_year_or_aliases(tmp_path):
+    pdf = tmp_path / "r.pdf"
+    pdf.write_bytes(make_pdf(SAMPLE_REGULATION))
+    store = tmp_path / "s.duckdb"
+    add_document(store, pdf, name="UNO")
+    add_document(store, pdf, name="DOS")
+    r = Retriever(store)
+    assert r.route("¿qué dice la norma vigente sobre la puesta a tierra?")[0] is None
+    hits = r.search("puesta a tierra", k=3)
+    assert {h.doc for h in hits} == {"UNO", "DOS"} and hits[0].anchor == "Art. 1.3"

@@ -43,6 +43,11 @@ def test_contract(ds):
     for col in ("age_years", "guard_wire_feeder", "veg_high_risk_100m", "lightning_density_last_12m",
                 "rain_normal_mm", "temp_normal_c", "hist_count_last_12m", "topo_protective_upstream"):
         assert col in ds.feature_columns
+    # the card maps the twin's hazard names to the features that carry them (explanations are checked on it)
+    drivers = ds.card["drivers"]
+    assert {"lightning", "vegetation", "age_heat"} <= set(drivers)
+    assert "age_years" in drivers["age_heat"] and "guard_wire_feeder" in drivers["lightning"]
+    assert all(c in ds.feature_columns for cols in drivers.values() for c in cols)
     # each card entry has meaning, unit field and time basis; features say they are known at start
     for c in ds.feature_columns:
         entry = ds.card["columns"][c]
@@ -159,3 +164,30 @@ def test_bad_input_is_reported(tmp_path, store):
     con.close()
     rep = build_dataset(s2).card["report"]["events_on_unknown_devices"]
     assert rep["event_rows"] == 1 and rep["examples"] == ["T_GHOST"]
+
+
+def test_minimal_store_without_exposure_tables(tmp_path):
+    """Only assets and events: exposure features are NaN (not invented) and the build still works."""
+    import pandas as pd
+
+    store = tmp_path / "min.duckdb"
+    con = connect(store)
+    months = pd.date_range("2020-01-31", periods=6, freq="ME")
+    for i, f in enumerate(months):
+        con.execute("""INSERT INTO redmt (CODE, FPARENT, ELNODE1, ELNODE2, ORDER_, LENGTH, FECHA)
+                       VALUES ('S1', 'C1', 'N0', 'N1', 1, 100, ?), ('S2', 'C1', 'N1', 'N2', 1, 200, ?)""",
+                    [f.date(), f.date()])
+        con.execute("""INSERT INTO trafos (CODE, FPARENT, ELNODE, FECHA, USUARIOS, KVA)
+                       VALUES ('T1', 'C1', 'N2', ?, ?, 25)""", [f.date(), 10 + i])
+    con.execute("""INSERT INTO interrupciones (evento, equipo_ope, tipo_equi_ope, cto_equi_ope, inicio, fin, cnt_usus)
+                   VALUES (1, 'T1', 'transformador', 'C1', TIMESTAMP '2020-04-10 08:00', TIMESTAMP '2020-04-10 10:00', 12)""")
+    con.close()
+    ds = build_dataset(store)
+    f = ds.frame
+    assert f["period"].tolist() == ["2020-02", "2020-03", "2020-04"]
+    assert f["y_count"].tolist() == [0, 0, 1]
+    # SAIFI missing in the export: cnt_usus / customers of that month's snapshot (April: 13)
+    assert f["y_saifi"].iloc[-1] == pytest.approx(12 / 13)
+    assert f["y_saidi"].iloc[-1] == pytest.approx(2 * 12 / 13)
+    assert f["topo_depth"].tolist() == [2, 2, 2] and f["topo_path_km"].iloc[0] == pytest.approx(0.3)
+    assert f["rain_prev_period_mm"].isna().all() and (f["veg_records_100m"] == 0).all()

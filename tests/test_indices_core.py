@@ -41,7 +41,7 @@ EVENTS = [
 ]
 
 
-def build_store(path: Path, events=EVENTS) -> Path:
+def build_store(path: Path, events=EVENTS, rewire_feb: bool = False) -> Path:
     net = _net()
     con = connect(path)
 
@@ -53,6 +53,8 @@ def build_store(path: Path, events=EVENTS) -> Path:
     mun = {"T1": "A", "T2": "B", "T3": "A", "T4": "A", "T5": "A", "T6": "C", "T9": "A"}
     for fecha, t1 in (("2023-01-31", 10), ("2023-02-28", 12)):
         e = net["edges"].assign(FECHA=pd.Timestamp(fecha).date())
+        if rewire_feb and fecha.startswith("2023-02"):  # S5 now hangs from N2 (under R1), not from N4
+            e.loc[e["CODE"] == "S5", "ELNODE1"] = "N2"
         put("redmt", e)
         tr = net["trafos"].assign(FECHA=pd.Timestamp(fecha).date(), KVA=50.0)
         tr.loc[tr["CODE"] == "T1", "USUARIOS"] = t1
@@ -186,8 +188,14 @@ def test_cli_indices_json_and_out(store, tmp_path, capsys):
     assert run(["indices", "--by", "system", "--store", str(store)]) == 0
     text = capsys.readouterr().out
     assert "SAIFI" in text and "events_unknown_device" in text
+    csv = tmp_path / "ix.csv"
+    assert run(["indices", "--by", "transformer", "--only-events", "--store", str(store), "--out", str(csv)]) == 0
+    assert list(pd.read_csv(csv)["group"]) == ["T2"]
+    capsys.readouterr()
     assert run(["indices", "--by", "nope", "--store", str(store)]) != 0
     assert "nope" in capsys.readouterr().err
+    assert run(["indices", "--store", str(store), "--out", str(tmp_path / "x.txt")]) != 0
+    assert ".parquet or .csv" in capsys.readouterr().err
 
 
 def test_without_usuarios_falls_back_to_row_saifi(tmp_path):
@@ -204,3 +212,19 @@ def test_without_usuarios_falls_back_to_row_saifi(tmp_path):
     c1 = _row(circ, "C1", "2023-01")
     assert np.isnan(c1["SAIFI"]) and c1["SAIFI_contrib"] == pytest.approx(15 / N_JAN)
     assert circ.report.count("periods_without_customers") >= 2
+
+
+def test_switch_customers_follow_each_months_network(tmp_path):
+    from gridcrit.reliability.topology import Topology
+
+    s = build_store(tmp_path / "rw.duckdb", rewire_feb=True)
+    r = compute_indices(s, "switch", "month")
+    assert r.report.info["network_versions"] == 2
+    assert _row(r, "R1", "2023-01")["customers"] == 15  # January network: T3 + T1
+    assert _row(r, "R1", "2023-02")["customers"] == 5 + 12 + 20  # February: S5 (T2) moved under R1
+    assert _row(r, "F1", "2023-01")["customers"] == 20
+    f = r.frame  # February: nothing below F1 and no event on it -> no row
+    assert f[(f["group"] == "F1") & (f["period"] == "2023-02")].empty
+    # one fixed topology (the latest) would give January the February wiring
+    latest = compute_indices(s, "switch", "month", topology=Topology.from_store(s))
+    assert _row(latest, "R1", "2023-01")["customers"] == 35

@@ -83,6 +83,11 @@ BROKEN: dict[str, tuple[bytes, str, str]] = {
         ":2:FECHA:",
         "is not a date",
     ),
+    "missing_key_value.csv": (
+        _lines(TRAFO_HEADER, trafo_row(902), "-" + trafo_row(903)[6:]).encode(),
+        ":3:CODE:",
+        "missing value in key column",
+    ),
     "conflicts_with_store.csv": (  # event 7549800 / SW0000 is stored with 120 customers
         _lines(EV_HEADER, ev_row(0, usus="999")).encode(),
         ":2:evento:",

@@ -167,3 +167,23 @@ def test_failure_during_registration_leaves_registry_unchanged(world, monkeypatc
     # data were ingested; a rerun with the same files goes on (identical files are no-ops)
     r = retrain(store, [new_dir], margin=0.0, **_kw())
     assert r.promoted
+
+
+@pytest.mark.slow
+def test_tabnet_champion_finetunes_through_the_registry(tmp_path):
+    from gridcrit.models.zoo import make_model
+
+    store = tmp_path / "g.duckdb"
+    fake_ingest([write_export(make_rows("2019-01", "2020-12"), tmp_path / "base")], store)
+    model = make_model("tabnet", task="regression", max_epochs=20, batch_size=256, n_d=8, n_a=8, n_steps=2,
+                       virtual_batch_size=64)
+    v1 = train_and_register(store, model, name="tabnet", task="regression", target="saifi", dataset_fn=fake_dataset)
+    write_export(make_rows("2021-01", "2021-06", w_veg=2.0, veg_shift=0.5), tmp_path / "new")
+    r = retrain(store, [tmp_path / "new"], margin=0.0, rounds=10, **_kw())
+    assert "warm-started the champion's TabNet weights" in r.how
+    reg = Registry(store)
+    assert reg.show(r.challenger)["parent_version"] == v1
+    X = fake_dataset(store).frame[["veg", "age", "frailty", "lightning"]]
+    a, b = reg.load(v1).model.predict(X), reg.load(r.challenger).model.predict(X)
+    assert not np.allclose(a, b)
+    np.testing.assert_allclose(reg.load(r.challenger).model.predict(X), b)  # reloads identically

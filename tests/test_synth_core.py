@@ -191,3 +191,21 @@ def test_twin_passes_ingest_validation(tiny_twin, tiny_store):
         con.close()
     for table in TABLE_FILES:
         assert counts[table] == len(read(tiny_twin, table)), table
+
+
+def test_failure_leaves_no_partial_tables(tmp_path, monkeypatch):
+    import gridcrit.data.synth.events as events
+
+    original = events.EventModel.month
+    calls = {"n": 0}
+
+    def failing(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk full")
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(events.EventModel, "month", failing)
+    with pytest.raises(RuntimeError):
+        synthesize(tmp_path, scale="tiny", seed=0, start="2020-01", end="2020-06")
+    assert list(tmp_path.iterdir()) == []

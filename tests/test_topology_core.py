@@ -86,6 +86,10 @@ def test_trace_transformer_segment_circuit(topo):
     t = topo.trace("T1")
     assert t.kind == "transformer" and t.customers == 10 and t.depth == 3
     assert t.protective_upstream == ["R1", "C1"]  # X1 is a disconnector, not protection
+    assert topo.trace("S3").depth == topo.trace("X1").depth == 3  # a segment and the switch on it
+    assert topo.trace("S3").distance_m == topo.trace("X1").distance_m == pytest.approx(150.0)
+    sb = topo.bulk("segment").set_index("code")
+    assert sb.loc["S3", "depth"] == 3 and sb.loc["S3", "n_protective_upstream"] == 2
     s = topo.trace("S5")
     assert s.segments == ["S5"] and s.transformers == ["T2"] and s.protective_upstream == ["F1", "C1"]
     c2 = topo.trace("C2")

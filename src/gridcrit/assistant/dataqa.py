@@ -239,9 +239,19 @@ def is_data_question(question: str) -> bool:
     )
 
 
-def _known_values(con, column: str) -> list[str]:
+def _matching_codes(con, column: str, words: set[str]) -> list[str]:
+    """Values of interrupciones.``column`` equal (case-insensitively) to one of ``words``."""
+    if not words:
+        return []
+    marks = ", ".join("?" for _ in words)
     return [r[0] for r in con.execute(
-        f"SELECT DISTINCT {column} FROM v_eventos WHERE {column} IS NOT NULL").fetchall()]
+        f"SELECT DISTINCT {column} FROM interrupciones WHERE upper({column}) IN ({marks}) ORDER BY 1",
+        sorted(words)).fetchall()]
+
+
+def _municipalities(con) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT MUN FROM trafos UNION SELECT MUN FROM switches UNION SELECT MUN FROM redmt").fetchall() if r[0]]
 
 
 def parse_question(question: str, con) -> DataQuery:
@@ -273,13 +283,13 @@ def parse_question(question: str, con) -> DataQuery:
         if re.search(rf"\b{name}\b", q):
             dq.filters["mes"] = num
     upper_words = {w.upper() for w in re.findall(r"[A-Za-z0-9_\-]{3,}", question)}
-    circuits = [c for c in _known_values(con, "circuito") if c.upper() in upper_words]
+    circuits = _matching_codes(con, "cto_equi_ope", upper_words)
     if circuits:
         dq.filters["circuito"] = circuits[0]
-    equipos = [e for e in _known_values(con, "equipo_ope") if e.upper() in upper_words and e not in circuits]
+    equipos = [e for e in _matching_codes(con, "equipo_ope", upper_words) if e not in circuits]
     if equipos:
         dq.filters["equipo_ope"] = equipos[0]
-    for m in sorted(_known_values(con, "municipio"), key=len, reverse=True):
+    for m in sorted(_municipalities(con), key=len, reverse=True):
         if re.search(r"\b" + re.escape(fold(m)) + r"\b", q):
             dq.filters["municipio"] = m
             break

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from gridcrit.assistant.corpus import load_corpus
 from gridcrit.data.store import connect
@@ -191,10 +192,10 @@ class Retriever:
         reasons: list[str] = []
         years = {int(y) for y in re.findall(r"\b(19[5-9]\d|20[0-4]\d)\b", q)}
         for r in docs.itertuples():
-            keys = {fold(k.strip()) for k in str(r.aliases or "").split(",") if k.strip()}
+            keys = {fold(k.strip()) for k in ("" if pd.isna(r.aliases) else str(r.aliases)).split(",") if k.strip()}
             name = fold(r.doc)
             doc_years = {int(y) for y in re.findall(r"(?:19|20)\d\d", name)}
-            if r.year == r.year and r.year:  # not NaN
+            if pd.notna(r.year):
                 doc_years.add(int(r.year))
             hit = None
             if years & doc_years:
@@ -223,7 +224,7 @@ class Retriever:
         they pick the document but would otherwise match title pages and tables of contents."""
         words = ["retie", "reglamento tecnico de instalaciones electricas", "libro 3", "anexo general", "anexo"]
         for a in self.docs.get("aliases", []):
-            words += [fold(k.strip()) for k in str(a or "").split(",") if k.strip()]
+            words += [fold(k.strip()) for k in ("" if pd.isna(a) else str(a)).split(",") if k.strip()]
         q = fold(question)
         for w in sorted(set(words), key=len, reverse=True):
             q = re.sub(r"\b" + re.escape(w) + r"\b", " ", q)

@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover
 from gridcrit import __version__
 from gridcrit.errors import GridcritError
 
-app = typer.Typer(
+cli_app = typer.Typer(
     name="gridcrit",
     help="Criticality analysis of MV distribution networks / Análisis de criticidad de redes de media tensión.",
     no_args_is_help=True,
@@ -35,7 +35,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@cli_app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show version."),
     threads: int = typer.Option(
@@ -49,19 +49,22 @@ def _root(
 
 
 def _register_all() -> None:
-    from gridcrit.cli import assistant, data, dataset, explain, models, registry, reliability, synth
+    import importlib
 
-    for module in (data, synth, reliability, dataset, models, explain, registry, assistant):
-        module.register(app)
+    # One module per stage; each adds its commands in register(app).
+    for name in ("data", "synth", "reliability", "dataset", "models", "explain", "registry", "assistant", "serve"):
+        importlib.import_module(f"gridcrit.cli.{name}").register(cli_app)
 
 
 _register_all()
+# `app` is the conventional name; run() uses cli_app so that a submodule named gridcrit.cli.app cannot shadow it.
+app = cli_app
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (used by ``main`` and by tests)."""
     try:
-        app(args=argv, prog_name="gridcrit", standalone_mode=False)
+        cli_app(args=argv, prog_name="gridcrit", standalone_mode=False)
         return 0
     except GridcritError as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__

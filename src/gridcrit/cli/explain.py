@@ -1,9 +1,147 @@
-"""CLI commands of the explain stage (thin shell over `gridcrit.explain`)."""
+"""CLI commands of the explain stage (thin shell over `gridcrit.explain`).
+
+``gridcrit explain --model VERSION [--asset CODE | --period P | --global] [--method M] [--lang es|en]
+[--store S] [--out DIR] [--json] [--twin DIR] [--max-rows N]``
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
 import typer
+
+from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, StoreOpt, console, default_store, emit
+from gridcrit.errors import NotFoundError, ValidationError
+
+
+def _rows(frame, asset: str | None, period: str | None, max_rows: int, seed: int = 0):
+    per = frame["period"].astype(str)
+    if period is not None and period not in set(per):
+        ps = sorted(set(per))
+        raise NotFoundError(f"period {period!r} not in the dataset ({ps[0]}..{ps[-1]})" if ps else "dataset is empty")
+    if asset is not None:
+        mask = frame["asset_id"].astype(str) == asset
+        if not mask.any():
+            sample = ", ".join(sorted(frame["asset_id"].astype(str).unique())[:3])
+            raise NotFoundError(f"asset {asset!r} is not in the dataset (e.g. {sample})")
+        if period is not None:
+            mask &= per == period
+            if not mask.any():
+                raise NotFoundError(f"asset {asset!r} has no row in period {period!r}")
+        idx = np.where(mask.to_numpy())[0]
+        return frame.iloc[idx], len(idx) - 1  # the explained row: the latest one of the asset
+    sel = frame if period is None else frame[(per == period).to_numpy()]
+    if len(sel) > max_rows:
+        sel = sel.iloc[np.sort(np.random.default_rng(seed).permutation(len(sel))[:max_rows])]
+    return sel, None
+
+
+def run_explain(store: Path, model: str, asset: str | None = None, period: str | None = None,
+                method: str = "auto", lang: str = "es", out: Path | None = None, twin: Path | None = None,
+                max_rows: int = 3000, k: int = 5) -> dict[str, Any]:
+    """What ``gridcrit explain`` computes (importable for tests and the app)."""
+    from gridcrit.explain.attribution import attribute
+    from gridcrit.explain.local import check_lang, local_explanation
+    from gridcrit.registry.registry import Registry
+    from gridcrit.registry.retrain import _default_dataset
+
+    check_lang(lang)
+    if not Path(store).exists():
+        raise NotFoundError(f"store {store} not found")
+    lm = Registry(store).load(model)
+    meta = lm.meta
+    ds = _default_dataset(store, meta["level"], meta["period"])
+    feats = list(meta["feature_schema"]["columns"])
+    missing = [c for c in feats if c not in ds.frame.columns]
+    if missing:
+        raise ValidationError(f"model {lm.version} needs feature(s) the dataset lacks: {', '.join(missing[:5])}")
+    rows, row = _rows(ds.frame, asset, period, max_rows)
+    X = rows[feats].reset_index(drop=True)
+    keys = rows[["asset_id", "period"]].astype(str).reset_index(drop=True)
+    groups = dict(getattr(ds, "feature_groups", {}) or {})
+    if out is not None or twin is not None:
+        from gridcrit.explain.report import explain_rows
+
+        bundle = explain_rows(lm.model, X, keys, groups, method=method, version=lm.version)
+        att = bundle.main
+    else:
+        bundle, att = None, attribute(lm.model, X, method=method)
+    top = np.argsort(-att.global_importance, kind="stable")[:k]
+    res: dict[str, Any] = {
+        "version": lm.version, "requested": model, "warning": lm.warning, "method": att.method,
+        "rows": len(X), "seconds": att.seconds,
+        "global": [{"feature": att.feature_names[j], "importance": float(att.global_importance[j]),
+                    "group": groups.get(att.feature_names[j], "")} for j in top],
+        "per_class": {c: [att.feature_names[j] for j in np.argsort(-v, kind="stable")[:k]]
+                      for c, v in att.per_class.items()},
+    }
+    if att.masks is not None:
+        res["steps"] = [[att.feature_names[j] for j in np.argsort(-m.mean(0), kind="stable")[:k]] for m in att.masks]
+    if row is not None:
+        loc = local_explanation(att, X, row, k=k, lang=lang, groups=groups,
+                                header=f"{asset} {keys.iloc[row]['period']}:")
+        res["local"] = loc
+        if att.masks is not None:
+            res["local"]["steps"] = [[att.feature_names[j] for j in np.argsort(-m[row], kind="stable")[:3]]
+                                     for m in att.masks]
+    truth = None
+    if twin is not None:
+        from gridcrit.explain.truth import twin_check
+
+        truth = twin_check(att, keys, store, twin, ds.card, period=meta["period"])
+        res["truth"] = {"share": truth["share"], "topk": {k2: v for k2, v in truth["topk"].items() if k2 != "misses"}}
+    if bundle is not None and out is not None:
+        from gridcrit.explain.report import agreement, write_report
+
+        if bundle.others:
+            ag = agreement(bundle)
+            res["agreement"] = {"methods": ag["methods"], "pairs": ag["pairs"]}
+        res["report"] = str(write_report(bundle, out, lang=lang, truth=truth))
+    return res
+
+
+def _human(res: dict[str, Any]) -> None:
+    if res.get("warning"):
+        console.print(f"[yellow]{res['warning']}[/yellow]")
+    console.print(f"[bold]{res['version']}[/bold] · {res['method']} · {res['rows']} rows")
+    for g in res["global"]:
+        console.print(f"  {g['feature']:<36} {g['importance']:.3f}  {g['group']}")
+    for c, fs in res.get("per_class", {}).items():
+        console.print(f"  class {c}: {', '.join(fs)}")
+    for i, fs in enumerate(res.get("steps", [])):
+        console.print(f"  step {i + 1}: {', '.join(fs)}")
+    if "local" in res:
+        console.print(res["local"]["text"])
+    if "truth" in res:
+        t = res["truth"]["topk"]
+        console.print(f"truth: driver in top-{t['k']} for {t['topk_hit_rate']:.1%} of {t['n_asset_periods']} "
+                      f"asset-periods (global ranking {t['global_ranking_hit_rate']:.1%})")
+    if "report" in res:
+        console.print(f"report: {res['report']}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root app."""
+
+    @app.command("explain")
+    def explain(
+        model: Annotated[str, typer.Option("--model", help="Model version or 'champion' / versión del modelo.")],
+        asset: Annotated[str | None, typer.Option("--asset", help="Asset code / código del activo.")] = None,
+        period: Annotated[str | None, typer.Option("--period", help="Period YYYY-MM / periodo.")] = None,
+        global_: Annotated[bool, typer.Option("--global", help="Global importances / importancia global.")] = False,
+        method: Annotated[str, typer.Option("--method", help="auto|tabnet|treeshap|ig|permutation")] = "auto",
+        twin: Annotated[Path | None, typer.Option("--twin", help="Twin folder with truth.json to check against.")] = None,
+        max_rows: Annotated[int, typer.Option("--max-rows", help="Rows sampled for global views.")] = 3000,
+        store: StoreOpt = default_store(),
+        out: OutOpt = None,
+        as_json: JsonOpt = False,
+        lang: LangOpt = "es",
+    ) -> None:
+        """Explain a model: global, per class, per asset, TabNet steps / Explicar un modelo."""
+        if global_ and asset is not None:
+            raise ValidationError("--global and --asset exclude each other")
+        res = run_explain(store, model, asset=asset, period=period, method=method, lang=lang,
+                          out=out, twin=twin, max_rows=max_rows)
+        emit(res, as_json, _human)

@@ -37,13 +37,15 @@ def _t(key: str, lang: str, **kw: object) -> str:
 
 
 def _primary(m: dict) -> str:
+    """The task's primary metric on the newest data the version was scored on."""
+    from gridcrit.registry.evaluate import primary_metric
+
+    name, _ = primary_metric(m.get("task") or "regression")
     met = m.get("metrics") or {}
     for k in ("eval", "latest_period"):
-        if isinstance(met.get(k), dict):
-            d = met[k]
-            for name in ("rmse", "poisson_deviance", "macro_f1"):
-                if name in d and d[name] is not None:
-                    return f"{name} {d[name]:.4g}"
+        d = met.get(k)
+        if isinstance(d, dict) and d.get(name) is not None:
+            return f"{name} {d[name]:.4g}"
     return "-"
 
 

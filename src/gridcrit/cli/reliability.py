@@ -70,6 +70,10 @@ def register(app: typer.Typer) -> None:
         """Reliability indices SAIFI, SAIDI, CAIDI, ASAI, MAIFI / índices de confiabilidad IEEE 1366."""
         from gridcrit.reliability.indices import compute_indices, write_frame
 
+        if out and out.suffix.lower() not in (".parquet", ".csv"):  # fail before the computation
+            from gridcrit.errors import ValidationError
+
+            raise ValidationError(f"--out {out}: use a .parquet or .csv file name")
         with _busy(as_json, "calculando índices…" if lang == "es" else "computing indices…"):
             res = compute_indices(
                 store or default_store(), by, period, exclude_med=exclude_med, only_with_events=only_events,

@@ -21,10 +21,11 @@ _FIXED: dict[str, tuple[str, str, str, str]] = {
     "period": ("period label 'YYYY-MM' (month) or 'YYYY-Qn' (quarter); sorts chronologically", "", "", ""),
     "period_start": ("first instant of the period", "timestamp", "", ""),
     "circuit": ("circuit (FPARENT) of the asset at the period start; grouping key, not a feature", "", SNAP, ""),
-    "kva": ("rated power of the transformer (KVA)", "kVA", SNAP, ""),
+    "kva": ("rated power of the transformer (KVA)", "kVA", SNAP, "transformer loading (customers per kVA) x heat"),
     "kv_primary": ("primary voltage (KV1)", "kV", SNAP, ""),
     "impedance_pct": ("short-circuit impedance (IMPEDANCE)", "%", SNAP, ""),
-    "customers": ("customers served by the transformer (USUARIOS)", "customers", SNAP, ""),
+    "customers": ("customers served by the transformer (USUARIOS)", "customers", SNAP,
+                  "transformer loading (customers per kVA) x heat"),
     "age_years": ("age at the period start = start - DATE_FAB", "years", SNAP, "transformer age x heat"),
     "phases_n": ("number of phases (from PHASES)", "count", SNAP, ""),
     "owner_code": ("owner (OWNER1), integer code in order of first appearance", "category", SNAP, ""),
@@ -35,7 +36,7 @@ _FIXED: dict[str, tuple[str, str, str, str]] = {
     "is_protective": ("1 if the device interrupts faults (recloser, fuse, breaker), 0 sectionaliser", "0/1", SNAP, ""),
     "normally_open": ("1 if STATE is ABIERTO (tie switch)", "0/1", SNAP, ""),
     "switch_kind_code": ("device kind (ASSEMBLY), code by first appearance", "category", SNAP, ""),
-    "length_m": ("segment length (LENGTH)", "m", SNAP, ""),
+    "length_m": ("segment length (LENGTH)", "m", SNAP, "line length exposure"),
     "capacity_a": ("conductor capacity (CAPACITY)", "A", SNAP, ""),
     "resistance_ohm": ("conductor resistance (RESISTANCE)", "ohm", SNAP, ""),
     "conductor_code": ("conductor (CONDUCTOR), code by first appearance", "category", SNAP, ""),
@@ -78,11 +79,11 @@ _FIXED: dict[str, tuple[str, str, str, str]] = {
     "lightning_density_last_12m": ("cloud-to-ground stroke density around the asset over the 12 months "
                                    "before the start", "strokes/km²", PAST, "lightning x missing guard wire"),
     "rain_prev_period_mm": ("rain in the asset's municipality during the previous period", "mm", PAST,
-                            "vegetation x rain"),
-    "rain_max_day_prev_period_mm": ("wettest day of the previous period", "mm/day", PAST, "vegetation x rain"),
-    "rain_last_3m_mm": ("rain over the 3 months before the start", "mm", PAST, "vegetation x rain"),
+                            "rain (vegetation contact, pole soil)"),
+    "rain_max_day_prev_period_mm": ("wettest day of the previous period", "mm/day", PAST, "rain (vegetation contact, pole soil)"),
+    "rain_last_3m_mm": ("rain over the 3 months before the start", "mm", PAST, "rain (vegetation contact, pole soil)"),
     "rain_normal_mm": ("normal rain of the coming period: mean of the same month/quarter in earlier years",
-                       "mm", PAST, "vegetation x rain"),
+                       "mm", PAST, "rain (vegetation contact, pole soil)"),
     "temp_mean_prev_period_c": ("mean daily temperature in the previous period", "°C", PAST,
                                 "transformer age x heat"),
     "temp_max_prev_period_c": ("hottest daily mean temperature in the previous period", "°C", PAST,
@@ -103,6 +104,22 @@ _FIXED: dict[str, tuple[str, str, str, str]] = {
     "y_count": ("interruptions (distinct evento) starting in the period", "events", PERIOD, ""),
     "y_risk": ("risk class 0 Bajo (no interruption) / 1 Medio / 2 Alto / 3 Muy Alto: terciles of positive "
                "y_saifi fitted on training periods; -1 without target", "class", PERIOD, ""),
+}
+
+# physical driver (as written in the card) -> hazard names of the synthetic twin's truth.json
+TWIN_DRIVERS = {
+    "vegetation x rain": ("vegetation",),
+    "rain (vegetation contact, pole soil)": ("vegetation", "poles"),
+    "line length exposure": ("vegetation", "animals", "equipment", "third_party"),
+    "transformer loading (customers per kVA) x heat": ("age_heat",),
+    "lightning x missing guard wire": ("lightning",),
+    "lightning x missing grounding": ("lightning",),
+    "transformer age x heat": ("age_heat",),
+    "animals (rural), third parties (urban)": ("animals", "third_party"),
+    "animals on bare conductor": ("animals",),
+    "equipment ageing": ("equipment",),
+    "pole failures x rain": ("poles",),
+    "persistent asset condition": (),
 }
 
 _UNITS = {"count": "events", "saifi": "interruptions/customer", "saidi": "hours/customer"}
@@ -130,7 +147,8 @@ def describe(name: str, group: str = "") -> dict:
         meaning, unit, basis = f"{what} within {m[2]} of the asset, known before the start", "supports", PAST
     else:
         meaning, unit, basis, driver = "", "", "", ""
-    return {"meaning": meaning, "unit": unit, "time_basis": basis, "group": group, "driver": driver}
+    return {"meaning": meaning, "unit": unit, "time_basis": basis, "group": group, "driver": driver,
+            "twin_drivers": list(TWIN_DRIVERS.get(driver, ()))}
 
 
 def build_card(columns: list[str], groups: dict[str, str], meta: dict) -> dict:
@@ -139,4 +157,10 @@ def build_card(columns: list[str], groups: dict[str, str], meta: dict) -> dict:
     undocumented = [c for c, d in cols.items() if not d["meaning"]]
     if undocumented:  # a bug, not user input: every column we emit must be documented
         raise AssertionError(f"undocumented dataset columns: {undocumented}")
-    return {**meta, "columns": cols}
+    drivers: dict[str, list[str]] = {}
+    for c, d in cols.items():
+        if d["group"] in ("asset", "topology", "exposure", "history"):
+            for k in d["twin_drivers"]:
+                drivers.setdefault(k, []).append(c)
+    # "drivers": twin hazard name -> feature columns that carry it (for checking explanations)
+    return {**meta, "drivers": drivers, "columns": cols}

@@ -65,7 +65,7 @@ def asset_xy(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
 
 def risk_level(s: pd.Series) -> np.ndarray:
     """0 unknown, 1 Bajo, 2 Medio, 3 Alto (also 'MUY ALTO'); dirty spellings tolerated."""
-    n = normalise_name(s).fillna("")
+    n = normalise_name(s).fillna("").astype(str)
     return np.select([n.str.contains("ALT"), n.str.contains("MED"), n.str.contains("BAJ")], [3, 2, 1], 0)
 
 
@@ -136,9 +136,9 @@ def support_features(con, grid: Grid, x: np.ndarray, y: np.ndarray, buffer_m: fl
         return {n: np.full(len(grid.row_asset), np.nan, dtype=np.float32) for n in names}
     # a snapshot dated in period q is known from period q + 1 on
     q = period_index(sup["f"], grid.period) + 1
-    ground = normalise_name(sup["ground"]).fillna("")
+    ground = normalise_name(sup["ground"]).fillna("").astype(str)
     no_ground = (~ground.isin(["SI", "S", "YES", "1", "TRUE"])).to_numpy(np.float64)
-    wood = normalise_name(sup["material"]).fillna("").str.startswith("MADER").to_numpy(np.float64)
+    wood = normalise_name(sup["material"]).fillna("").astype(str).str.startswith("MADER").to_numpy(np.float64)
     sx, sy = to_metres(sup["lon"], sup["lat"])
     oks = np.isfinite(sx) & np.isfinite(sy)
     oka = np.isfinite(x) & np.isfinite(y)

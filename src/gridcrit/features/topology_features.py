@@ -1,19 +1,22 @@
 """Topology features of every asset from the radial MV network of a snapshot.
 
 The network of one ``redmt`` snapshot is a forest: segment ``ELNODE1 -> ELNODE2`` (reversed when
-``ORDER_ == -1``) points downstream, each circuit's root node is its substation bus. We store the
-ancestor relation as a sparse 0/1 matrix ``M`` (rows: ancestor node, columns: descendant node,
-diagonal included) so that
+``ORDER_ == -1``) points downstream, each circuit's root node is its substation bus. Nodes are grouped
+by depth; then
 
-* downstream totals (customers, transformers, km of line) are ``M @ value_at_node`` and
-* upstream totals (protective devices on the path, km from the substation) are ``M.T @ value_at_node``,
+* upstream totals (km from the substation, protective devices on the path) are one pass from the
+  roots down: ``up[level d] += up[parent of level d]``, and
+* downstream totals (customers, transformers, km of line below) one pass from the leaves up:
+  ``down[parent of level d] += down[level d]``,
 
-one sparse product per quantity for all nodes at once. ``nnz(M)`` is the sum of node depths (a few
-million at CHEC scale). Structures are cached by a hash of their segment set, so an unchanged
-network is traced once however many monthly snapshots share it.
+a few vectorised numpy operations per depth level for all nodes at once, in O(nodes) memory (an
+ancestor matrix would hold the sum of all depths: ~50 million entries at 10x CHEC scale). Structures are
+cached by a hash of their segments, so an unchanged network is traced once however many monthly
+snapshots share it.
 
-This is the features stage's own light tracer (the reliability stage's ``gridcrit.reliability.topology``
-offers the full checks: islands, loops, tie switches); it breaks cycles and reports them instead of failing.
+This is the features stage's own light tracer, cross-checked against the reliability stage's
+``gridcrit.reliability.topology`` in ``tests/test_dataset_topology.py``; it breaks cycles and reports them
+instead of failing.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 PROTECTIVE_KINDS = ("RECONECT", "CORTACIRC", "FUSIBLE", "INTERRUPTOR", "BREAKER", "FUSE", "RECLOSER")
 
@@ -47,17 +49,30 @@ class Network:
     seg_circuit: np.ndarray  # FPARENT of each segment (object)
     parent_seg: np.ndarray  # per node: segment feeding it (-1 at roots)
     depth: np.ndarray  # segments between the node and its root
-    M: sp.csr_matrix  # ancestor (row) x descendant (col), diagonal included
+    parent: np.ndarray  # parent node (-1 at roots)
+    levels: list[np.ndarray]  # levels[d-1] = nodes at depth d (d >= 1)
     problems: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     def downstream(self, at_node: np.ndarray) -> np.ndarray:
         """Sum of ``at_node`` over each node's subtree (itself included). Works on (n,) or (n, k)."""
-        return self.M @ at_node
+        out = np.array(at_node, dtype=np.float64, copy=True)
+        n = len(out)
+        for nodes in reversed(self.levels):  # leaves first: children hand their totals to parents
+            par = self.parent[nodes]
+            if out.ndim == 1:
+                out += np.bincount(par, out[nodes], n)
+            else:
+                for j in range(out.shape[1]):
+                    out[:, j] += np.bincount(par, out[nodes, j], n)
+        return out
 
     def upstream(self, at_node: np.ndarray) -> np.ndarray:
         """Sum of ``at_node`` over each node's path to its root (itself included)."""
-        return self.M.T @ at_node
+        out = np.array(at_node, dtype=np.float64, copy=True)
+        for nodes in self.levels:  # roots first: each level adds its parent's finished total
+            out[nodes] += out[self.parent[nodes]]
+        return out
 
 
 def trace(seg: pd.DataFrame) -> Network:
@@ -94,22 +109,17 @@ def trace(seg: pd.DataFrame) -> Network:
         examples["nodes_on_cycles"] = list(nodes[cyc][:5])
         parent[cyc & (parent >= 0)] = -1  # every cycle node becomes a root of an island
         parent_seg[cyc] = -1
-    # ancestor pairs, one level per step (total work = sum of depths)
-    desc_l, anc_l = [np.arange(n)], [np.arange(n)]
-    d, a = np.arange(n), np.arange(n)
+    # depth by walking every node up one step per round (O(n) memory; work = sum of depths)
     depth = np.zeros(n, dtype=np.int32)
-    while True:
-        p = parent[a]
-        ok = p >= 0
-        d, a = d[ok], p[ok]
-        if len(d) == 0:
-            break
-        depth[d] += 1
-        desc_l.append(d)
-        anc_l.append(a)
-    rows = np.concatenate(anc_l)
-    cols = np.concatenate(desc_l)
-    M = sp.csr_matrix((np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n, n))
+    a = parent.copy()
+    active = np.flatnonzero(a >= 0)
+    while len(active):
+        depth[active] += 1
+        a[active] = parent[a[active]]
+        active = active[a[active] >= 0]
+    order = np.argsort(depth, kind="stable")
+    bounds = np.searchsorted(depth[order], np.arange(1, int(depth.max(initial=0)) + 2))
+    levels = [order[bounds[d]:bounds[d + 1]] for d in range(len(bounds) - 1)]
     return Network(
         nodes=nodes,
         seg_codes=pd.Index(seg["CODE"].astype(str).to_numpy()),
@@ -118,7 +128,8 @@ def trace(seg: pd.DataFrame) -> Network:
         seg_circuit=seg["FPARENT"].astype(str).to_numpy(),
         parent_seg=parent_seg,
         depth=depth,
-        M=M,
+        parent=parent,
+        levels=levels,
         problems=problems,
         examples=examples,
     )
@@ -211,9 +222,11 @@ def topology_features(con, grid) -> tuple[dict[str, np.ndarray], dict]:
         con.register("_gc_sd", pd.DataFrame({"FECHA": d_s[s_dates].date, "di": s_dates}))
         own_t = grid.level == "transformer"
         tr = con.execute(
-            f"""SELECT d.di, coalesce(n.idx, -1) AS node, coalesce(TRY_CAST(t.USUARIOS AS DOUBLE), 0) AS users,
-                       {"coalesce(a.code, -1)" if own_t else "-1"} AS asset, coalesce(c.code, -1) AS circuit,
-                       CAST(t.CODE AS VARCHAR) AS code_if_unknown
+            f"""SELECT d.di::INTEGER AS di, coalesce(n.idx, -1)::INTEGER AS node,
+                       coalesce(TRY_CAST(t.USUARIOS AS DOUBLE), 0) AS users,
+                       {"coalesce(a.code, -1)" if own_t else "-1"}::INTEGER AS asset,
+                       coalesce(c.code, -1)::INTEGER AS circuit,
+                       CASE WHEN n.idx IS NULL THEN CAST(t.CODE AS VARCHAR) END AS code_if_unknown
                 FROM trafos t JOIN _gc_td d ON t.FECHA = d.FECHA
                 LEFT JOIN _gc_nodes n ON n.k = CAST(t.ELNODE AS VARCHAR)
                 {"LEFT JOIN _gc_v_asset a ON a.raw = CAST(t.CODE AS VARCHAR)" if own_t else ""}
@@ -222,9 +235,11 @@ def topology_features(con, grid) -> tuple[dict[str, np.ndarray], dict]:
         ).df()
         own_s = grid.level == "switch"
         sw = con.execute(
-            f"""SELECT d.di, coalesce(g.idx, -1) AS seg, CASE WHEN {_PROT_SQL} THEN 1 ELSE 0 END AS prot,
-                       {"coalesce(a.code, -1)" if own_s else "-1"} AS asset, coalesce(c.code, -1) AS circuit,
-                       CAST(s.CODE AS VARCHAR) AS code_if_unknown
+            f"""SELECT d.di::INTEGER AS di, coalesce(g.idx, -1)::INTEGER AS seg,
+                       CASE WHEN {_PROT_SQL} THEN 1 ELSE 0 END::TINYINT AS prot,
+                       {"coalesce(a.code, -1)" if own_s else "-1"}::INTEGER AS asset,
+                       coalesce(c.code, -1)::INTEGER AS circuit,
+                       CASE WHEN g.idx IS NULL THEN CAST(s.CODE AS VARCHAR) END AS code_if_unknown
                 FROM switches s JOIN _gc_sd d ON s.FECHA = d.FECHA
                 LEFT JOIN _gc_segs g ON g.k = CAST(s.LINESECTIO AS VARCHAR)
                 {"LEFT JOIN _gc_v_asset a ON a.raw = CAST(s.CODE AS VARCHAR)" if own_s else ""}
@@ -236,9 +251,13 @@ def topology_features(con, grid) -> tuple[dict[str, np.ndarray], dict]:
         _note_unknown(report, "transformers_on_unknown_nodes", tr, "node")
         _note_unknown(report, "switches_on_unknown_segments", sw, "seg")
         tr_di, sw_di = tr["di"].to_numpy(), sw["di"].to_numpy()
-        tr_a = {c: tr[c].to_numpy() for c in ("node", "users", "asset", "circuit")}
-        sw_a = {c: sw[c].to_numpy() for c in ("seg", "prot", "asset", "circuit")}
+        tr_a = {c: tr.pop(c).to_numpy() for c in ("node", "users", "asset", "circuit")}
+        sw_a = {c: sw.pop(c).to_numpy() for c in ("seg", "prot", "asset", "circuit")}
+        del tr, sw
         seg_asset = grid.assets.get_indexer(net.seg_codes) if grid.level == "segment" else None
+        path_km = net.upstream(len_at_node) / 1000.0  # fixed for the structure
+        km_down = net.downstream(len_at_node) / 1000.0
+        prot_cache: dict = {}  # protective-device placement -> (upstream, downstream) counts
         for i in plist:
             rows = np.arange(starts[i], ends[i])
             a = grid.row_asset[rows]
@@ -249,9 +268,12 @@ def topology_features(con, grid) -> tuple[dict[str, np.ndarray], dict]:
             cust_node = np.bincount(node[okn], users[okn], len(net.nodes))
             trf_node = np.bincount(node[okn], None, len(net.nodes)).astype(np.float64)
             s_seg, s_prot = sw_a["seg"][ssl], sw_a["prot"][ssl].astype(bool) & (sw_a["seg"][ssl] >= 0)
-            prot_node = np.bincount(net.seg_down[s_seg[s_prot]], None, len(net.nodes)).astype(np.float64)
-            up = net.upstream(np.column_stack([len_at_node, prot_node]))
-            path_km, prot_up = up[:, 0] / 1000.0, up[:, 1]
+            prot_nodes = np.sort(net.seg_down[s_seg[s_prot]])
+            pkey = prot_nodes.tobytes()
+            if pkey not in prot_cache:  # switches rarely move: trace protection once per placement
+                prot_node = np.bincount(prot_nodes, None, len(net.nodes)).astype(np.float64)
+                prot_cache = {pkey: (prot_node, net.upstream(prot_node), net.downstream(prot_node))}
+            prot_node, prot_up, prot_down = prot_cache[pkey]
             if grid.level == "transformer":
                 t_asset, t_circ = tr_a["asset"][tsl], tr_a["circuit"][tsl]
                 t_circ = np.where(t_circ >= 0, t_circ, n_circ - 1)
@@ -293,7 +315,7 @@ def topology_features(con, grid) -> tuple[dict[str, np.ndarray], dict]:
                 ok = sg >= 0
                 v = net.seg_down[np.maximum(sg, 0)]
                 u = net.seg_up[np.maximum(sg, 0)]
-                down = net.downstream(np.column_stack([cust_node, trf_node, len_at_node, prot_node]))
+                down = net.downstream(np.column_stack([cust_node, trf_node]))
                 vals = {
                     "topo_depth": net.depth[v],
                     "topo_path_km": path_km[v],
@@ -301,10 +323,10 @@ def topology_features(con, grid) -> tuple[dict[str, np.ndarray], dict]:
                     "topo_protective_upstream": prot_up[u] if grid.level == "switch" else prot_up[v],
                     "topo_customers_downstream": down[v, 0],
                     "topo_transformers_downstream": down[v, 1],
-                    "topo_km_downstream": down[v, 2] / 1000.0,
+                    "topo_km_downstream": km_down[v],
                 }
                 if grid.level == "switch":
-                    vals["topo_protective_downstream"] = down[v, 3] - own
+                    vals["topo_protective_downstream"] = prot_down[v] - own
                     vals["guard_wire"] = guard_seg[np.maximum(sg, 0)]
                 vals = {k: np.where(ok, x, np.nan) for k, x in vals.items()}
             else:  # circuit: the asset index is the circuit's position in the asset vocabulary

@@ -112,6 +112,12 @@ def predict(
 ) -> PredictResult:
     """Ranked assets of ``period`` (default: the latest in the dataset) with predictions and drivers."""
     reg = Registry(store)
+    if model == "champion" and slot is None:
+        # several champions of one level/period (SAIFI, SAIDI, risk ...) make one table: lead with SAIFI
+        champs = reg.list(status="champion")
+        if len({(m["level"], m["period"]) for m in champs}) == 1:
+            champs.sort(key=lambda m: TARGET_ORDER.index(m["target"]) if m["target"] in TARGET_ORDER else 99)
+            slot = champs[0]["slot"]
     first = reg.load(model, slot)
     meta = first.meta
     level, pkind = meta["level"], meta["period"]

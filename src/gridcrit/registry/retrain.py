@@ -81,10 +81,10 @@ class _Steps:
 def _jsonable(o: Any) -> Any:
     if o is None:
         return None
-    if is_dataclass(o):
-        return json.loads(json.dumps(asdict(o), default=str))
     if hasattr(o, "to_dict"):
         return json.loads(json.dumps(o.to_dict(), default=str))
+    if is_dataclass(o):
+        return json.loads(json.dumps(asdict(o), default=str))
     if isinstance(o, dict):
         return json.loads(json.dumps(o, default=str))
     return str(o)
@@ -589,7 +589,9 @@ def summary_text(r: RetrainResult, lang: str = "es") -> str:
     """A Markdown summary a person can read: data changes, comparison, decision, how to roll back."""
     T = _TEXT.get(lang, _TEXT["es"])
     dc = r.data_changes
-    lines = [f"## {T['data']}", f"- {T['files']}: {len(dc.get('files') or [])}",
+    ing = dc.get("ingest") or {}
+    added = ", ".join(f"{t} +{d.get('rows_added', 0):,}" for t, d in (ing.get("tables") or {}).items())
+    lines = [f"## {T['data']}", f"- {T['files']}: {len(dc.get('files') or [])}" + (f" ({added})" if added else ""),
              f"- {T['new']}: {', '.join(r.unseen_periods)}", f"- {T['rows']}: {dc.get('rows_new_periods')}",
              f"- {T['drift']}: {r.drift.get('summary')}"]
     if r.drift.get("relation"):

@@ -36,6 +36,7 @@ from gridcrit.errors import NotFoundError, ValidationError
 from gridcrit.reliability.customers import (
     SYSTEM,
     downstream_customers,
+    downstream_customers_by_snapshot,
     group_customers,
     has_usuarios,
     system_customers,
@@ -240,7 +241,7 @@ def _compute(con, by, period, exclude_med, topology, only_with_events, unplanned
     n_total = system_customers(con, ev, report)
 
     # ---- facts about the rows (never silently dropped)
-    no_base = ~ev["month"].isin(n_total.index[n_total > 0])
+    no_base = pd.Series(~_isin(ev["month"], n_total.index[n_total > 0]), index=ev.index)
     report.add(
         "rows_in_months_without_customers",
         [f"{e}@{m}" for e, m in zip(ev.loc[no_base, "evento"].head(5), ev.loc[no_base, "month"].head(5), strict=True)],
@@ -298,12 +299,13 @@ def _compute(con, by, period, exclude_med, topology, only_with_events, unplanned
     if by == "system":
         cust = pd.DataFrame({"group": SYSTEM, "month": n_total.index.astype(str), "customers": n_total.to_numpy()})
     elif by in ("switch", "segment"):
-        if topology is None:
-            from gridcrit.reliability.topology import Topology
-
-            topology = Topology.from_store(con)
-        report.info["topology_snapshot"] = getattr(topology, "snapshot", None)
-        cust = downstream_customers(con, topology, by, report) if has_usuarios(con) else _empty_cust()
+        if not has_usuarios(con):
+            cust = _empty_cust()
+        elif topology is None:  # each month with its own network version
+            cust = downstream_customers_by_snapshot(con, by, report)
+        else:
+            report.info["topology_snapshot"] = getattr(topology, "snapshot", None)
+            cust = downstream_customers(con, topology, by, report)
     else:
         cust = group_customers(con, by) if has_usuarios(con) else _empty_cust()
     if by != "system" and not has_usuarios(con):
@@ -366,7 +368,7 @@ def _aggregate(
     """Group × month grids (numpy) -> group × period table. Period values are sums of monthly indices."""
     M = pd.Index(months)
     nM = len(M)
-    groups = pd.Index(sorted(set(cust["group"].astype(str)) | set(ev["group"].astype(str))))
+    groups = pd.Index(sorted(set(cust["group"].astype(str).unique()) | set(ev["group"].astype(str).unique())))
     nG = len(groups)
     # customers grid
     Ng = np.zeros((nG, nM))

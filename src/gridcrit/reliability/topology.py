@@ -505,7 +505,7 @@ class Topology:
         heads: dict[str, int] = {}
         circuits = set(self.seg_circuit)
         if len(sw):
-            brk = sw[sw["CODE"].isin(circuits) & (sw["seg"] >= 0)]
+            brk = sw[(pd.Index(list(circuits)).get_indexer(sw["CODE"].to_numpy(dtype=object)) >= 0) & (sw["seg"] >= 0).to_numpy()]
             for code, s in zip(brk["CODE"], brk["seg"], strict=True):
                 heads.setdefault(code, int(self.seg_tail[s]))
         if roots:
@@ -686,9 +686,10 @@ class Topology:
             at = np.where(seg >= 0, self.seg_tail[np.maximum(seg, 0)], -1)
             at = np.where(start >= 0, self.parent[np.maximum(start, 0)], at)
             return self.sw_codes, start, at
-        if kind == "segment":
+        if kind == "segment":  # like a switch at the segment's upstream end
             start = self.seg_child
-            return self.seg_codes, start, np.where(start >= 0, start, self.seg_head)
+            at = np.where(start >= 0, self.parent[np.maximum(start, 0)], self.seg_tail)
+            return self.seg_codes, start, at
         if kind == "transformer":
             return self.trafo_codes, self.trafo_node, self.trafo_node
         raise ValidationError(f"unknown device kind {kind!r}; use switch, segment or transformer")

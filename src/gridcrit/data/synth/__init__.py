@@ -151,6 +151,10 @@ def synthesize(
                 bar[0].update(bar[1], advance=1, description=f"synth {scale} {_fmt(mi)}")
         for s in sinks.values():
             s.close()
+    except BaseException:
+        for s in sinks.values():  # no half-written tables are left behind
+            s.abort()
+        raise
     finally:
         if bar is not None:
             bar[0].stop()

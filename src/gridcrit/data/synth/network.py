@@ -307,7 +307,7 @@ def build_network(seed: int, scale: str) -> Network:
     # ---- customers -----------------------------------------------------------------------------------
     tc = node_circ[tr_node]
     urb = circ_urban[tc]
-    cust = np.exp(rng.normal(np.log(np.where(urb, 80.0, 3.4)), np.where(urb, 0.55, 1.0)))
+    cust = np.exp(rng.normal(np.log(np.where(urb, 80.0, 3.4)), np.where(urb, 0.55, 1.2)))
     target = CUSTOMERS_2019_01 * S / CHEC_SEGMENTS
     cust = np.maximum(1.0, cust * target / cust.sum())
     tr_u = rng.random(T)

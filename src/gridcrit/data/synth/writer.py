@@ -9,6 +9,7 @@ as the utility exports them.
 from __future__ import annotations
 
 import calendar
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,8 @@ def write_csv(columns: dict[str, np.ndarray], path: Path) -> int:
     arrays = {}
     for k, v in columns.items():
         v = np.asarray(v)
-        arrays[k] = pa.array(v, pa.string()) if v.dtype == object else pa.array(v)
+        # (object ndarray -> list first: pyarrow converts a typed object ndarray ~100x slower)
+        arrays[k] = pa.array(v.tolist(), pa.string()) if v.dtype == object else pa.array(v)
     table = pa.table(arrays)
     tmp = path.with_suffix(path.suffix + ".part")
     header = (",".join(table.column_names) + "\n").encode("utf-8")
@@ -288,7 +290,7 @@ def strokes_table(net: Network, s: Strokes, month_index: int) -> pa.Table:
     def dict_of(indices: np.ndarray, values: np.ndarray) -> pa.Array:
         # build dictionary columns from integer codes directly (hashing 25k strings a month is slow)
         return pa.DictionaryArray.from_arrays(
-            pa.array(indices.astype(np.int32)), pa.array(values, pa.string())
+            pa.array(indices.astype(np.int32)), pa.array(np.asarray(values).tolist(), pa.string())
         )
 
     cols = {
@@ -299,7 +301,7 @@ def strokes_table(net: Network, s: Strokes, month_index: int) -> pa.Table:
         "TIPO": dict_of(np.where(s.cg, 0, 1), np.array(["CG", "IC"], dtype=object)),
         "CORRIENTE": pa.array(s.current, pa.float64()),
         "ERROR": pa.array(s.error, pa.float64()),
-        "CODE": pa.array(net.seg_code[seg], pa.string()),
+        "CODE": pa.array(net.seg_code[seg].tolist(), pa.string()),
         "FPARENT": dict_of(circ, net.circ_code),
         "DISTANCIA_A_NODO": pa.array(s.dist_m, pa.float64()),
         "FECHA": pa.array(t0 + s.time_s.astype("int64").astype("timedelta64[s]"), pa.timestamp("s")),
@@ -350,6 +352,15 @@ class ParquetSink:
             )
         self.writer.write_table(table, row_group_size=self.FLUSH_ROWS * 2)
         self._buf, self._buf_rows = [], 0
+
+    def abort(self) -> None:
+        """Drop what was written (after an error or an interrupt)."""
+        if self.writer is not None:
+            # the writer may be in a failed state; the file is removed anyway
+            with contextlib.suppress(Exception):
+                self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+        self._buf = []
 
     def close(self) -> None:
         self._flush()

@@ -608,14 +608,12 @@ class TabNetPretrainer(_TabNetBase):
                 self.network_ = self._build_pretrain()
             x_num, x_cat = self.preprocessor_.transform(X)
             net, gen, f, r = self.network_, self._generator_, self.preprocessor_.n_features, float(self.pretraining_ratio)
-            lam = float(self.lambda_sparse)
 
             def batch_loss(idx: torch.Tensor) -> torch.Tensor:
                 hidden = torch.bernoulli(torch.full((idx.shape[0], f), r), generator=gen)
                 x_hat, x_emb, hidden_cols = net(x_num[idx], x_cat[idx], hidden)
-                return reconstruction_loss(x_hat, x_emb, hidden_cols)
+                return reconstruction_loss(x_hat, x_emb, hidden_cols)  # no sparsity term, as in the paper
 
-            del lam  # the pretext loss carries no sparsity term (as in the reference)
             evaluate = None
             if eval_set:
                 first = eval_set[0]

@@ -10,7 +10,12 @@ Rules (stable, saved with the model as JSON):
   (object, string, category). Values are compared as strings. Codes ``1..K`` are the categories
   seen in training (sorted); code **0 is reserved** for missing values and for categories never seen
   in training, so new categories at predict time never crash (they share one learned embedding).
-* **Numeric NaN** (and ±inf) is replaced by the column's training mean and, for every numeric
+* **Numeric columns are standardised** with the training mean and standard deviation. Training is
+  unaffected (the first layer is a batch norm) but the input batch norm's *running* statistics,
+  used at predict time, then start at the right values: without this, columns with large offsets
+  (coordinates near −75.7) are mis-normalised at predict time until the slow (momentum 0.01)
+  running mean catches up.
+* **Numeric NaN** (and ±inf) is replaced by the column's training mean (0 after standardising) and, for every numeric
   column that had missing values in training (``nan_indicators=True``), an extra 0/1 is-missing
   column is added. The indicator shares the attention mask weight of its column, so explanations
   stay per original feature. A column with no NaN in training that gets NaN at predict time is
@@ -39,6 +44,7 @@ class TabularPreprocessor:
     categories: dict[str, list[str]] = field(default_factory=dict)  # col -> sorted training categories
     num_columns: list[str] = field(default_factory=list)
     num_means: list[float] = field(default_factory=list)
+    num_stds: list[float] = field(default_factory=list)
     nan_columns: list[str] = field(default_factory=list)  # numeric columns that get an indicator
 
     # ---- fitting -------------------------------------------------------------------------------
@@ -66,6 +72,8 @@ class TabularPreprocessor:
                 finite = np.isfinite(values)
                 pre.num_columns.append(name)
                 pre.num_means.append(float(values[finite].mean()) if finite.any() else 0.0)
+                sd = float(values[finite].std()) if finite.sum() > 1 else 1.0
+                pre.num_stds.append(sd if np.isfinite(sd) and sd > 0 else 1.0)
                 if nan_indicators and not finite.all():
                     pre.nan_columns.append(name)
         return pre
@@ -102,11 +110,11 @@ class TabularPreprocessor:
         x_num = np.empty((n, self.n_num_columns), dtype=np.float32)
         k = len(self.num_columns)
         nan_pos = {c: k + j for j, c in enumerate(self.nan_columns)}
-        for j, (name, mean) in enumerate(zip(self.num_columns, self.num_means, strict=True)):
-            values = _numeric(df[name], name)
+        for j, (name, mean, sd) in enumerate(zip(self.num_columns, self.num_means, self._stds(), strict=True)):
+            values = (_numeric(df[name], name) - mean) / sd
             bad = ~np.isfinite(values)
             if bad.any():
-                values = np.where(bad, mean, values)
+                values = np.where(bad, 0.0, values)
             x_num[:, j] = values
             if name in nan_pos:
                 x_num[:, nan_pos[name]] = bad
@@ -123,16 +131,19 @@ class TabularPreprocessor:
         # fast path for all-numeric arrays: no per-column pandas work
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValidationError(f"X has shape {X.shape}; the model was trained on {self.n_features} columns")
-        values = X.astype(np.float32, copy=True)
+        values = (X.astype(np.float64) - np.asarray(self.num_means)) / np.asarray(self._stds())
+        values = values.astype(np.float32)
         bad = ~np.isfinite(values)
-        has_bad = bad.any()
-        if has_bad:
-            values = np.where(bad, np.asarray(self.num_means, dtype=np.float32), values)
+        if bad.any():
+            values[bad] = 0.0
         if self.nan_columns:
             pos = {n: i for i, n in enumerate(self.feature_names)}
             cols = [pos[c] for c in self.nan_columns]
             values = np.concatenate([values, bad[:, cols].astype(np.float32)], axis=1)
         return torch.from_numpy(np.ascontiguousarray(values)), torch.zeros((X.shape[0], 0), dtype=torch.int64)
+
+    def _stds(self) -> list[float]:
+        return self.num_stds if len(self.num_stds) == len(self.num_columns) else [1.0] * len(self.num_columns)
 
     def align(self, X: Any) -> pd.DataFrame:
         """``X`` as a DataFrame with the training columns in training order (clear errors if not)."""
@@ -156,6 +167,7 @@ class TabularPreprocessor:
             "categories": self.categories,
             "num_columns": self.num_columns,
             "num_means": self.num_means,
+            "num_stds": self.num_stds,
             "nan_columns": self.nan_columns,
         }
 

@@ -1,0 +1,281 @@
+"""One entry point for feature attributions of any model of the zoo: :func:`attribute`.
+
+Methods (``method=``):
+
+* ``"tabnet"`` — TabNet's attentive masks: per-row importances ``Σ_i η_i M_i`` (rows sum to 1) and
+  the per-step masks ``[steps, n, f]``. Unsigned: they say *where the model looked*, not which way.
+* ``"treeshap"`` — exact TreeSHAP of XGBoost/LightGBM from the libraries' native contributions
+  (``pred_contribs`` / ``pred_contrib``). Signed, additive: row sum + bias = raw prediction.
+  ``approximate=True`` uses XGBoost's ``approx_contribs`` (Saabas: one path per tree, ~depth× cheaper;
+  LightGBM has no such mode and stays exact).
+* ``"ig"`` — integrated gradients of the torch models (MLP, FT-Transformer): straight path from the
+  training mean (numbers, standardised 0) and the "unknown" embedding (categories) to the row, midpoint
+  Riemann sum with ``ig_steps`` points. Signed; NaN-indicator inputs are folded into their column.
+* ``"permutation"`` — any model: each column shuffled ``n_repeats`` times. Per row: mean absolute change
+  of the prediction (unsigned); global: increase of the loss when ``y`` is given (else mean row value).
+* ``"auto"`` — tabnet for TabNet, treeshap for boosted trees, ig for torch models, else permutation.
+
+Signed methods are compared with masks through ``|values|`` (see :mod:`gridcrit.explain.agreement`).
+Columns always come back in the order of ``X``.
+
+Example::
+
+    >>> import numpy as np, pandas as pd
+    >>> from gridcrit.models.zoo import make_model
+    >>> X = pd.DataFrame({"a": np.arange(200.0) % 7, "b": np.zeros(200)})
+    >>> m = make_model("xgboost", n_estimators=20).fit(X, X["a"] * 2)
+    >>> att = attribute(m, X)
+    >>> att.method, att.values.shape, att.top_features(0, k=1)
+    ('treeshap', (200, 2), ['a'])
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridcrit.errors import ValidationError
+
+METHODS = ("auto", "tabnet", "treeshap", "ig", "permutation")
+
+
+@dataclass
+class Attribution:
+    """Attributions of ``n`` rows over ``f`` features.
+
+    ``values`` [n, f] (signed for treeshap/ig, non-negative for tabnet/permutation);
+    ``global_importance`` [f] non-negative, sums to 1; ``masks`` [steps, n, f] (TabNet only);
+    ``per_class`` class label -> [f] global importance (classifiers); ``bias`` [n] expected value
+    (treeshap) so that ``values.sum(1) + bias`` is the raw score explained.
+    """
+
+    values: np.ndarray
+    feature_names: list[str]
+    method: str
+    signed: bool
+    global_importance: np.ndarray
+    masks: np.ndarray | None = None
+    per_class: dict[str, np.ndarray] = field(default_factory=dict)
+    explained_class: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def magnitude(self) -> np.ndarray:
+        """Unsigned per-row attributions ``|values|`` (what masks are compared with)."""
+        return np.abs(self.values)
+
+    def top_features(self, row: int, k: int = 3) -> list[str]:
+        """Names of the ``k`` features with the largest |attribution| in ``row``."""
+        order = np.argsort(-self.magnitude[row], kind="stable")[:k]
+        return [self.feature_names[j] for j in order]
+
+    def global_ranking(self) -> list[str]:
+        order = np.argsort(-self.global_importance, kind="stable")
+        return [self.feature_names[j] for j in order]
+
+    def to_dict(self, rows: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "method": self.method, "signed": self.signed, "n_rows": int(self.values.shape[0]),
+            "seconds": round(self.seconds, 4), "notes": self.notes,
+            "global": {n: float(v) for n, v in zip(self.feature_names, self.global_importance, strict=True)},
+            "per_class": {str(c): {n: float(v) for n, v in zip(self.feature_names, imp, strict=True)}
+                          for c, imp in self.per_class.items()},
+        }
+        if rows:
+            out["values"] = self.values.tolist()
+        return out
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    v = np.abs(np.asarray(v, dtype=float))
+    s = v.sum()
+    return v / s if s > 0 else v
+
+
+def _model_kind(model: Any) -> str:
+    from gridcrit.registry.native import NativeGBDT
+
+    if isinstance(model, NativeGBDT):
+        return "native_gbdt"
+    kind = getattr(model, "kind", None)
+    if isinstance(kind, str) and kind not in ("base", "gbdt", "neural"):
+        return kind
+    if hasattr(model, "explain") and hasattr(model, "network_"):
+        return "tabnet_raw"
+    return type(model).__name__.lower()
+
+
+def auto_method(model: Any) -> str:
+    """The natural attribution method of ``model`` (see module docstring)."""
+    kind = _model_kind(model)
+    if kind in ("tabnet", "tabnet_raw"):
+        return "tabnet"
+    if kind in ("xgboost", "lightgbm", "native_gbdt"):
+        return "treeshap"
+    if kind in ("mlp", "ft_transformer") or hasattr(model, "module_"):
+        return "ig"
+    return "permutation"
+
+
+def _as_frame(model: Any, X: Any) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        return X
+    names = getattr(model, "feature_names_in_", None)
+    arr = np.asarray(X)
+    if arr.ndim != 2:
+        raise ValidationError(f"X must be a 2-D table, got shape {arr.shape}")
+    cols = [str(c) for c in names] if names is not None and len(names) == arr.shape[1] else \
+        [f"f{i}" for i in range(arr.shape[1])]
+    return pd.DataFrame(arr, columns=cols)
+
+
+def _predicted_class(model: Any, X: pd.DataFrame) -> np.ndarray | None:
+    if getattr(model, "task", None) == "classification" or hasattr(model, "predict_proba"):
+        try:
+            return np.argmax(np.asarray(model.predict_proba(X)), axis=1)
+        except Exception:  # regressors without predict_proba, or a task that is not classification
+            return None
+    return None
+
+
+def _classes(model: Any) -> list[str]:
+    cls = getattr(model, "classes_", None)
+    if cls is None:
+        cls = getattr(getattr(model, "net_", None), "classes_", None)
+    return [str(c) for c in cls] if cls is not None else []
+
+
+def _per_class_from_rows(mag: np.ndarray, pred: np.ndarray | None, classes: list[str]) -> dict[str, np.ndarray]:
+    """Class -> normalised mean |attribution| over the rows predicted as that class."""
+    if pred is None or not classes:
+        return {}
+    out = {}
+    for i, c in enumerate(classes):
+        rows = pred == i
+        if rows.any():
+            out[c] = _normalise(mag[rows].mean(axis=0))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ TabNet
+def _tabnet(model: Any, X: pd.DataFrame) -> Attribution:
+    net = getattr(model, "net_", model)
+    if not hasattr(net, "explain"):
+        raise ValidationError(f"method 'tabnet' needs a TabNet model, got {type(model).__name__}")
+    imp, masks = net.explain(X)
+    if imp.shape[1] != X.shape[1]:
+        raise ValidationError(f"TabNet explained {imp.shape[1]} features but X has {X.shape[1]} columns")
+    imp = np.asarray(imp, dtype=float)
+    pred = _predicted_class(model, X)
+    return Attribution(imp, list(map(str, X.columns)), "tabnet", False, _normalise(imp.mean(axis=0)),
+                       masks=np.asarray(masks), per_class=_per_class_from_rows(imp, pred, _classes(model)),
+                       explained_class=pred)
+
+
+# ---------------------------------------------------------------------------------------- TreeSHAP
+def _treeshap(model: Any, X: pd.DataFrame, approximate: bool) -> Attribution:
+    kind = _model_kind(model)
+    notes: list[str] = []
+    if kind == "native_gbdt":
+        if approximate:
+            notes.append("approximate mode not available for this model; exact TreeSHAP used")
+        c = np.asarray(model.contributions(X), dtype=float)
+        pred = _predicted_class(model, X)
+        mag = np.abs(c)
+        return Attribution(c, list(map(str, X.columns)), "treeshap", True, _normalise(mag.mean(0)),
+                           per_class=_per_class_from_rows(mag, pred, _classes(model)), explained_class=pred,
+                           notes=notes)
+    if kind not in ("xgboost", "lightgbm"):
+        raise ValidationError(f"method 'treeshap' needs an XGBoost or LightGBM model, got {type(model).__name__}")
+    from gridcrit.models.gbdt import _tree_matrix
+
+    Xp = model._prepare(X)
+    M = _tree_matrix(model.encoder_, Xp)
+    if kind == "xgboost":
+        c = model.booster_.predict(model._dmatrix(M), pred_contribs=True, approx_contribs=bool(approximate),
+                                   iteration_range=(0, model.best_iteration_ + 1))
+    else:
+        if approximate:
+            notes.append("LightGBM has no approximate contributions; exact TreeSHAP used")
+        c = model.booster_.predict(M, pred_contrib=True, num_iteration=model.best_iteration_ + 1,
+                                   num_threads=model._threads)
+        k = len(model.codec_.classes) if model.task == "classification" else 1
+        if k > 2:
+            c = np.asarray(c).reshape(len(M), k, -1)
+    c = np.asarray(c, dtype=float)
+    names = list(model._feature_names)
+    order = [names.index(str(col)) for col in X.columns]
+    classes = _classes(model)
+    per_class: dict[str, np.ndarray] = {}
+    pred = _predicted_class(model, X)
+    if c.ndim == 3:  # multiclass [n, k, f+1]: per-class importances from each class's own contributions
+        for i, cl in enumerate(classes):
+            per_class[cl] = _normalise(np.abs(c[:, i, :-1][:, order]).mean(0))
+        rows = c[np.arange(len(c)), pred]
+    else:
+        rows = c
+        if pred is not None:
+            per_class = _per_class_from_rows(np.abs(rows[:, :-1][:, order]), pred, classes)
+    vals, bias = rows[:, :-1][:, order], rows[:, -1]
+    return Attribution(vals, list(map(str, X.columns)), "treeshap" + ("-approx" if approximate and kind == "xgboost"
+                                                                      else ""),
+                       True, _normalise(np.abs(vals).mean(0)), per_class=per_class, explained_class=pred,
+                       bias=bias, notes=notes)
+
+
+# ------------------------------------------------------------------------------ integrated gradients
+def _ig(model: Any, X: pd.DataFrame, steps: int, batch_rows: int) -> Attribution:
+    from gridcrit.explain.integrated_gradients import integrated_gradients
+
+    if not hasattr(model, "module_") or not hasattr(model, "encoder_"):
+        raise ValidationError(f"method 'ig' needs a torch model of the zoo (mlp, ft_transformer), "
+                              f"got {type(model).__name__}")
+    pred = _predicted_class(model, X) if getattr(model, "task", "") == "classification" else None
+    vals = integrated_gradients(model, X, steps=steps, batch_rows=batch_rows, target=pred)
+    mag = np.abs(vals)
+    return Attribution(vals, list(map(str, X.columns)), "ig", True, _normalise(mag.mean(0)),
+                       per_class=_per_class_from_rows(mag, pred, _classes(model)), explained_class=pred)
+
+
+# ------------------------------------------------------------------------------------- permutation
+def _permutation(model: Any, X: pd.DataFrame, y: Any, n_repeats: int, seed: int) -> Attribution:
+    from gridcrit.explain.permutation import permutation_attributions
+
+    rows, glob = permutation_attributions(model, X, y, n_repeats=n_repeats, seed=seed)
+    pred = _predicted_class(model, X)
+    return Attribution(rows, list(map(str, X.columns)), "permutation", False, _normalise(glob),
+                       per_class=_per_class_from_rows(rows, pred, _classes(model)), explained_class=pred,
+                       notes=[] if y is not None else ["no y given: global = mean per-row prediction change"])
+
+
+def attribute(model: Any, X: Any, method: str = "auto", *, y: Any = None, approximate: bool = False,
+              ig_steps: int = 32, batch_rows: int = 256, n_repeats: int = 3, seed: int = 0) -> Attribution:
+    """Per-row attributions and global importances of ``model`` on ``X`` with ``method``.
+
+    ``y`` is only used by ``permutation`` (global loss increase). ``approximate`` selects XGBoost's
+    fast approximate contributions. Raises :class:`ValidationError` for a method the model lacks.
+    """
+    if method not in METHODS:
+        raise ValidationError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")
+    X = _as_frame(model, X)
+    if len(X) == 0:
+        raise ValidationError("X has no rows to explain")
+    if method == "auto":
+        method = auto_method(model)
+    t0 = time.perf_counter()
+    if method == "tabnet":
+        att = _tabnet(model, X)
+    elif method == "treeshap":
+        att = _treeshap(model, X, approximate)
+    elif method == "ig":
+        att = _ig(model, X, ig_steps, batch_rows)
+    else:
+        att = _permutation(model, X, y, n_repeats, seed)
+    att.seconds = time.perf_counter() - t0
+    return att

@@ -1,0 +1,53 @@
+"""predict: several champions of one level/period in one table; classifiers; drivers; errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from _registry_fakes import fake_dataset, fake_ingest, make_rows, write_export
+from gridcrit.errors import NotFoundError
+from gridcrit.registry.native import NativeGBDT
+from gridcrit.registry.predict import predict
+from gridcrit.registry.retrain import train_and_register
+
+
+@pytest.fixture()
+def store(tmp_path):
+    s = tmp_path / "g.duckdb"
+    fake_ingest([write_export(make_rows("2019-01", "2019-12"), tmp_path / "base")], s)
+    return s
+
+
+def test_champions_of_all_targets_in_one_table(store):
+    vs = train_and_register(store, NativeGBDT(n_estimators=30, max_depth=3), name="xgboost", task="regression",
+                            target="saifi", dataset_fn=fake_dataset)
+    vr = train_and_register(store, NativeGBDT(library="lightgbm", task="classification", n_estimators=30),
+                            name="lightgbm", task="classification", target="risk", dataset_fn=fake_dataset)
+    res = predict(store, period="2019-12", dataset_fn=fake_dataset)
+    f = res.frame
+    assert res.models == {"saifi": vs, "risk": vr}
+    assert {"pred_saifi", "pred_risk", "proba_risk", "actual_saifi", "actual_risk", "drivers"} <= set(f.columns)
+    assert set(f["pred_risk"]) <= {"Bajo", "Medio", "Alto"}
+    assert f["pred_saifi"].is_monotonic_decreasing and len(f) == 80
+    # the riskiest predicted assets by SAIFI are mostly predicted Alto/Medio
+    assert (f.head(10)["pred_risk"] != "Bajo").mean() >= 0.5
+    # an explicit version predicts only its own target
+    only = predict(store, model=vr, period="2019-12", dataset_fn=fake_dataset)
+    assert only.models == {"risk": vr} and "pred_saifi" not in only.frame
+    assert only.frame["proba_risk"].is_monotonic_decreasing
+    drivers = only.frame["drivers"].str.split(";").str[0].str.split(" ").str[0]
+    assert set(drivers[drivers != ""]) <= {"veg", "age", "frailty", "lightning"}
+
+
+def test_default_period_is_latest_and_unknown_period_errors(store):
+    train_and_register(store, NativeGBDT(n_estimators=10), name="xgboost", task="regression", target="saifi",
+                       dataset_fn=fake_dataset)
+    assert predict(store, dataset_fn=fake_dataset).period == "2019-12"
+    with pytest.raises(NotFoundError, match=r"period '2030-01' not in the dataset \(2019-01\.\.2019-12\)"):
+        predict(store, period="2030-01", dataset_fn=fake_dataset)
+    with pytest.raises(NotFoundError, match="v0042"):
+        predict(store, model="v0042", dataset_fn=fake_dataset)
+    res = predict(store, period="2019-06", dataset_fn=fake_dataset)
+    assert np.isfinite(res.frame["pred_saifi"]).all()
+    assert res.to_dict(limit=3)["rows"] == 80 and len(res.to_dict(limit=3)["assets"]) == 3
