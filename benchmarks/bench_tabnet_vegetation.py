@@ -100,12 +100,12 @@ def as_category(X: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
 
 TABNET = {"n_d": 16, "n_a": 16, "n_steps": 3, "gamma": 1.5, "lambda_sparse": 1e-4, "cat_emb_dim": 4,
           "batch_size": 1024, "virtual_batch_size": 128, "lr": 0.02, "lr_schedule": "onecycle",
-          "eval_metric": "macro_f1", "class_weight": None}
+          "eval_metric": "macro_f1", "class_weight": None, "mask_type": "entmax"}
 
 
 def fit_predict(model: str, Xtr, ytr, Xva, yva, Xte, seed: int, quick: bool) -> np.ndarray:
     if model == "tabnet":
-        clf = TabNetClassifier(**TABNET, max_epochs=30 if quick else 80, patience=30 if quick else 25,
+        clf = TabNetClassifier(**TABNET, max_epochs=40 if quick else 80, patience=40 if quick else 25,
                                seed=seed, n_threads=1)
         clf.fit(Xtr, ytr, eval_set=[(Xva, yva)])
         return clf.predict(Xte)

@@ -205,3 +205,12 @@ def test_cli_tune_resumes(dataset_file, tmp_path, capsys):
     second = json.loads(capsys.readouterr().out)
     assert first["n_trials_total"] == 2 and second["n_trials_total"] == 4 and second["n_trials_this_run"] == 2
     assert second["best_params"]["n_estimators"] == 30
+
+
+def test_parallel_fits_match_serial(panel):
+    frame, feats = panel
+    kw = dict(n_folds=2, model_params=FAST, n_boot=50)
+    a = compare_models(frame, feats, "count", ["lightgbm"], n_jobs=1, **kw)
+    b = compare_models(frame, feats, "count", ["lightgbm"], n_jobs=2, **kw)
+    assert b.summary["n_jobs"] == 2
+    pd.testing.assert_frame_equal(a.periods, b.periods)

@@ -191,3 +191,16 @@ def test_minimal_store_without_exposure_tables(tmp_path):
     assert f["y_saidi"].iloc[-1] == pytest.approx(2 * 12 / 13)
     assert f["topo_depth"].tolist() == [2, 2, 2] and f["topo_path_km"].iloc[0] == pytest.approx(0.3)
     assert f["rain_prev_period_mm"].isna().all() and (f["veg_records_100m"] == 0).all()
+
+
+def test_unplanned_only_counts_np_events(store, ds):
+    con = connect(store, read_only=True)
+    n_np = con.execute("""SELECT count(DISTINCT evento) FROM interrupciones
+                          WHERE tipo_causa = 'NP' AND equipo_ope LIKE 'T%' AND inicio >= TIMESTAMP '2019-02-01'""").fetchall()[0][0]
+    con.close()
+    d = build_dataset(store, unplanned_only=True)
+    rep = d.card["report"]  # events on transformers not yet in the prior snapshot are counted there
+    lost = rep["events_on_unknown_devices"]["event_rows"] + rep["events_on_assets_absent_from_prior_snapshot"]["event_rows"]
+    assert d.frame["y_count"].sum() + lost == n_np
+    assert d.frame["y_count"].sum() < ds.frame["y_count"].sum()
+    assert d.card["params"]["unplanned_only"] is True

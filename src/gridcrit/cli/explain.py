@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, StoreOpt, console, default_store, emit
+from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, StoreOpt, console, default_store, emit, err_console
 from gridcrit.errors import NotFoundError, ValidationError
 
 
@@ -38,9 +38,14 @@ def _rows(frame, asset: str | None, period: str | None, max_rows: int, seed: int
     return sel, None
 
 
+#: dataset builder ``(store, level, period) -> dataset``; None = ``build_dataset`` (tests swap in a fake)
+DATASET_FN = None
+
+
 def run_explain(store: Path, model: str, asset: str | None = None, period: str | None = None,
                 method: str = "auto", lang: str = "es", out: Path | None = None, twin: Path | None = None,
-                max_rows: int = 3000, k: int = 5) -> dict[str, Any]:
+                max_rows: int = 3000, k: int = 5, dataset_fn: Any = None,
+                compare: str | None = None) -> dict[str, Any]:
     """What ``gridcrit explain`` computes (importable for tests and the app)."""
     from gridcrit.explain.attribution import attribute
     from gridcrit.explain.local import check_lang, local_explanation
@@ -52,7 +57,7 @@ def run_explain(store: Path, model: str, asset: str | None = None, period: str |
         raise NotFoundError(f"store {store} not found")
     lm = Registry(store).load(model)
     meta = lm.meta
-    ds = _default_dataset(store, meta["level"], meta["period"])
+    ds = (dataset_fn or DATASET_FN or _default_dataset)(store, meta["level"], meta["period"])
     feats = list(meta["feature_schema"]["columns"])
     missing = [c for c in feats if c not in ds.frame.columns]
     if missing:
@@ -64,7 +69,14 @@ def run_explain(store: Path, model: str, asset: str | None = None, period: str |
     if out is not None or twin is not None:
         from gridcrit.explain.report import explain_rows
 
-        bundle = explain_rows(lm.model, X, keys, groups, method=method, version=lm.version)
+        others = {}
+        if compare is not None:  # SHAP of another registered (tree) version on the same rows
+            cm = Registry(store).load(compare)
+            cfeats = list(cm.meta["feature_schema"]["columns"])
+            if cfeats != feats:
+                raise ValidationError(f"--compare {compare}: its features differ from {lm.version}'s")
+            others[cm.version] = cm.model
+        bundle = explain_rows(lm.model, X, keys, groups, method=method, version=lm.version, compare=others)
         att = bundle.main
     else:
         bundle, att = None, attribute(lm.model, X, method=method)
@@ -90,7 +102,7 @@ def run_explain(store: Path, model: str, asset: str | None = None, period: str |
     if twin is not None:
         from gridcrit.explain.truth import twin_check
 
-        truth = twin_check(att, keys, store, twin, ds.card, period=meta["period"])
+        truth = twin_check(att, keys, store, twin, getattr(ds, "card", {}), period=meta["period"])
         res["truth"] = {"share": truth["share"], "topk": {k2: v for k2, v in truth["topk"].items() if k2 != "misses"}}
     if bundle is not None and out is not None:
         from gridcrit.explain.report import agreement, write_report
@@ -134,6 +146,8 @@ def register(app: typer.Typer) -> None:
         method: Annotated[str, typer.Option("--method", help="auto|tabnet|treeshap|ig|permutation")] = "auto",
         twin: Annotated[Path | None, typer.Option("--twin", help="Twin folder with truth.json to check against.")] = None,
         max_rows: Annotated[int, typer.Option("--max-rows", help="Rows sampled for global views.")] = 3000,
+        compare: Annotated[str | None, typer.Option(
+            "--compare", help="Tree model version whose SHAP the report compares with (--out).")] = None,
         store: StoreOpt = default_store(),
         out: OutOpt = None,
         as_json: JsonOpt = False,
@@ -142,6 +156,10 @@ def register(app: typer.Typer) -> None:
         """Explain a model: global, per class, per asset, TabNet steps / Explicar un modelo."""
         if global_ and asset is not None:
             raise ValidationError("--global and --asset exclude each other")
-        res = run_explain(store, model, asset=asset, period=period, method=method, lang=lang,
-                          out=out, twin=twin, max_rows=max_rows)
+        from contextlib import nullcontext
+
+        busy = nullcontext() if as_json else err_console.status("explaining / explicando ...")
+        with busy:
+            res = run_explain(store, model, asset=asset, period=period, method=method, lang=lang,
+                              out=out, twin=twin, max_rows=max_rows, compare=compare)
         emit(res, as_json, _human)

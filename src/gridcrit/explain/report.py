@@ -76,15 +76,16 @@ def explain_rows(model: Any, X: pd.DataFrame, rows: pd.DataFrame, groups: dict[s
     pred = _prediction(model, X)
     b = ExplanationBundle(main, X, rows.reset_index(drop=True), groups, version=version,
                           kind=str(getattr(model, "kind", type(model).__name__)), prediction=pred)
-    if not main.method.startswith("treeshap"):
-        for name, other in (compare or {}).items():
-            try:
-                b.others[name] = attribute(other, X, method="treeshap")
-            except Exception as e:  # noqa: BLE001 - a comparison that fails is reported, not fatal
-                b.notes.append(f"comparison {name}: {e}")
-        if surrogate and not b.others and len(X) >= 50 and np.std(pred) > 0:
-            att, _r2 = _surrogate_shap(model, X, pred, seed)
+    for name, other in (compare or {}).items():
+        try:  # a comparison that fails is reported in the notes, not fatal
+            att = attribute(other, X, method="treeshap")
+            att.method = f"treeshap {name}"
             b.others[att.method] = att
+        except Exception as e:
+            b.notes.append(f"comparison {name}: {e}")
+    if not main.method.startswith("treeshap") and surrogate and not b.others and len(X) >= 50 and np.std(pred) > 0:
+        att, _r2 = _surrogate_shap(model, X, pred, seed)
+        b.others[att.method] = att
     if main.method != "permutation" and permutation_rows:
         sub = np.random.default_rng(seed).permutation(len(X))[:permutation_rows]
         sub.sort()

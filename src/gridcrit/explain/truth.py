@@ -28,7 +28,11 @@ import numpy as np
 import pandas as pd
 
 from gridcrit.errors import NotFoundError, ValidationError
-from gridcrit.explain.agreement import global_ranking_topk_precision, rowwise_topk_precision, share_on_features
+from gridcrit.explain.agreement import (
+    global_ranking_topk_precision,
+    rowwise_topk_precision,
+    share_on_features,
+)
 
 
 # ------------------------------------------------------------------------------------------- Syn1-6

@@ -1,0 +1,306 @@
+"""REST API of the dashboard: a thin, read-only layer over the Python API of every stage.
+
+``create_app(store)`` returns a FastAPI app; ``gridcrit serve`` runs it with uvicorn on 127.0.0.1.
+
+Routes (all GET unless said; JSON; errors are ``{"error": message, "type": class}`` with status 404 for
+:class:`~gridcrit.errors.NotFoundError`, 422 for other :class:`~gridcrit.errors.GridcritError`):
+
+====================================  ============================================================
+``/api/health``                       status, version, store path and whether it exists
+``/api/store``                        tables (rows, first/last date), loads, months with events,
+                                      SAIFI/SAIDI by year and by circuit (``data.summary``)
+``/api/indices?by=&period=&exclude_med=``  ``reliability.indices.compute_indices(...).to_dict()``
+``/api/assets/{code}/trace``          ``Topology.from_store(store).trace(code)`` (lists capped)
+``/api/circuits``                     circuits of the latest snapshot
+``/api/map/assets?circuit=&limit=``   coordinates of segments, transformers, switches, lightning,
+                                      vegetation (capped per layer)
+``/api/models``                       registered model versions (empty when none)
+``/api/predict?model=&period=&slot=&limit=``  ``registry.predict.predict`` ranked assets with drivers
+``/api/explain?model=&asset=&period=&slot=&lang=``  global importances (+ local drivers of one asset);
+                                      ``champion`` = the model the ranking leads with
+``POST /api/ask {question, lang}``    ``assistant.Assistant.ask`` answer + citations + trace
+``/``                                 the single-page dashboard (``static/``); plotly.js is served
+                                      from the installed ``plotly`` package at ``/vendor/plotly.min.js``
+====================================  ============================================================
+
+Expensive objects (criticality datasets, the topology, index tables, the assistant) are cached per
+store modification time, so a re-ingested store is picked up without restarting the server.
+
+Example::
+
+    >>> from fastapi.testclient import TestClient                    # doctest: +SKIP
+    >>> c = TestClient(create_app("gridcrit.duckdb"))
+    >>> c.get("/api/indices", params={"by": "circuit", "period": "year"}).json()["indices"][0]
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from fastapi import Body, FastAPI, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from gridcrit import __version__
+from gridcrit.errors import GridcritError, NotFoundError, ValidationError
+
+STATIC = Path(str(files("gridcrit.app") / "static"))
+#: items of long lists (downstream segments ...) returned by /api/assets/{code}/trace
+TRACE_LIST_CAP = 500
+
+
+def plotly_js_path() -> Path:
+    """The plotly.js bundle shipped inside the installed ``plotly`` Python package (no CDN)."""
+    import plotly
+
+    p = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    if not p.exists():
+        raise NotFoundError(f"plotly.min.js not found in the plotly package ({p}); reinstall plotly")
+    return p
+
+
+class _Cache:
+    """A small LRU cache whose entries are dropped when the store file changes (mtime/size)."""
+
+    def __init__(self, store: Path, size: int = 16):
+        self.store, self.size = store, size
+        self._d: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._stamp: tuple | None = None
+
+    def _current(self) -> tuple | None:
+        try:
+            st = self.store.stat()
+            return (st.st_mtime_ns, st.st_size)
+        except OSError:
+            return None
+
+    def get(self, key: Any, make: Callable[[], Any]) -> Any:
+        stamp = self._current()
+        with self._lock:
+            if stamp != self._stamp:
+                self._d.clear()
+                self._stamp = stamp
+            if key in self._d:
+                self._d.move_to_end(key)
+                return self._d[key]
+        value = make()  # outside the lock: a slow build must not block other routes
+        with self._lock:
+            self._d[key] = value
+            while len(self._d) > self.size:
+                self._d.popitem(last=False)
+        return value
+
+
+def _records(frame, limit: int | None = None) -> list[dict[str, Any]]:
+    """DataFrame rows as JSON-safe dicts (NaN → null, numpy → python, periods → str)."""
+    import json
+
+    f = frame if limit is None else frame.head(limit)
+    return json.loads(f.to_json(orient="records", date_format="iso", default_handler=str))
+
+
+def _jsonable(obj: Any) -> Any:
+    """``obj`` with NaN → null and numpy/pandas/dates made JSON types (the CLI's ``--json`` rules)."""
+    import json
+
+    from gridcrit.cli.common import to_json
+
+    return json.loads(to_json(obj))
+
+
+def _lead_champion(store: Path, slot: str | None = None) -> str:
+    """The version ``predict`` leads its table with: the champion of ``slot``, else — when all champions
+    share one level and period — the SAIFI one (then SAIDI, count, risk), so that the Ranking and
+    Explanations tabs show the same model. Raises the registry's own error when that is ambiguous."""
+    from gridcrit.registry.predict import TARGET_ORDER
+    from gridcrit.registry.registry import Registry
+
+    reg = Registry(store)
+    champs = reg.list(status="champion")
+    if slot is None and len({(m["level"], m["period"]) for m in champs}) == 1:
+        champs.sort(key=lambda m: TARGET_ORDER.index(m["target"]) if m["target"] in TARGET_ORDER else 99)
+        return champs[0]["version"]
+    meta = reg.champion(slot)
+    if meta is None:
+        raise NotFoundError(f"no champion{' in slot ' + slot if slot else ''}; promote one with 'gridcrit models promote'")
+    return meta["version"]
+
+
+def create_app(store: str | Path, lang: str = "es") -> FastAPI:
+    """The dashboard app over the store at ``store`` (opened read-only per request). ``lang``: default
+    language of the dashboard and of explanation/assistant prose (es | en)."""
+    if lang not in ("es", "en"):
+        raise ValidationError(f"unknown language {lang!r}; use es or en")
+    store = Path(store)
+    cache = _Cache(store)
+    app = FastAPI(title="gridcrit", version=__version__, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app.state.store = store
+    app.state.lang = lang
+    app.state.cache = cache
+
+    @app.exception_handler(GridcritError)
+    async def _gridcrit_error(_request: Request, exc: GridcritError) -> JSONResponse:
+        status = 404 if isinstance(exc, NotFoundError) else 422
+        body: dict[str, Any] = {"error": str(exc), "type": type(exc).__name__}
+        if isinstance(exc, ValidationError) and exc.problems:
+            body["problems"] = exc.problems[:20]
+        return JSONResponse(body, status_code=status)
+
+    def need_store() -> Path:
+        if not store.exists():
+            raise NotFoundError(f"store {store} does not exist; create it with 'gridcrit ingest' or 'gridcrit demo'")
+        return store
+
+    def dataset_fn(_store: Any, level: str, period: str) -> Any:
+        from gridcrit.registry.retrain import _default_dataset
+
+        return cache.get(("dataset", level, period), lambda: _default_dataset(need_store(), level, period))
+
+    def need_registry() -> None:
+        from gridcrit.app.queries import has_registry
+
+        # Registry() creates its tables when they are missing; the app must never write
+        if not has_registry(need_store()):
+            raise NotFoundError("no models registered in this store; train one with 'gridcrit train'")
+
+    # ------------------------------------------------------------------ data
+    @app.get("/api/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "store": str(store), "store_exists": store.exists(),
+                "lang": lang}
+
+    @app.get("/api/store")
+    def store_overview(top: int = Query(20, ge=1, le=500)) -> dict[str, Any]:
+        from gridcrit.app.queries import event_periods, network_counts
+        from gridcrit.data.store import store_info
+        from gridcrit.data.summary import reliability_summary
+
+        def make() -> dict[str, Any]:
+            info = store_info(need_store())
+            out = {"store": str(store), "bytes": info["bytes"], "tables": info["tables"],
+                   "counts": {k: v["rows"] for k, v in info["tables"].items()}, "loads": len(info["loads"]),
+                   "periods": event_periods(store), "network": network_counts(store)}
+            out.update(reliability_summary(store, top=top))
+            return out
+
+        return cache.get(("store", top), make)
+
+    @app.get("/api/indices")
+    def indices(
+        by: str = Query("system", description="system | circuit | municipality | transformer | switch | segment"),
+        period: str = Query("year", description="month | quarter | year"),
+        exclude_med: bool = False,
+        only_with_events: bool = False,
+        limit: int | None = Query(None, ge=1),
+    ) -> dict[str, Any]:
+        from gridcrit.reliability.indices import compute_indices
+
+        def make() -> dict[str, Any]:
+            topo = topology() if by in ("switch", "segment") else None
+            res = compute_indices(need_store(), by, period, exclude_med=exclude_med, topology=topo,
+                                  only_with_events=only_with_events)
+            d = res.to_dict()
+            d["indices"] = _records(res.frame)
+            return _jsonable(d)
+
+        d = cache.get(("indices", by, period, exclude_med, only_with_events), make)
+        return d if limit is None else {**d, "indices": d["indices"][:limit]}
+
+    def topology() -> Any:
+        from gridcrit.reliability.topology import Topology
+
+        return cache.get(("topology",), lambda: Topology.from_store(need_store()))
+
+    @app.get("/api/assets/{code}/trace")
+    def trace(code: str, cap: int = Query(TRACE_LIST_CAP, ge=1)) -> dict[str, Any]:
+        d = topology().trace(code).to_dict()
+        for k in ("segments", "transformers"):
+            d[f"{k}_truncated"] = len(d[k]) > cap
+            d[k] = d[k][:cap]
+        return _jsonable(d)
+
+    @app.get("/api/circuits")
+    def circuits() -> dict[str, Any]:
+        from gridcrit.app.queries import circuits as q
+
+        return {"circuits": cache.get(("circuits",), lambda: q(need_store()))}
+
+    @app.get("/api/map/assets")
+    def map_assets(circuit: str | None = None, limit: int = Query(4000, ge=1, le=50000)) -> dict[str, Any]:
+        from gridcrit.app.queries import map_layers
+
+        # JSON-cleaned once, inside the cache: the layers are the largest response
+        d = cache.get(("map", circuit, limit), lambda: _jsonable(map_layers(need_store(), circuit, limit)))
+        if circuit and not d["layers"].get("segments", {}).get("total"):
+            raise NotFoundError(f"circuit {circuit!r} has no segments in the latest snapshot")
+        return d
+
+    # ------------------------------------------------------------------ models
+    @app.get("/api/models")
+    def models() -> dict[str, Any]:
+        from gridcrit.app.queries import has_registry
+        from gridcrit.registry.registry import Registry
+
+        if not has_registry(need_store()):
+            return {"models": [], "message": "no models registered; train one with 'gridcrit train'"}
+        keep = ("version", "name", "task", "target", "level", "period", "status", "slot", "created_at", "metrics")
+        return _jsonable({"models": [{k: m.get(k) for k in keep} for m in Registry(store).list()]})
+
+    @app.get("/api/predict")
+    def predict(model: str = "champion", period: str | None = None, slot: str | None = None,
+                limit: int = Query(100, ge=1)) -> dict[str, Any]:
+        from gridcrit.registry.predict import predict as run
+
+        need_registry()
+        res = cache.get(("predict", model, period, slot),
+                        lambda: run(store, model=model, period=period, slot=slot, dataset_fn=dataset_fn))
+        d = {"period": res.period, "models": res.models, "warnings": res.warnings,
+             "drivers_method": res.drivers_method, "rows": len(res.frame), "assets": _records(res.frame, limit)}
+        return _jsonable(d)
+
+    @app.get("/api/explain")
+    def explain(model: str = "champion", asset: str | None = None, period: str | None = None, slot: str | None = None,
+                lang_: str | None = Query(None, alias="lang"), k: int = Query(8, ge=1, le=50),
+                max_rows: int = Query(2000, ge=10)) -> dict[str, Any]:
+        from gridcrit.cli.explain import run_explain
+
+        need_registry()
+        ln = lang_ or lang
+        if model == "champion":
+            model = _lead_champion(store, slot)
+        res = cache.get(("explain", model, asset, period, ln, k, max_rows),
+                        lambda: run_explain(store, model, asset=asset, period=period, lang=ln, k=k,
+                                            max_rows=max_rows, dataset_fn=dataset_fn))
+        return _jsonable(res)
+
+    # ------------------------------------------------------------------ assistant
+    def assistant() -> Any:
+        from gridcrit.assistant.ask import Assistant
+
+        return cache.get(("assistant",), lambda: Assistant(need_store()))
+
+    @app.post("/api/ask")
+    def ask(question: str = Body(..., embed=True), lang_: str | None = Body(None, alias="lang", embed=True)) -> dict[str, Any]:
+        ans = assistant().ask(question, lang=lang_ or lang)
+        d = ans.to_dict()
+        d["rows"] = d["rows"][:200]
+        return _jsonable(d)
+
+    # ------------------------------------------------------------------ dashboard
+    @app.get("/vendor/plotly.min.js")
+    def plotly_js() -> Response:
+        return FileResponse(plotly_js_path(), media_type="application/javascript",
+                            headers={"Cache-Control": "max-age=86400"})
+
+    @app.get("/")
+    def index() -> Response:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

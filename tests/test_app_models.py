@@ -1,0 +1,137 @@
+"""Model routes of the REST API (models, predict, explain) on a copy of the tiny store with one model,
+and the ``gridcrit serve`` command."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gridcrit.app.api import create_app
+
+
+@pytest.fixture(scope="module")
+def model_store(tiny_store, tmp_path_factory):
+    """A copy of the tiny store with two champions of transformer × month: XGBoost SAIFI and a
+    LightGBM risk classifier (so "champion" has to pick the model the ranking leads with)."""
+    from gridcrit.registry.native import NativeGBDT
+    from gridcrit.registry.retrain import train_and_register
+
+    store = tmp_path_factory.mktemp("app_models") / "gridcrit.duckdb"
+    shutil.copy(tiny_store, store)
+    version = train_and_register(store, NativeGBDT(n_estimators=20, max_depth=3), name="xgboost",
+                                 task="regression", target="saifi")
+    risk = train_and_register(store, NativeGBDT(library="lightgbm", task="classification", n_estimators=20),
+                              name="lightgbm", task="classification", target="risk")
+    return store, version, risk
+
+
+@pytest.fixture(scope="module")
+def client(model_store):
+    return TestClient(create_app(model_store[0]))
+
+
+def test_models_lists_the_champion(client, model_store):
+    ms = client.get("/api/models").json()["models"]
+    assert [m["version"] for m in ms] == [model_store[1], model_store[2]]
+    assert [m["status"] for m in ms] == ["champion", "champion"] and [m["target"] for m in ms] == ["saifi", "risk"]
+
+
+def test_predict_equals_the_registry(client, model_store):
+    from gridcrit.registry.predict import predict
+
+    store, version, risk = model_store
+    ref = predict(store)
+    d = client.get("/api/predict", params={"limit": 5}).json()
+    assert d["models"] == {"saifi": version, "risk": risk} and d["period"] == ref.period and d["rows"] == len(ref.frame)
+    assert [a["asset_id"] for a in d["assets"]] == ref.frame["asset_id"].head(5).tolist()
+    assert [a["rank"] for a in d["assets"]] == [1, 2, 3, 4, 5]
+    preds = [a["pred_saifi"] for a in d["assets"]]
+    assert preds == sorted(preds, reverse=True)
+    assert preds == pytest.approx(ref.frame["pred_saifi"].head(5).tolist())
+    assert all(a["drivers"] for a in d["assets"])  # tree SHAP drivers for every asset
+    assert [a["pred_risk"] for a in d["assets"]] == ref.frame["pred_risk"].head(5).tolist()
+    only = client.get("/api/predict", params={"model": risk, "limit": 3}).json()
+    assert only["models"] == {"risk": risk} and "pred_saifi" not in only["assets"][0]
+    r = client.get("/api/predict", params={"period": "1999-01"})
+    assert r.status_code == 404 and "1999-01" in r.json()["error"]
+    r = client.get("/api/predict", params={"model": "v9999"})
+    assert r.status_code == 404 and "v9999" in r.json()["error"]
+
+
+def test_explain_global_and_asset(client, model_store):
+    top = client.get("/api/predict", params={"limit": 1}).json()["assets"][0]["asset_id"]
+    g = client.get("/api/explain", params={"k": 5}).json()
+    # two champions: "champion" explains the one the ranking leads with (SAIFI)
+    assert g["version"] == model_store[1] and g["requested"] == model_store[1]
+    assert g["method"] == "treeshap" and len(g["global"]) == 5 and "local" not in g
+    assert client.get("/api/explain", params={"model": model_store[2], "k": 3}).json()["version"] == model_store[2]
+    imp = [x["importance"] for x in g["global"]]
+    assert imp == sorted(imp, reverse=True) and imp[0] > 0
+    a = client.get("/api/explain", params={"asset": top, "lang": "en"}).json()
+    assert a["local"]["drivers"] and top in a["local"]["text"]
+    es = client.get("/api/explain", params={"asset": top, "lang": "es"}).json()
+    assert es["local"]["text"] != a["local"]["text"]  # prose follows the language
+    r = client.get("/api/explain", params={"asset": "NO_SUCH"})
+    assert r.status_code == 404 and "NO_SUCH" in r.json()["error"]
+
+
+def test_serve_command_is_registered_and_checks_the_store(tmp_path, capsys):
+    from gridcrit.cli import run
+
+    assert run(["serve", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--port" in out and "--host" in out
+    code = run(["serve", "--store", str(tmp_path / "missing.duckdb")])
+    assert code == 3 and "does not exist" in capsys.readouterr().err
+
+
+def test_ask_regulation_answer_has_citations(tmp_path):
+    from gridcrit.assistant.corpus import add_document
+    from gridcrit.assistant.sample import SAMPLE_REGULATION, make_pdf
+
+    pdf = tmp_path / "norma.pdf"
+    pdf.write_bytes(make_pdf(SAMPLE_REGULATION))
+    store = tmp_path / "corpus.duckdb"
+    add_document(store, pdf, name="NORMA-2024")
+    c = TestClient(create_app(store))
+    r = c.post("/api/ask", json={"question": "¿Qué resistencia de puesta a tierra se pide?", "lang": "es"})
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["kind"] == "regulation" and a["citations"] and a["passages"]
+    assert {x["doc"] for x in a["citations"]} == {"NORMA-2024"} and all(x["quote"] for x in a["citations"])
+    assert any(n["kind"] == "retrieve" for n in a["trace"]["nodes"])
+    en = c.post("/api/ask", json={"question": "¿Qué resistencia de puesta a tierra se pide?", "lang": "en"}).json()
+    assert en["lang"] == "en" and en["citations"]
+
+
+def test_serve_answers_on_loopback(model_store):
+    """`gridcrit serve` really listens (uvicorn, 127.0.0.1) and serves the API and the page."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:  # a free port on loopback
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-c", "from gridcrit.cli import main; main()", "serve",
+                             "--store", str(model_store[0]), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            try:
+                h = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).json()
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("server did not start: " + proc.stdout.read1().decode(errors="replace"))
+        assert h["status"] == "ok" and h["store"] == str(model_store[0])
+        assert "Asistente" in httpx.get(f"http://127.0.0.1:{port}/").text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,115 @@
+"""attribute(): every method on small models; signs, shapes, completeness, per-class, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridcrit.errors import ValidationError
+from gridcrit.explain.attribution import attribute, auto_method
+from gridcrit.explain.local import local_explanation
+from gridcrit.models.zoo import make_model
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    n = 400
+    X = pd.DataFrame({"a": rng.normal(size=n), "noise": rng.normal(size=n), "c": rng.choice(["x", "y", "z"], n),
+                      "d": rng.normal(size=n)})
+    X.loc[::9, "d"] = np.nan
+    y = 3 * X["a"] + 2 * (X["c"] == "x") + 0.05 * rng.normal(size=n)
+    ycls = np.where(X["a"] > 0.5, 2, np.where(X["a"] < -0.5, 0, 1))
+    return X, y.to_numpy(), ycls
+
+
+def test_treeshap_is_additive_and_finds_the_signal(data):
+    X, y, _ = data
+    m = make_model("xgboost", n_estimators=60, max_depth=3).fit(X, y)
+    att = attribute(m, X)
+    assert att.method == "treeshap" and att.signed and att.values.shape == (len(X), 4)
+    # exact TreeSHAP: contributions + bias = raw margin (scaled back by the model's target scale)
+    raw = (att.values.sum(1) + att.bias) * m.y_scale_
+    assert np.allclose(raw, m.predict(X), atol=1e-3)
+    assert att.global_ranking()[:2] == ["a", "c"]
+    assert att.global_importance.sum() == pytest.approx(1.0)
+    approx = attribute(m, X, approximate=True)
+    assert approx.method == "treeshap-approx"
+    assert np.allclose(approx.values.sum(1) + approx.bias, att.values.sum(1) + att.bias, atol=1e-3)
+    assert not np.allclose(approx.values, att.values)  # a different (path) attribution
+    # signs: a large 'a' pushes the prediction up
+    hi = int(np.argmax(X["a"].to_numpy()))
+    assert att.values[hi, 0] > 0
+
+
+def test_lightgbm_multiclass_has_per_class_importances(data):
+    X, _, ycls = data
+    m = make_model("lightgbm", task="classification", n_estimators=30).fit(X, ycls)
+    att = attribute(m, X)
+    assert set(att.per_class) == {"0", "1", "2"}
+    assert att.explained_class is not None and att.values.shape == (len(X), 4)
+    assert att.global_ranking()[0] == "a"
+
+
+def test_integrated_gradients_complete_and_signed(data):
+    X, y, _ = data
+    m = make_model("mlp", max_epochs=15, d_hidden=32, n_layers=2, random_state=0).fit(X, y)
+    att = attribute(m, X.iloc[:60], ig_steps=64)
+    assert att.method == "ig"
+    import torch
+
+    enc = m.encoder_
+    out = m._forward_all(*m._tensors(X.iloc[:60]))[:, 0].numpy()
+    base = m._forward_all(torch.zeros(60, enc.n_numeric_out), torch.zeros(60, len(enc.cat_cols), dtype=torch.long))
+    gap = out - base[:, 0].numpy()
+    assert np.abs(att.values.sum(1) - gap).max() < 0.05 * np.abs(gap).mean() + 1e-3  # completeness
+    assert att.global_ranking()[0] == "a"
+
+
+def test_tabnet_masks_are_unsigned_rows_sum_to_one(data):
+    X, y, _ = data
+    m = make_model("tabnet", max_epochs=3, n_steps=2).fit(X, y)
+    att = attribute(m, X.iloc[:50])
+    assert att.method == "tabnet" and not att.signed
+    assert att.masks.shape == (2, 50, 4)
+    assert np.allclose(att.values.sum(1), 1.0, atol=1e-4) and (att.values >= 0).all()
+
+
+def test_permutation_any_model_and_auto(data):
+    X, y, _ = data
+    m = make_model("rf", n_estimators=20).fit(X, y)
+    assert auto_method(m) == "permutation"
+    att = attribute(m, X.iloc[:120], y=y[:120], n_repeats=2)
+    assert att.global_ranking()[0] == "a"
+    assert att.global_importance[1] < 0.1  # noise column barely matters
+    with pytest.raises(ValidationError, match="treeshap"):
+        attribute(m, X, method="treeshap")
+    with pytest.raises(ValidationError, match="unknown attribution method"):
+        attribute(m, X, method="lime")
+
+
+def test_local_text_spanish_and_english(data):
+    X, y, _ = data
+    m = make_model("xgboost", n_estimators=30, max_depth=3).fit(X, y)
+    att = attribute(m, X)
+    i = int(np.argmax(X["a"].to_numpy()))
+    es = local_explanation(att, X, i, k=2, lang="es")
+    en = local_explanation(att, X, i, k=2, lang="en")
+    assert es["drivers"][0]["feature"] == "a" and es["drivers"][0]["direction"] == "up"
+    assert "sube la predicción" in es["text"] and f"a = {X['a'].iloc[i]:.4g}" in es["text"]
+    assert "raises the prediction" in en["text"]
+    with pytest.raises(ValidationError, match="language"):
+        local_explanation(att, X, 0, lang="fr")
+
+
+def test_contrastive_surfaces_row_specific_features():
+    from gridcrit.explain.attribution import contrastive
+
+    # column 0 is used by every row; columns 1/2 alternate between rows; column 3 is never used
+    v = np.array([[0.5, 0.4, 0.0, 0.1], [0.5, 0.0, 0.4, 0.1]] * 5)
+    raw_top2 = np.argsort(-v, axis=1)[:, :2]
+    assert (raw_top2[:, 0] == 0).all()  # raw weights: the shared feature leads every row
+    c = contrastive(v)
+    assert (np.argmax(c, axis=1) == np.array([1, 2] * 5)).all()  # the row-specific feature leads
+    assert (np.argsort(-c, axis=1)[:, 1] == 0).all()  # the shared one is kept second, ahead of noise
