@@ -1,0 +1,32 @@
+"""End to end across stages: a model trained with `gridcrit train` is served by `gridcrit predict`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from gridcrit.cli import run
+
+
+def test_train_then_predict_on_the_twin(tiny_store, tmp_path, capsys):
+    store = tmp_path / "s.duckdb"
+    shutil.copy(tiny_store, store)
+    rc = run(["train", "--model", "lightgbm", "--target", "count", "--level", "switch", "--store", str(store),
+              "--param", "n_estimators=30", "--test-periods", "3", "--json"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    version = json.loads(out.out)["version"]
+
+    assert run(["models", "show", version, "--store", str(store), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    text = json.dumps(shown)
+    assert '"columns"' in text and '"periods"' in text  # schema and fingerprint in the registry's own format
+
+    rc = run(["predict", "--model", version, "--store", str(store), "--top", "5", "--json"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    pred = json.loads(out.out)
+    assert pred["models"] == {"count": version}
+    scores = [a["pred_count"] for a in pred["assets"]]
+    assert scores and scores == sorted(scores, reverse=True)
+    assert all(a["drivers"] for a in pred["assets"])
