@@ -30,3 +30,21 @@ def test_train_then_predict_on_the_twin(tiny_store, tmp_path, capsys):
     scores = [a["pred_count"] for a in pred["assets"]]
     assert scores and scores == sorted(scores, reverse=True)
     assert all(a["drivers"] for a in pred["assets"])
+
+
+def test_first_trained_model_of_a_slot_is_champion(tiny_store, tmp_path, capsys):
+    store = tmp_path / "s.duckdb"
+    shutil.copy(tiny_store, store)
+    args = ["train", "--model", "lightgbm", "--target", "count", "--level", "switch", "--store", str(store),
+            "--param", "n_estimators=20", "--test-periods", "3", "--json"]
+    assert run(args) == 0
+    first = json.loads(capsys.readouterr().out)["version"]
+    assert run(args) == 0
+    second = json.loads(capsys.readouterr().out)["version"]
+    assert run(["models", "list", "--store", str(store), "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    rows = listing["models"] if isinstance(listing, dict) else listing
+    status = {r["version"]: r["status"] for r in rows}
+    assert status[first] == "champion" and status[second] == "candidate"
+    assert run(["predict", "--model", "champion", "--store", str(store), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["models"] == {"count": first}

@@ -99,10 +99,15 @@ def _register_model(store: Path, out: dict[str, Any], level: str, period: str, f
     connect(store).close()  # training from a dataset file may target a new store: create it first
     fp = fingerprint(store, seen)
     fp["split"] = split
-    return Registry(store).register(
-        m, name=out["name"], task=out["task"], target=out["target"].removeprefix("y_"), level=level, period=period,
+    registry = Registry(store)
+    target = out["target"].removeprefix("y_")
+    # The first model of a slot becomes its champion, so `predict --model champion` works right away;
+    # later ones stay candidates until promoted (or replaced through `retrain`).
+    first = registry.champion(f"{level}/{period}/{target}") is None
+    return registry.register(
+        m, name=out["name"], task=out["task"], target=target, level=level, period=period,
         params=json.loads(json.dumps(m.get_params(), default=str)), metrics=out["metrics"],
-        feature_schema=schema, data_fingerprint=fp)
+        feature_schema=schema, data_fingerprint=fp, promote=first)
 
 
 def register(app: typer.Typer) -> None:
