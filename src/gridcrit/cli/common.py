@@ -86,3 +86,9 @@ def emit(result: Any, as_json: bool, human: Callable[[Any], None] | None = None)
         human(result)
     else:
         console.print(result)
+
+
+def translate(table: dict[str, dict[str, str]], key: str, lang: str, **kw: Any) -> str:
+    """``table[key][lang]`` formatted with ``kw``; falls back to English for a language the table lacks."""
+    texts = table[key]
+    return texts.get(lang, texts["en"]).format(**kw)

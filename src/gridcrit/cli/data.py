@@ -9,12 +9,12 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from gridcrit.cli.common import DEFAULT_STORE, JsonOpt, LangOpt, OutOpt, StoreOpt, console, emit
+from gridcrit.cli.common import DEFAULT_STORE, JsonOpt, LangOpt, OutOpt, StoreOpt, console, emit, translate
 from gridcrit.errors import ValidationError
 
 _T = {
@@ -37,8 +37,8 @@ _T = {
 }
 
 
-def _t(key: str, lang: str, **kw: object) -> str:
-    return _T[key].get(lang, _T[key]["en"]).format(**kw)
+def _t(key: str, lang: str, **kw: Any) -> str:
+    return translate(_T, key, lang, **kw)
 
 
 def _print_problems(e: ValidationError, lang: str) -> None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, StoreOpt, console, default_store, emit
+from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, StoreOpt, console, default_store, emit, translate
 from gridcrit.errors import ValidationError
 
 TargetOpt = Annotated[str, typer.Option("--target", help="saifi | saidi | count | risk (or a y_* column).")]
@@ -41,7 +41,7 @@ _T = {
 
 
 def _t(key: str, lang: str, **kw: Any) -> str:
-    return _T[key].get(lang, _T[key]["en"]).format(**kw)
+    return translate(_T, key, lang, **kw)
 
 
 def _value(text: str) -> Any:

@@ -7,12 +7,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, StoreOpt, console, default_store, emit, err_console
+from gridcrit.cli.common import (
+    JsonOpt,
+    LangOpt,
+    OutOpt,
+    StoreOpt,
+    console,
+    default_store,
+    emit,
+    err_console,
+    translate,
+)
 from gridcrit.errors import ValidationError
 
 SlotOpt = Annotated[str | None, typer.Option("--slot", help="level/period/target, e.g. transformer/month/saifi.")]
@@ -32,8 +42,8 @@ _T = {
 }
 
 
-def _t(key: str, lang: str, **kw: object) -> str:
-    return _T[key].get(lang, _T[key]["en"]).format(**kw)
+def _t(key: str, lang: str, **kw: Any) -> str:
+    return translate(_T, key, lang, **kw)
 
 
 def _primary(m: dict) -> str:
