@@ -52,6 +52,21 @@ def test_lightgbm_multiclass_has_per_class_importances(data):
     assert att.global_ranking()[0] == "a"
 
 
+def test_lightgbm_fast_mode_is_additive_and_close_to_exact(data):
+    """Saabas from leaf tables: same totals as exact TreeSHAP, a different per-feature split."""
+    X, y, ycls = data
+    m = make_model("lightgbm", n_estimators=40).fit(X, y)
+    exact = attribute(m, X)
+    fast = attribute(m, X, approximate=True)
+    assert fast.method == "treeshap-approx" and fast.values.shape == exact.values.shape
+    assert np.allclose(fast.values.sum(1) + fast.bias, exact.values.sum(1) + exact.bias, atol=1e-9)
+    assert not np.allclose(fast.values, exact.values)
+    assert fast.global_ranking()[0] == exact.global_ranking()[0] == "a"
+    mc = make_model("lightgbm", task="classification", n_estimators=20).fit(X, ycls)
+    e3, f3 = attribute(mc, X), attribute(mc, X, approximate=True)
+    assert np.allclose(f3.values.sum(1) + f3.bias, e3.values.sum(1) + e3.bias, atol=1e-9)
+
+
 def test_integrated_gradients_complete_and_signed(data):
     X, y, _ = data
     m = make_model("mlp", max_epochs=15, d_hidden=32, n_layers=2, random_state=0).fit(X, y)

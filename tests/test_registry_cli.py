@@ -21,9 +21,9 @@ from gridcrit.registry.retrain import train_and_register
 @pytest.fixture()
 def world(tmp_path, monkeypatch):
     monkeypatch.setattr(retrain_mod, "_default_ingest", fake_ingest)
-    monkeypatch.setattr(retrain_mod, "_default_dataset", lambda store, level, period, risk_fit_until=None:
+    monkeypatch.setattr(retrain_mod, "default_dataset", lambda store, level, period, risk_fit_until=None:
                         fake_dataset(store))
-    monkeypatch.setattr(predict_mod, "_default_dataset", fake_dataset)
+    monkeypatch.setattr(predict_mod, "default_dataset", fake_dataset)
     store = tmp_path / "g.duckdb"
     fake_ingest([write_export(make_rows("2019-01", "2020-12"), tmp_path / "base")], store)
     v = train_and_register(store, NativeGBDT(n_estimators=60, max_depth=4), name="xgboost", task="regression",

@@ -158,9 +158,9 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
         return store
 
     def dataset_fn(_store: Any, level: str, period: str) -> Any:
-        from gridcrit.registry.retrain import _default_dataset
+        from gridcrit.registry.retrain import default_dataset
 
-        return cache.get(("dataset", level, period), lambda: _default_dataset(need_store(), level, period))
+        return cache.get(("dataset", level, period), lambda: default_dataset(need_store(), level, period))
 
     def need_registry() -> None:
         from gridcrit.app.queries import has_registry

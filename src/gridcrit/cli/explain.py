@@ -50,14 +50,14 @@ def run_explain(store: Path, model: str, asset: str | None = None, period: str |
     from gridcrit.explain.attribution import attribute
     from gridcrit.explain.local import check_lang, local_explanation
     from gridcrit.registry.registry import Registry
-    from gridcrit.registry.retrain import _default_dataset
+    from gridcrit.registry.retrain import default_dataset
 
     check_lang(lang)
     if not Path(store).exists():
         raise NotFoundError(f"store {store} not found")
     lm = Registry(store).load(model)
     meta = lm.meta
-    ds = (dataset_fn or DATASET_FN or _default_dataset)(store, meta["level"], meta["period"])
+    ds = (dataset_fn or DATASET_FN or default_dataset)(store, meta["level"], meta["period"])
     feats = list(meta["feature_schema"]["columns"])
     missing = [c for c in feats if c not in ds.frame.columns]
     if missing:

@@ -6,8 +6,9 @@ Methods (``method=``):
   the per-step masks ``[steps, n, f]``. Unsigned: they say *where the model looked*, not which way.
 * ``"treeshap"`` — exact TreeSHAP of XGBoost/LightGBM from the libraries' native contributions
   (``pred_contribs`` / ``pred_contrib``). Signed, additive: row sum + bias = raw prediction.
-  ``approximate=True`` uses XGBoost's ``approx_contribs`` (Saabas: one path per tree, ~depth× cheaper;
-  LightGBM has no such mode and stays exact).
+  ``approximate=True`` is the fast mode: Saabas contributions (one path per tree, ~depth× cheaper,
+  still additive) — XGBoost's ``approx_contribs``, and for LightGBM, which has no such mode, our
+  leaf-table implementation in :mod:`gridcrit.explain.saabas`.
 * ``"ig"`` — integrated gradients of the torch models (MLP, FT-Transformer): straight path from the
   training mean (numbers, standardised 0) and the "unknown" embedding (categories) to the row, midpoint
   Riemann sum with ``ig_steps`` points. Signed; NaN-indicator inputs are folded into their column.
@@ -218,7 +219,7 @@ def _treeshap(model: Any, X: pd.DataFrame, approximate: bool) -> Attribution:
 
     with threadpool_limits(limits=int(model._threads), user_api="openmp"):
         c = _tree_contribs(model, kind, M, approximate, notes)
-    return _treeshap_result(model, X, c, approximate and kind == "xgboost", notes)
+    return _treeshap_result(model, X, c, approximate, notes)
 
 
 def _tree_contribs(model: Any, kind: str, M: np.ndarray, approximate: bool, notes: list[str]) -> np.ndarray:
@@ -226,11 +227,14 @@ def _tree_contribs(model: Any, kind: str, M: np.ndarray, approximate: bool, note
         c = model.booster_.predict(model._dmatrix(M), pred_contribs=True, approx_contribs=bool(approximate),
                                    iteration_range=(0, model.best_iteration_ + 1))
     else:
-        if approximate:
-            notes.append("LightGBM has no approximate contributions; exact TreeSHAP used")
-        c = model.booster_.predict(M, pred_contrib=True, num_iteration=model.best_iteration_ + 1,
-                                   num_threads=model._threads)
         k = len(model.codec_.classes) if model.task == "classification" else 1
+        if approximate:  # LightGBM has no approximate mode of its own: Saabas from leaf tables
+            from gridcrit.explain.saabas import lightgbm_saabas
+
+            c = lightgbm_saabas(model.booster_, M, model.best_iteration_ + 1, n_classes=k)
+        else:
+            c = model.booster_.predict(M, pred_contrib=True, num_iteration=model.best_iteration_ + 1,
+                                       num_threads=model._threads)
         if k > 2:
             c = np.asarray(c).reshape(len(M), k, -1)
     return np.asarray(c, dtype=float)
@@ -285,8 +289,8 @@ def attribute(model: Any, X: Any, method: str = "auto", *, y: Any = None, approx
               ig_steps: int = 32, batch_rows: int = 256, n_repeats: int = 3, seed: int = 0) -> Attribution:
     """Per-row attributions and global importances of ``model`` on ``X`` with ``method``.
 
-    ``y`` is only used by ``permutation`` (global loss increase). ``approximate`` selects XGBoost's
-    fast approximate contributions. Raises :class:`ValidationError` for a method the model lacks.
+    ``y`` is only used by ``permutation`` (global loss increase). ``approximate`` selects the fast
+    approximate (Saabas) contributions of XGBoost/LightGBM. Raises :class:`ValidationError` for a method the model lacks.
     """
     if method not in METHODS:
         raise ValidationError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")

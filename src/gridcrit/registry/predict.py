@@ -30,7 +30,7 @@ import pandas as pd
 from gridcrit.errors import NotFoundError
 from gridcrit.registry.fingerprint import period_labels
 from gridcrit.registry.registry import Registry
-from gridcrit.registry.retrain import _default_dataset, target_column
+from gridcrit.registry.retrain import default_dataset, target_column
 
 TARGET_ORDER = ("saifi", "saidi", "count", "risk")
 
@@ -126,7 +126,7 @@ def predict(
         for m in reg.list(status="champion"):
             if m["level"] == level and m["period"] == pkind and m["target"] not in served:
                 served[m["target"]] = reg.load("champion", slot=m["slot"])
-    ds = dataset if dataset is not None else (dataset_fn or _default_dataset)(store, level, pkind)
+    ds = dataset if dataset is not None else (dataset_fn or default_dataset)(store, level, pkind)
     frame = ds.frame
     per = period_labels(frame["period"])
     available = sorted(per.unique())

@@ -184,7 +184,7 @@ def _default_ingest(paths: list[Path], store: str | Path, progress: bool) -> Any
     return ingest(paths, store, progress=progress)
 
 
-def _default_dataset(store: str | Path, level: str, period: str, risk_fit_until: str | None = None) -> Any:
+def default_dataset(store: str | Path, level: str, period: str, risk_fit_until: str | None = None) -> Any:
     """The criticality dataset. ``risk_fit_until``: last period whose targets fix the risk-class cut
     points; retraining passes the champion's last training period so classes keep their meaning."""
     from gridcrit.features.dataset import build_dataset
@@ -197,7 +197,7 @@ def _default_dataset(store: str | Path, level: str, period: str, risk_fit_until:
 def _dataset(dataset_fn: Callable[..., Any] | None, store: str | Path, level: str, period: str,
              risk_fit_until: str | None) -> Any:
     if dataset_fn is None:
-        return _default_dataset(store, level, period, risk_fit_until)
+        return default_dataset(store, level, period, risk_fit_until)
     return dataset_fn(store, level, period)
 
 
