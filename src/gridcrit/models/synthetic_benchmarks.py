@@ -67,26 +67,26 @@ def topk_precision(importances: np.ndarray, truth: np.ndarray, exclude: np.ndarr
     """Mean over rows of |top-k(importance) ∩ true| / k with k = number of true features of the row.
 
     ``exclude`` (bool ``[n, f]``) drops features from both the ranking and the truth (e.g. x11 to
-    score only the branch features on Syn4–6).
+    score only the branch features on Syn4–6). Ties at the cut get expected credit
+    (:func:`gridcrit.explain.agreement.rowwise_topk_precision`).
     """
-    imp = importances.astype(np.float64).copy()
-    tr = truth.copy()
+    from gridcrit.explain.agreement import rowwise_topk_precision
+
+    imp = np.asarray(importances, dtype=np.float64).copy()
+    tr = np.asarray(truth, dtype=bool).copy()
     if exclude is not None:
         imp[exclude] = -np.inf
-        tr = tr & ~exclude
-    k = tr.sum(1)
-    order = np.argsort(-imp, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(imp.shape[1])[None, :].repeat(imp.shape[0], 0), axis=1)
-    hits = ((ranks < k[:, None]) & tr).sum(1)
-    valid = k > 0
-    return float(np.mean(hits[valid] / k[valid]))
+        tr &= ~exclude
+    return rowwise_topk_precision(imp, tr)
 
 
 def best_global_ranking_precision(truth: np.ndarray, exclude: np.ndarray | None = None) -> float:
-    """Top-k precision of the best single global feature ranking (ranked by how often a feature is
-    truly relevant): what a per-row explanation must beat to show it is instance-wise."""
-    tr = truth if exclude is None else truth & ~exclude
-    freq = tr.mean(0) + 1e-9 * np.arange(tr.shape[1])[::-1]  # stable tie-break
-    imp = np.broadcast_to(freq, tr.shape)
-    return topk_precision(imp, truth, exclude)
+    """Top-k precision of the best single global feature ranking (searched, see
+    :func:`gridcrit.explain.agreement.best_global_ranking`): what a per-row explanation must beat to
+    show it is instance-wise."""
+    from gridcrit.explain.agreement import global_ranking_topk_precision
+
+    tr = np.asarray(truth, dtype=bool)
+    if exclude is not None:
+        tr = tr & ~exclude
+    return global_ranking_topk_precision(tr)
