@@ -65,8 +65,9 @@ def run_one(name: str, seed: int, args) -> dict:
     X, y, _ = make_syn(name, 10_000, seed)
     Xv, yv, _ = make_syn(name, 10_000, 100 + seed)
     Xt, yt, truth = make_syn(name, 10_000, 1000 + seed)
-    clf = TabNetClassifier(**paper_arch(name), **schedule(args.schedule, args.epochs), seed=seed,
-                           n_threads=args.threads, mask_type=args.mask_type)
+    hp = {**paper_arch(name), **schedule(args.schedule, args.epochs), "mask_type": args.mask_type,
+          **getattr(args, "overrides", {})}
+    clf = TabNetClassifier(**hp, seed=seed, n_threads=args.threads)
     t = time.perf_counter()
     clf.fit(X, y, eval_set=[(Xv, yv)])
     fit_s = time.perf_counter() - t
@@ -96,13 +97,16 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=80)
     ap.add_argument("--mask-type", default="entmax")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("GRIDCRIT_THREADS", "1")))
+    ap.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                    help="override a TabNet parameter for every dataset, e.g. --set gamma=1.0 (printed in the header)")
     args = ap.parse_args()
+    args.overrides = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     names = args.datasets.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.quick:
         names, seeds, args.epochs = ["Syn2", "Syn4"], [0], 30
     print(f"schedule={args.schedule} {schedule(args.schedule, args.epochs)} mask={args.mask_type} "
-          f"threads={args.threads} load={os.getloadavg()[0]:.1f}", flush=True)
+          f"overrides={args.overrides} threads={args.threads} load={os.getloadavg()[0]:.1f}", flush=True)
     rows = []
     for name in names:
         for seed in seeds:
@@ -124,6 +128,7 @@ def main() -> None:
         print(f"{name:8s} {s['auc']:9.4f} {s['auc_sd']:6.4f} {s['paper_auc']:6.3f} {s['topk_precision']:6.3f} "
               f"{s.get('branch_topk_precision', float('nan')):7.3f} {s['global_oracle_precision']:7.3f}")
     print(json.dumps({"schedule": args.schedule, "epochs": args.epochs, "mask_type": args.mask_type,
+                      "overrides": args.overrides,
                       "threads": args.threads, "seeds": seeds, "summary": summary, "runs": rows}, default=float))
 
 
