@@ -48,3 +48,19 @@ def test_first_trained_model_of_a_slot_is_champion(tiny_store, tmp_path, capsys)
     assert status[first] == "champion" and status[second] == "candidate"
     assert run(["predict", "--model", "champion", "--store", str(store), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["models"] == {"count": first}
+
+
+def test_explain_against_the_twins_truth(tiny_store, tiny_twin, tmp_path, capsys):
+    """`gridcrit explain --twin` scores a trained model's SHAP against truth.json, on all and on the
+    critical (top predicted) asset-periods."""
+    store = tmp_path / "s.duckdb"
+    shutil.copy(tiny_store, store)
+    assert run(["train", "--model", "xgboost", "--target", "count", "--level", "transformer", "--store", str(store),
+                "--param", "n_estimators=30", "--test-periods", "3", "--json"]) == 0
+    version = json.loads(capsys.readouterr().out)["version"]
+    rc = run(["explain", "--model", version, "--global", "--twin", str(tiny_twin), "--store", str(store), "--json"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    truth = json.loads(out.out)["truth"]
+    assert truth["topk"]["n_asset_periods"] > 0 and 0.0 <= truth["topk"]["topk_hit_rate"] <= 1.0
+    assert 0 < truth["topk_critical"]["n_asset_periods"] <= truth["topk"]["n_asset_periods"]

@@ -42,6 +42,19 @@ def _rows(frame, asset: str | None, period: str | None, max_rows: int, seed: int
 DATASET_FN = None
 
 
+_RISK_ORDER = ("Bajo", "Medio", "Alto", "Muy Alto")
+
+
+def _risk_score(model: Any, X: Any) -> np.ndarray:
+    """One number per row that ranks assets by predicted criticality: the prediction of a
+    regression/count model, or the expected risk-class rank (Bajo 0 … Muy Alto 3) of a classifier."""
+    if hasattr(model, "predict_proba") and getattr(model, "classes_", None) is not None:
+        classes = [str(c) for c in model.classes_]
+        rank = np.array([_RISK_ORDER.index(c) if c in _RISK_ORDER else i for i, c in enumerate(classes)], float)
+        return np.asarray(model.predict_proba(X), float) @ rank
+    return np.asarray(model.predict(X), float).reshape(len(X), -1).mean(axis=1)
+
+
 def run_explain(store: Path, model: str, asset: str | None = None, period: str | None = None,
                 method: str = "auto", lang: str = "es", out: Path | None = None, twin: Path | None = None,
                 max_rows: int = 3000, k: int = 5, dataset_fn: Any = None,
@@ -102,8 +115,11 @@ def run_explain(store: Path, model: str, asset: str | None = None, period: str |
     if twin is not None:
         from gridcrit.explain.truth import twin_check
 
-        truth = twin_check(att, keys, store, twin, getattr(ds, "card", {}), period=meta["period"])
+        truth = twin_check(att, keys, store, twin, getattr(ds, "card", {}), period=meta["period"],
+                           prediction=_risk_score(lm.model, X))
         res["truth"] = {"share": truth["share"], "topk": {k2: v for k2, v in truth["topk"].items() if k2 != "misses"}}
+        if "topk_critical" in truth:
+            res["truth"]["topk_critical"] = {k2: v for k2, v in truth["topk_critical"].items() if k2 != "misses"}
     if bundle is not None and out is not None:
         from gridcrit.explain.report import agreement, write_report
 

@@ -55,7 +55,7 @@ _FIXED: dict[str, tuple[str, str, str, str]] = {
     "years_since_update": ("years from the segment's last update (FECHA_ACT) to the period start", "years", SNAP,
                            "equipment ageing"),
     "n_segments": ("MV segments of the circuit", "count", SNAP, ""),
-    "line_km": ("MV line length of the circuit", "km", SNAP, ""),
+    "line_km": ("MV line length of the circuit", "km", SNAP, "line length exposure"),
     "topo_depth": ("segments between the asset and its substation", "segments", SNAP, ""),
     "topo_path_km": ("line length from the substation to the asset", "km", SNAP, ""),
     "topo_protective_upstream": ("protective devices (reclosers, fuses, breakers) on the path from the "
@@ -67,7 +67,8 @@ _FIXED: dict[str, tuple[str, str, str, str]] = {
     "topo_customers_downstream": ("customers of transformers downstream (interrupted if it opens)",
                                   "customers", SNAP, ""),
     "topo_transformers_downstream": ("transformers downstream", "count", SNAP, ""),
-    "topo_km_downstream": ("line length downstream, this segment included", "km", SNAP, ""),
+    # the faults a switch clears happen on the line below it: its exposure to every line hazard
+    "topo_km_downstream": ("line length downstream, this segment included", "km", SNAP, "line length exposure"),
     "topo_customers": ("customers of the circuit", "customers", SNAP, ""),
     "topo_transformers": ("transformers of the circuit", "count", SNAP, ""),
     "topo_max_depth": ("longest path of the circuit in segments", "segments", SNAP, ""),
@@ -119,6 +120,7 @@ TWIN_DRIVERS = {
     "animals on bare conductor": ("animals",),
     "equipment ageing": ("equipment",),
     "pole failures x rain": ("poles",),
+    "wooden poles: failures x rain, climbed by animals": ("poles", "animals"),
     "persistent asset condition": (),
 }
 
@@ -143,7 +145,8 @@ def describe(name: str, group: str = "") -> dict:
     elif m := re.fullmatch(r"supports(_no_grounding|_wood)?_(\d+m)", name):
         what = {None: "supports (poles/towers)", "_no_grounding": "supports without foot grounding (TIERRA_PIE)",
                 "_wood": "wooden supports (MATERIAL MADERA)"}[m[1]]
-        driver = {None: "", "_no_grounding": "lightning x missing grounding", "_wood": "pole failures x rain"}[m[1]]
+        driver = {None: "", "_no_grounding": "lightning x missing grounding",
+                  "_wood": "wooden poles: failures x rain, climbed by animals"}[m[1]]
         meaning, unit, basis = f"{what} within {m[2]} of the asset, known before the start", "supports", PAST
     else:
         meaning, unit, basis, driver = "", "", "", ""

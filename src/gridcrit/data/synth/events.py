@@ -104,8 +104,16 @@ def asset_weights(net: Network, comp: Component) -> tuple[np.ndarray, np.ndarray
         if comp.driver == "age_heat":
             cust = net.customers(MONTH_2019_01).astype(float)
             x = np.exp(0.04 * (2019.0 - net.tr_fab)) * np.sqrt(np.maximum(cust, 1) / net.tr_kva)
-        elif comp.driver == "animals":
-            x = np.where(np.isin(net.circ_grupo[tc], ["3", "4"]), 2.5, 1.0)
+        elif comp.driver == "animals":  # coefficients documented in hazards.COMPONENTS (truth.json)
+            k = comp.coefficients
+            grp = np.array([k["group"][g] for g in net.circ_grupo[tc]], dtype=float)
+            fseg = net.node_seg[net.tr_node]
+            covered = np.where(fseg >= 0, net.seg_covered[np.maximum(fseg, 0)], False)
+            ap_at = np.full(len(net.node_parent), -1, dtype=np.int64)
+            ap_at[net.ap_node] = np.arange(len(net.ap_node))
+            a = ap_at[net.tr_node]
+            wood = np.where(a >= 0, net.ap_material[np.maximum(a, 0)] == "MADERA", False)
+            x = grp * np.where(covered, k["covered_feeder"], k["bare_feeder"]) * np.where(wood, k["wooden_pole"], 1.0)
         else:
             x = np.ones(len(tc))
         return x, mun

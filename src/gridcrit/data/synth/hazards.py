@@ -136,18 +136,34 @@ COMPONENTS: tuple[Component, ...] = (
         (14.0, 5.0),
         {"age_per_year": 0.04, "heat_per_degC": 0.15, "temp_ref_C": 22.0},
     ),
+    # Animals at transformers (opossums, squirrels, birds bridging a bushing and the tank) concentrate
+    # where fauna is abundant, the pole is easy to climb and live parts are bare: CREG 015 quality
+    # group 4 (rural areas; groups 1-3 are urban areas by town size — in the twin, non-urban circuits
+    # are 40 % group 3, 60 % group 4), a wooden pole at the transformer (MADERA: ~24 % of rural
+    # supports, 3 % urban) and a bare feeding conductor (covered conductor and bushing covers are the
+    # usual animal guard). The contrast is strong on purpose: with the former "×2.5 if GRUPO015 in
+    # {3,4}" (3/4 of transformers) no observable column told an animals-prone transformer apart, so no
+    # explanation could name the driver of its events (twin check of issue 6: ≈ 0 of 520 animals
+    # asset-periods). The wooden pole, a per-transformer minority, keeps the driver identifiable
+    # whatever share of the network a seed makes group 4 (a group-only contrast was not: the check
+    # fell from 94 % to 82 % between seeds 0 and 1). Event totals are unchanged: r_c normalises the
+    # weights to the component's target.
     Component(
         "animals",
         "trafo",
         14_000 / 66,
-        "2.5 if GRUPO015 in {3,4} (rural) else 1",
+        "group[GRUPO015] · (bare if the feeding segment's TIPOCONDUCTOR == 'DESNUDO' else covered) · "
+        "(wooden_pole if the support at the transformer's node is MADERA else 1); "
+        "group 1: 0.1, 2: 0.25, 3: 1, 4 (rural): 3; bare 1.5, covered/insulated 0.15; wooden pole 8",
         "none",
-        ("trafos.GRUPO015",),
+        ("trafos.GRUPO015", "redmt.TIPOCONDUCTOR (segment feeding the transformer's node)",
+         "apoyos.MATERIAL (support at the transformer's node)"),
         {"19.0": 0.82, "29.0": 0.18},
         0.03,
         1.0,
         (9.0, 4.0),
-        {"rural": 2.5},
+        {"group": {"1": 0.1, "2": 0.25, "3": 1.0, "4": 3.0}, "bare_feeder": 1.5, "covered_feeder": 0.15,
+         "wooden_pole": 8.0},
     ),
     Component(
         "animals",
