@@ -139,6 +139,29 @@ LAMBDA = {"Syn4": 0.01, "Syn5": 0.01, "Syn6": 0.005}
 
 
 def bench_syn(args) -> dict:
+    """Syn4-6 over ``--syn-seeds`` (train/validation/test data seeds s, 100+s, 1000+s; model seed s)."""
+    res = {}
+    for name in args.syn:
+        runs = [_syn_one(name, seed, args) for seed in args.syn_seeds]
+        keys = ("tabnet", "tabnet_contrastive", "treeshap", "treeshap_contrastive")
+        summ: dict = {"seeds": list(args.syn_seeds), "runs": runs,
+                      "tabnet_auc": float(np.mean([r["tabnet_auc"] for r in runs])),
+                      "xgb_auc": float(np.mean([r["xgb_auc"] for r in runs]))}
+        for key in keys:
+            summ[key] = {m: float(np.mean([r[key][m] for r in runs])) for m in runs[0][key] if "beats" not in m}
+            summ[key]["beats_global"] = summ[key]["rowwise_topk"] > summ[key]["best_global_topk"]
+            summ[key]["beats_global_seeds"] = int(sum(r[key]["beats_global"] for r in runs))
+        res[name] = summ
+        tb, sh = summ["tabnet"], summ["treeshap"]
+        print(f"{name} mean of seeds {list(args.syn_seeds)}: TabNet AUC {summ['tabnet_auc']:.3f} masks top-k "
+              f"{tb['rowwise_topk']:.3f} vs best global {tb['best_global_topk']:.3f} "
+              f"({tb['beats_global_seeds']}/{len(runs)} seeds beat it; branch only {tb['branch_rowwise_topk']:.3f} "
+              f"vs {tb['branch_best_global_topk']:.3f}); XGB AUC {summ['xgb_auc']:.3f} TreeSHAP top-k "
+              f"{sh['rowwise_topk']:.3f} ({sh['beats_global_seeds']}/{len(runs)} seeds beat it)", flush=True)
+    return res
+
+
+def _syn_one(name: str, seed: int, args) -> dict:
     from sklearn.metrics import roc_auc_score
 
     from gridcrit.explain.attribution import attribute, contrastive
@@ -147,42 +170,40 @@ def bench_syn(args) -> dict:
     from gridcrit.models.synthetic_benchmarks import make_syn
     from gridcrit.models.tabnet import TabNetClassifier
 
-    res = {}
-    for name in args.syn:
-        X, y, _ = make_syn(name, args.syn_train, 0)
-        Xv, yv, _ = make_syn(name, max(2000, args.syn_train // 5), 100)
-        Xt, yt, truth = make_syn(name, args.syn_test, 1000)
-        # the paper's Syn4-6 architecture (N_d = N_a = 16, 5 steps, gamma 1.5), fast one-cycle schedule
-        clf = TabNetClassifier(n_d=16, n_a=16, n_steps=5, gamma=1.5, lambda_sparse=LAMBDA[name], momentum=0.3,
-                               batch_size=1024, virtual_batch_size=128, lr=0.02, lr_schedule="onecycle",
-                               max_epochs=args.syn_epochs, patience=0, mask_type="entmax", seed=0, n_threads=1)
-        t = time.perf_counter()
-        clf.fit(X, y, eval_set=[(Xv, yv)])
-        fit_s = time.perf_counter() - t
-        imp, _ = clf.explain(Xt)
-        r = {"tabnet_auc": float(roc_auc_score(yt, clf.predict_proba(Xt)[:, 1])), "tabnet_fit_s": fit_s,
-             "tabnet": syn_check(imp, truth), "tabnet_contrastive": syn_check(contrastive(imp), truth)}
-        cols = [f"x{i + 1}" for i in range(11)]
-        xgb = XGBoostModel(task="classification", n_estimators=300, max_depth=4, n_jobs=1).fit(
-            pd.DataFrame(X, columns=cols), y, eval_set=[(pd.DataFrame(Xv, columns=cols), yv)])
-        Xtf = pd.DataFrame(Xt, columns=cols)
-        r["xgb_auc"] = float(roc_auc_score(yt, xgb.predict_proba(Xtf)[:, 1]))
-        shap = attribute(xgb, Xtf).values
-        r["treeshap"] = syn_check(shap, truth)
-        r["treeshap_contrastive"] = syn_check(contrastive(shap), truth)
-        res[name] = r
-        tb, sh = r["tabnet"], r["treeshap"]
-        print(f"{name}: TabNet AUC {r['tabnet_auc']:.3f} masks top-k {tb['rowwise_topk']:.3f} vs best global "
-              f"{tb['best_global_topk']:.3f} -> {'BEATS' if tb['beats_global'] else 'does NOT beat'} it "
-              f"(branch only {tb['branch_rowwise_topk']:.3f} vs {tb['branch_best_global_topk']:.3f}); "
-              f"XGB AUC {r['xgb_auc']:.3f} TreeSHAP top-k {sh['rowwise_topk']:.3f} -> "
-              f"{'BEATS' if sh['beats_global'] else 'does NOT beat'} it", flush=True)
-        for m in ("tabnet_contrastive", "treeshap_contrastive"):
-            c = r[m]
-            print(f"{name}: {m} top-k {c['rowwise_topk']:.3f} vs best global {c['best_global_topk']:.3f} -> "
-                  f"{'BEATS' if c['beats_global'] else 'does NOT beat'} it (branch only {c['branch_rowwise_topk']:.3f} "
-                  f"vs {c['branch_best_global_topk']:.3f})", flush=True)
-    return res
+    X, y, _ = make_syn(name, args.syn_train, seed)
+    Xv, yv, _ = make_syn(name, max(2000, args.syn_train // 5), 100 + seed)
+    Xt, yt, truth = make_syn(name, args.syn_test, 1000 + seed)
+    # the paper's Syn4-6 architecture (N_d = N_a = 16, 5 steps, gamma 1.5), fast one-cycle schedule
+    clf = TabNetClassifier(n_d=16, n_a=16, n_steps=5, gamma=1.5, lambda_sparse=LAMBDA[name], momentum=0.3,
+                           batch_size=1024, virtual_batch_size=128, lr=0.02, lr_schedule="onecycle",
+                           max_epochs=args.syn_epochs, patience=0, mask_type="entmax", seed=seed, n_threads=1)
+    t = time.perf_counter()
+    clf.fit(X, y, eval_set=[(Xv, yv)])
+    fit_s = time.perf_counter() - t
+    imp, _ = clf.explain(Xt)
+    r = {"tabnet_auc": float(roc_auc_score(yt, clf.predict_proba(Xt)[:, 1])), "tabnet_fit_s": fit_s,
+         "tabnet": syn_check(imp, truth), "tabnet_contrastive": syn_check(contrastive(imp), truth)}
+    cols = [f"x{i + 1}" for i in range(11)]
+    xgb = XGBoostModel(task="classification", n_estimators=300, max_depth=4, n_jobs=1,
+                       random_state=seed).fit(
+        pd.DataFrame(X, columns=cols), y, eval_set=[(pd.DataFrame(Xv, columns=cols), yv)])
+    Xtf = pd.DataFrame(Xt, columns=cols)
+    r["xgb_auc"] = float(roc_auc_score(yt, xgb.predict_proba(Xtf)[:, 1]))
+    shap = attribute(xgb, Xtf).values
+    r["treeshap"] = syn_check(shap, truth)
+    r["treeshap_contrastive"] = syn_check(contrastive(shap), truth)
+    tb, sh = r["tabnet"], r["treeshap"]
+    print(f"{name} seed {seed}: TabNet AUC {r['tabnet_auc']:.3f} masks top-k {tb['rowwise_topk']:.3f} vs best global "
+          f"{tb['best_global_topk']:.3f} -> {'BEATS' if tb['beats_global'] else 'does NOT beat'} it "
+          f"(branch only {tb['branch_rowwise_topk']:.3f} vs {tb['branch_best_global_topk']:.3f}); "
+          f"XGB AUC {r['xgb_auc']:.3f} TreeSHAP top-k {sh['rowwise_topk']:.3f} -> "
+          f"{'BEATS' if sh['beats_global'] else 'does NOT beat'} it", flush=True)
+    for m in ("tabnet_contrastive", "treeshap_contrastive"):
+        c = r[m]
+        print(f"{name} seed {seed}: {m} top-k {c['rowwise_topk']:.3f} vs best global {c['best_global_topk']:.3f} -> "
+              f"{'BEATS' if c['beats_global'] else 'does NOT beat'} it (branch only {c['branch_rowwise_topk']:.3f} "
+              f"vs {c['branch_best_global_topk']:.3f})", flush=True)
+    return r
 
 
 # ------------------------------------------------------------------------------------------- twin
@@ -393,6 +414,7 @@ def main() -> None:
     ap.add_argument("--syn-train", type=int, default=10_000)
     ap.add_argument("--syn-test", type=int, default=10_000)
     ap.add_argument("--syn-epochs", type=int, default=40)
+    ap.add_argument("--syn-seeds", type=lambda v: [int(x) for x in v.split(",")], default=[0, 1, 2])
     ap.add_argument("--twin-scale", default="tiny")
     ap.add_argument("--twin-seed", type=int, default=0, help="seed of the synthetic twin (network and events)")
     ap.add_argument("--twin-epochs", type=int, default=30)
