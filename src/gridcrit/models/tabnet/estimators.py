@@ -336,8 +336,8 @@ class _SupervisedTabNet(_TabNetBase):
             lam = float(self.lambda_sparse)
 
             def batch_loss(idx: torch.Tensor) -> torch.Tensor:
-                out, m_loss = net(x_num[idx], x_cat[idx])
-                loss = self._loss(out, y_t[idx], None if w is None else w[idx])
+                out, m_loss = net(x_num.index_select(0, idx), x_cat.index_select(0, idx))
+                loss = self._loss(out, y_t.index_select(0, idx), None if w is None else w.index_select(0, idx))
                 return loss - lam * m_loss if lam else loss
 
             evaluate = None
@@ -611,7 +611,7 @@ class TabNetPretrainer(_TabNetBase):
 
             def batch_loss(idx: torch.Tensor) -> torch.Tensor:
                 hidden = torch.bernoulli(torch.full((idx.shape[0], f), r), generator=gen)
-                x_hat, x_emb, hidden_cols = net(x_num[idx], x_cat[idx], hidden)
+                x_hat, x_emb, hidden_cols = net(x_num.index_select(0, idx), x_cat.index_select(0, idx), hidden)
                 return reconstruction_loss(x_hat, x_emb, hidden_cols)  # no sparsity term, as in the paper
 
             evaluate = None
