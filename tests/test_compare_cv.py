@@ -214,3 +214,46 @@ def test_parallel_fits_match_serial(panel):
     b = compare_models(frame, feats, "count", ["lightgbm"], n_jobs=2, **kw)
     assert b.summary["n_jobs"] == 2
     pd.testing.assert_frame_equal(a.periods, b.periods)
+
+
+def _with_history(frame: pd.DataFrame) -> pd.DataFrame:
+    """The dataset's history columns the offset reads (past periods only)."""
+    f = frame.sort_values(["asset_id", "period"]).copy()
+    g = f.groupby("asset_id")["y_count"]
+    f["hist_count_total"] = g.cumsum() - f["y_count"]
+    f["hist_periods_observed"] = f.groupby("asset_id").cumcount().astype(float)
+    return f.reset_index(drop=True)
+
+
+def test_history_offset_formula_and_errors():
+    from gridcrit.models.compare import history_offset
+
+    f = pd.DataFrame({"hist_count_total": [0.0, 6.0, 1.0], "hist_periods_observed": [0.0, 12.0, 48.0]})
+    np.testing.assert_allclose(history_offset(f, "y_count", prior=0.5, smoothing=12),
+                               [0.5, (6 + 6) / 24, (1 + 6) / 60])
+    with pytest.raises(ValidationError, match="hist_saifi_total"):
+        history_offset(f, "y_saifi", prior=0.5)
+    with pytest.raises(ValidationError, match="positive mean"):
+        history_offset(f, "y_count", prior=0.0)
+
+
+def test_compare_with_history_offset_applies_to_every_model_alike(panel):
+    frame, feats = panel
+    frame = _with_history(frame)
+    kw = dict(n_folds=2, model_params=FAST, n_boot=50)
+    plain = compare_models(frame, feats, "count", ["lightgbm", "mlp"], **kw)
+    off = compare_models(frame, feats, "count", ["lightgbm", "mlp"], offset="history", **kw)
+    assert off.summary["offset"] == {"kind": "history", "smoothing": 12.0, "applies_to": ["lightgbm", "mlp"]}
+    assert plain.summary["offset"] is None
+    base = lambda r: r.periods[r.periods.model == "historical_mean"].reset_index(drop=True)  # noqa: E731
+    pd.testing.assert_frame_equal(base(plain), base(off))  # the baseline is untouched
+    for m in ("lightgbm", "mlp"):
+        p = off.predictions[off.predictions.model == m]
+        assert (p.pred > 0).all() and p.pred.nunique() > 10
+        assert not np.allclose(p.pred.to_numpy(), plain.predictions[plain.predictions.model == m].pred.to_numpy())
+    with pytest.raises(ValidationError, match="unknown offset"):
+        compare_models(frame, feats, "count", ["lightgbm"], offset="magic", **kw)
+    with pytest.raises(ValidationError, match="classification"):
+        compare_models(frame, feats, "risk", ["lightgbm"], offset="history", **kw)
+    with pytest.raises(ValidationError, match="hist_saifi_total"):
+        compare_models(frame, feats, "saifi", ["lightgbm"], offset="history", **kw)

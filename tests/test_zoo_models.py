@@ -148,3 +148,53 @@ def test_tabnet_through_the_zoo(tmp_path):
     assert m.predict_proba(X[TE]).shape == (300, 3)
     m.save(tmp_path)
     np.testing.assert_allclose(load_model(tmp_path).predict_proba(X[TE]), m.predict_proba(X[TE]), rtol=1e-5)
+
+
+def _heavy(n: int = 1200, seed: int = 2):
+    """A heavy-tailed count column that drives a Poisson target (like past interruptions)."""
+    rng = np.random.default_rng(seed)
+    cnt = np.floor(rng.pareto(1.5, n) * 3)
+    Xh = pd.DataFrame({"cnt": cnt, "z": rng.normal(size=n), "neg": rng.normal(size=n) ** 3})
+    y = rng.poisson(0.3 * np.log1p(cnt) + 0.1).astype(float)
+    return Xh, y
+
+
+@pytest.mark.parametrize("name", ["mlp", "ft_transformer", "tabnet"])
+def test_neural_models_log_heavy_tails_and_round_trip(name, tmp_path):
+    if name == "tabnet":
+        pytest.importorskip("gridcrit.models.tabnet")
+    Xh, y = _heavy()
+    m = make_model(name, "poisson", **FAST[name]).fit(Xh[:900], y[:900], eval_set=[(Xh[900:], y[900:])])
+    scales = m.encoder_.log_scale if name != "tabnet" else m.log_scale_
+    assert set(scales) == {"cnt"}  # skewed and non-negative; 'neg' is skewed but has negatives
+    assert scales["cnt"] == pytest.approx(np.median(Xh.cnt[Xh.cnt > 0]), rel=0.2)
+    const = poisson_deviance(y[900:], np.full(len(y) - 900, y[:900].mean()))
+    if name != "tabnet":  # 5 TabNet epochs on 900 rows learn little; its fit quality is tested elsewhere
+        assert poisson_deviance(y[900:], m.predict(Xh[900:])) < const
+    assert (m.predict(Xh[900:]) >= 0).all()
+    m.save(tmp_path)
+    np.testing.assert_allclose(load_model(tmp_path).predict(Xh[900:]), m.predict(Xh[900:]), rtol=1e-5)
+    off = make_model(name, "poisson", log_heavy_tails=False, **FAST[name]).fit(Xh[:900], y[:900])
+    assert not (off.encoder_.log_scale if name != "tabnet" else off.log_scale_)
+
+
+def test_neural_poisson_starts_at_log_mean_and_lr_schedule():
+    from gridcrit.models.mlp import _lr_factor
+
+    Xh, y = _heavy()
+    m = make_model("mlp", "poisson", max_epochs=1, lr=1e-9, d_hidden=16).fit(Xh, y)  # lr ~0: init state
+    np.testing.assert_allclose(m.predict(Xh).mean(), y.mean(), rtol=0.05)
+    assert _lr_factor(0.0, 0.1, "cosine") == pytest.approx(0.05)
+    assert _lr_factor(0.1, 0.1, "cosine") == pytest.approx(1.0)
+    assert _lr_factor(1.0, 0.1, "cosine") == pytest.approx(0.05)
+    assert _lr_factor(0.55, 0.1, "cosine") == pytest.approx(0.525)
+    with pytest.raises(ValidationError, match="lr_schedule"):
+        make_model("mlp", "poisson", max_epochs=1, lr_schedule="wavy").fit(Xh, y)
+
+
+def test_time_budget_checks_validation_within_an_epoch():
+    Xh, y = _heavy(3000)
+    m = make_model("mlp", "poisson", max_epochs=2, batch_size=100, eval_every=1000, d_hidden=16)
+    m.fit(Xh[:2500], y[:2500], eval_set=[(Xh[2500:], y[2500:])])
+    assert [h["rows_seen"] for h in m.history_] == [1000, 2000, 2500, 3500, 4500, 5000]
+    assert m.n_epochs_ == 2

@@ -144,6 +144,31 @@ def historical_mean(train: pd.DataFrame, test: pd.DataFrame, target: str, task: 
     return pred, None, None
 
 
+# -- offset -------------------------------------------------------------------------------------
+OFFSETS = (None, "history")
+
+
+def history_offset(frame: pd.DataFrame, target: str, prior: float, smoothing: float = 12.0) -> np.ndarray:
+    """Each row's smoothed past mean of its own asset's target, known at the period start.
+
+    ``b = (hist_<t>_total + smoothing * prior) / (hist_periods_observed + smoothing)``: the asset's
+    mean target over the periods *before* this one (the dataset's ``hist_*`` columns never include
+    the current period), shrunk toward ``prior`` (the training rows' mean) by ``smoothing`` pseudo
+    periods so assets with little or no history still get a positive, sensible rate.
+    """
+    short = target.removeprefix("y_")
+    total, seen = f"hist_{short}_total", "hist_periods_observed"
+    missing = [c for c in (total, seen) if c not in frame.columns]
+    if missing:
+        raise ValidationError(f"offset='history' needs column(s) {', '.join(missing)} in the table "
+                              f"(the criticality dataset's history features for target {target!r})")
+    if not (np.isfinite(prior) and prior > 0):
+        raise ValidationError(f"offset='history' needs a positive mean {target!r} in the training rows (got {prior})")
+    tot = pd.to_numeric(frame[total], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    n = pd.to_numeric(frame[seen], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    return np.clip((np.clip(tot, 0, None) + smoothing * prior) / (np.clip(n, 0, None) + smoothing), prior * 1e-6, None)
+
+
 # -- results ------------------------------------------------------------------------------------
 @dataclass
 class CompareResult:
@@ -199,7 +224,8 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
                    model_params: dict[str, dict[str, Any]] | None = None, period_col: str = "period",
                    asset_col: str = "asset_id", primary: str | None = None, n_boot: int = 1000, seed: int = 0,
                    val_periods: int = 3, categorical: Sequence[str] = (), n_jobs: int = 1, progress: bool = False,
-                   keep_predictions: int = 200_000) -> CompareResult:
+                   keep_predictions: int = 200_000, offset: str | None = None,
+                   offset_smoothing: float = 12.0) -> CompareResult:
     """Rolling-origin temporal CV of zoo ``models`` (+ the historical-mean baseline) on ``target``.
 
     ``model_params`` maps a model name to constructor overrides. ``primary`` is the metric that names
@@ -207,11 +233,23 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
     Early stopping watches the last ``val_periods`` training periods (not refitted afterwards).
     ``n_jobs > 1`` runs (fold, model) fits in that many forked worker processes, each with
     ``default_threads()`` threads (so ``n_jobs=2`` with 1 thread each uses a 2-core machine fully).
+
+    ``offset="history"`` (poisson/regression) makes every zoo model — all alike, the baseline
+    untouched — learn a multiplicative correction to each asset's own past: with
+    ``b = history_offset(...)`` (smoothed mean of the asset's target over the periods before the
+    row's period, known at its start), a model is fitted on ``y / b`` with sample weight ``b`` and
+    predicts ``b * f(x)``. For the Poisson loss this is exactly a log-link GLM/GBDT offset
+    ``log b`` (``b*f - y*log(b*f)`` = ``b * (f - (y/b)*log f)`` + a term free of ``f``). Early
+    stopping sees ``y_val / b_val`` (the zoo's ``eval_set`` carries no weights).
     """
     from gridcrit.models.zoo import model_class
 
     target = target if target in frame.columns else target_column(target)
     task = check_task(task or default_task(target))
+    if offset not in OFFSETS:
+        raise ValidationError(f"unknown offset {offset!r}; choose one of none, history")
+    if offset is not None and task == "classification":
+        raise ValidationError("an offset only applies to regression/poisson targets, not classification")
     _check_frame(frame, list(features), target, period_col, asset_col)
     if task != "classification":  # periods after the last event have no target yet
         frame = frame[np.isfinite(pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float))]
@@ -230,7 +268,8 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
     global _JOB
     _JOB = {"frame": frame, "X": model_frame(frame, features, categorical), "splits": splits, "target": target,
             "task": task, "params": model_params or {}, "asset_col": asset_col, "period_col": period_col,
-            "val_periods": val_periods, "cap": max(1, keep_predictions // max(1, len(splits))), "seed": seed}
+            "val_periods": val_periods, "cap": max(1, keep_predictions // max(1, len(splits))), "seed": seed,
+            "offset": offset, "offset_smoothing": offset_smoothing}
     jobs = [(fold, name) for fold in range(len(splits)) for name in names]
     results: dict[tuple[int, str], dict[str, Any]] = {}
     try:
@@ -263,9 +302,14 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
                         periods=pd.concat([r["periods"] for r in ordered], ignore_index=True),
                         predictions=pd.concat([r["pred"] for r in ordered], ignore_index=True))
     res.summary = summarize(res, primary=primary, n_boot=n_boot, seed=seed)
+    if task != "classification":  # how to read top10_recall: below 10 % positives it is "recall of events"
+        y_te = pd.to_numeric(frame[target].iloc[np.concatenate([te for _, te in splits])], errors="coerce")
+        res.summary["positive_share_test"] = float((y_te > 0).mean())
     res.summary["threads"] = default_threads()
     res.summary["n_jobs"] = n_jobs
     res.summary["n_folds"] = len(splits)
+    res.summary["offset"] = None if offset is None else {"kind": offset, "smoothing": offset_smoothing,
+                                                         "applies_to": list(models)}
     return res
 
 
@@ -300,13 +344,21 @@ def _run_one(fold: int, name: str) -> dict[str, Any]:
             c_train, c_pred = time.process_time() - c0, 0.0
         else:
             model = make_model(name, task, **J["params"].get(name, {}))
-            y = frame[target]
-            ev = [(X_all.iloc[val_idx], y.iloc[val_idx])] if len(val_idx) else None
-            model.fit(X_all.iloc[fit_idx], y.iloc[fit_idx], eval_set=ev)
+            y = frame[target].to_numpy()
+            b = w = None
+            if J["offset"] == "history":  # every model alike: fit y/b with weight b, predict b*f(x)
+                prior = float(np.mean(y[fit_idx].astype(float)))
+                b = history_offset(frame, target, prior, J["offset_smoothing"])
+                y = y.astype(float) / b
+                w = b[fit_idx]
+            ev = [(X_all.iloc[val_idx], y[val_idx])] if len(val_idx) else None
+            model.fit(X_all.iloc[fit_idx], y[fit_idx], eval_set=ev, sample_weight=w)
             t_train, c_train = time.perf_counter() - t0, time.process_time() - c0
             t0, c0 = time.perf_counter(), time.process_time()
             Xt = X_all.iloc[te]
             pred = model.predict(Xt)
+            if b is not None:
+                pred = np.asarray(pred, float) * b[te]
             if task == "classification":
                 proba = model.predict_proba(Xt)
                 classes = list(model.classes_)
@@ -425,13 +477,18 @@ def verdict(summary: dict[str, Any], lang: str = "en") -> str:
     mean = summary["models"][w][p]
     if mg is None:
         return f"{w}: {p} = {mean['mean']:.3f}"
+    losers = [m for m, ok in summary.get("beats_baseline", {}).items() if not ok]
     if lang == "es":
+        tail = (f" No superan a la línea base de media histórica: {', '.join(losers)}." if losers else
+                " Todos los modelos superan a la línea base de media histórica (estimación puntual).")
         return (f"Gana {w} en {p} ({mean['mean']:.3f}, IC95% {mean['lo']:.3f}–{mean['hi']:.3f}); "
                 f"supera a {mg['vs']} por {mg['diff']:+.3f} (IC95% {mg['lo']:+.3f} a {mg['hi']:+.3f}, "
-                f"bootstrap pareado sobre periodos de prueba).")
+                f"bootstrap pareado sobre periodos de prueba).{tail}")
+    tail = (f" Not beating the historical-mean baseline: {', '.join(losers)}." if losers else
+            " Every model beats the historical-mean baseline (point estimate).")
     return (f"{w} wins on {p} ({mean['mean']:.3f}, 95% CI {mean['lo']:.3f}–{mean['hi']:.3f}); "
             f"it beats {mg['vs']} by {mg['diff']:+.3f} (95% CI {mg['lo']:+.3f} to {mg['hi']:+.3f}, "
-            f"paired bootstrap over test periods).")
+            f"paired bootstrap over test periods).{tail}")
 
 
 # -- demo / test data ---------------------------------------------------------------------------

@@ -1,11 +1,15 @@
 """A compact MLP for tables, and the training loop shared by the zoo's neural models.
 
 :class:`NeuralTabularModel` holds what every torch model of the zoo needs: the
-:class:`~gridcrit.models.base.TabularEncoder` (standardisation, NaN -> mean + missing flags,
-categorical codes with an "unknown" slot), task heads and losses (squared error on the
-standardised target, Poisson NLL with a log link, cross-entropy), mini-batch AdamW, early stopping on
-``eval_set`` (or on a held-out ``validation_fraction`` of the training rows), a
-``time_budget`` (CPU seconds of the process) so a fit never overruns a benchmark, and ``weights.safetensors`` persistence.
+:class:`NeuralEncoder` (standardisation, NaN -> mean + missing flags, categorical codes with an
+"unknown" slot, and ``log1p`` of heavy-tailed non-negative columns such as counts, customers or
+past SAIFI, whose raw z-scores would be dominated by a few huge values), task heads and losses
+(squared error on the standardised target, Poisson NLL with a log link and its output bias started
+at ``log(mean y)``, cross-entropy), mini-batch AdamW with a warm-up + cosine learning-rate schedule
+that is driven by the share of the epoch *or time* budget used (so a time-budgeted fit still ends at
+a small learning rate), early stopping on ``eval_set`` (or on a held-out ``validation_fraction`` of
+the training rows) checked every ``eval_every`` rows, a ``time_budget`` (CPU seconds of the
+process) so a fit never overruns a benchmark, and ``weights.safetensors`` persistence.
 
 Example::
 
@@ -34,6 +38,80 @@ from torch import nn
 
 from gridcrit.models.base import TabularEncoder, ZooModel
 from gridcrit.runtime import configure_threads
+
+
+def heavy_tail_scales(X: pd.DataFrame, skew_threshold: float = 2.0, max_rows: int = 200_000) -> dict[str, float]:
+    """``{column: s}`` for numeric columns with no negative value and skewness > ``skew_threshold``;
+    ``s`` is the median of the positive values (the unit of :func:`log_heavy_tails`)."""
+    sample = X if len(X) <= max_rows else X.sample(max_rows, random_state=0)
+    out: dict[str, float] = {}
+    for c in sample.columns:
+        if not pd.api.types.is_numeric_dtype(sample[c]) or pd.api.types.is_bool_dtype(sample[c]):
+            continue
+        v = pd.to_numeric(sample[c], errors="coerce").astype(float)
+        v = v[np.isfinite(v.to_numpy())]
+        if len(v) < 10 or v.min() < 0 or v.nunique() < 3:
+            continue
+        if float(v.skew()) > skew_threshold:
+            pos = v[v > 0]
+            out[str(c)] = float(pos.median()) if len(pos) else 1.0
+    return out
+
+
+def log_heavy_tails(X: pd.DataFrame, scales: dict[str, float]) -> pd.DataFrame:
+    """``X`` with each column ``c`` of ``scales`` replaced by ``log1p(max(x, 0) / scales[c])`` (NaN kept)."""
+    cols = [c for c in scales if c in X.columns]
+    if not cols:
+        return X
+    return X.assign(**{c: np.log1p(np.clip(pd.to_numeric(X[c], errors="coerce").to_numpy(dtype=float), 0, None)
+                                   / scales[c]) for c in cols})
+
+
+class NeuralEncoder(TabularEncoder):
+    """:class:`TabularEncoder` that first maps heavy-tailed non-negative numeric columns to
+    ``log1p(x / s)`` (``s`` = median of the column's positive values, so the transform is unit-free).
+
+    A column is "heavy-tailed" when it has no negative value and a sample skewness above
+    ``skew_threshold`` (counts, customers, kVA, past SAIFI/SAIDI...). Standardising such a column
+    raw puts almost every row at the same z-score and a few at +10 (clipped), which starves a neural
+    net of resolution where most assets are; trees do not care, so only neural models use this.
+    The choice and the scales are learned on the training rows and saved with the model.
+    """
+
+    def __init__(self, max_categories: int = 256, log_heavy_tails: bool = True, skew_threshold: float = 2.0):
+        super().__init__(max_categories)
+        self.log_heavy_tails = log_heavy_tails
+        self.skew_threshold = skew_threshold
+        self.log_scale: dict[str, float] = {}
+
+    def fit(self, X: pd.DataFrame) -> NeuralEncoder:
+        self.log_scale = heavy_tail_scales(X, self.skew_threshold) if self.log_heavy_tails else {}
+        super().fit(log_heavy_tails(X, self.log_scale))
+        return self
+
+    def _log(self, v: np.ndarray, c: str) -> np.ndarray:
+        return np.log1p(np.clip(v, 0, None) / self.log_scale[c])  # NaN stays NaN (-> missing flag)
+
+    def numeric_raw(self, X: pd.DataFrame) -> np.ndarray:
+        raw = super().numeric_raw(X)
+        if self.log_scale:
+            raw = np.array(raw, dtype=float)  # pandas may hand back a read-only view
+        for j, c in enumerate(self.num_cols):
+            if c in self.log_scale:
+                raw[:, j] = self._log(raw[:, j], c)
+        return raw
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "log_heavy_tails": self.log_heavy_tails,
+                "skew_threshold": self.skew_threshold, "log_scale": self.log_scale}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> NeuralEncoder:
+        enc = cls(d["max_categories"])
+        for k, v in d.items():
+            setattr(enc, k, v)
+        enc.log_scale = dict(d.get("log_scale") or {})
+        return enc
 
 
 class CategoricalEmbeddings(nn.Module):
@@ -105,6 +183,10 @@ class NeuralTabularModel(ZooModel):
     time_budget: float | None
     max_train_rows: int | None
     random_state: int
+    log_heavy_tails: bool = True
+    lr_schedule: str | None = "cosine"
+    warmup: float = 0.03
+    eval_every: int | None = 250_000
 
     def _build(self, n_num: int, cardinalities: list[int], n_out: int) -> nn.Module:
         raise NotImplementedError
@@ -140,7 +222,7 @@ class NeuralTabularModel(ZooModel):
             eval_set = (X.iloc[vi], y[vi])
             X, y = X.iloc[ti], y[ti]
             sample_weight = None if sample_weight is None else sample_weight[ti]
-        self.encoder_ = TabularEncoder().fit(X)
+        self.encoder_ = NeuralEncoder(log_heavy_tails=self.log_heavy_tails).fit(X)
         if self.task == "regression":
             self.y_mean_, self.y_std_ = float(np.mean(y)), float(np.std(y) or 1.0)
         elif self.task == "poisson":
@@ -164,35 +246,58 @@ class NeuralTabularModel(ZooModel):
         best, best_state, bad, self.history_ = math.inf, None, 0, []
         n = len(yt)
         bs = min(self.batch_size, n)
-        out_of_time = False
+        total_steps = self.max_epochs * math.ceil(n / bs)
+        # validate every `eval_every` rows (at least once an epoch): a time-budgeted fit of a large
+        # table may see only one or two epochs, and early stopping still needs checkpoints to pick
+        check_rows = min(n, self.eval_every) if self.eval_every else n
+        out_of_time, step, seen, since_check = False, 0, 0, 0
+        self.best_epoch_ = None
         for epoch in range(self.max_epochs):
             self.module_.train()
             perm = torch.from_numpy(rng.permutation(n))
-            total = 0.0
+            total, n_done = 0.0, 0
             for s in range(0, n, bs):
                 idx = perm[s:s + bs]
+                if self.lr_schedule:
+                    used = step / total_steps
+                    if self.time_budget:
+                        used = max(used, (time.process_time() - t0) / self.time_budget)
+                    for g in opt.param_groups:
+                        g["lr"] = self.lr * _lr_factor(min(used, 1.0), self.warmup, self.lr_schedule)
                 opt.zero_grad()
                 loss = self._loss(self.module_(xn[idx], xc[idx]), yt[idx], None if wt is None else wt[idx])
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.module_.parameters(), 5.0)
                 opt.step()
+                step += 1
                 total += float(loss.detach()) * len(idx)
+                n_done += len(idx)
+                seen += len(idx)
+                since_check += len(idx)
                 if self.time_budget and time.process_time() - t0 > self.time_budget:
                     out_of_time = True
+                end_of_epoch = s + bs >= n
+                if not (out_of_time or end_of_epoch or since_check >= check_rows):
+                    continue
+                since_check = 0
+                score = self._eval_loss(*val) if val is not None else total / max(n_done, 1)
+                self.history_.append({"epoch": epoch, "rows_seen": seen, "train_loss": total / max(n_done, 1),
+                                      "valid_loss": score})
+                if score < best - 1e-6:
+                    best, bad = score, 0
+                    best_state = {k: v.detach().clone() for k, v in self.module_.state_dict().items()}
+                    self.best_epoch_ = epoch
+                else:
+                    bad += 1
+                if bad >= self.patience or out_of_time:
                     break
-            score = self._eval_loss(*val) if val is not None else total / n
-            self.history_.append({"epoch": epoch, "train_loss": total / n, "valid_loss": score})
-            if score < best - 1e-6:
-                best, bad = score, 0
-                best_state = {k: v.detach().clone() for k, v in self.module_.state_dict().items()}
-                self.best_epoch_ = epoch
-            else:
-                bad += 1
+                self.module_.train()
             if bad >= self.patience or out_of_time:
                 break
         if best_state is not None:
             self.module_.load_state_dict(best_state)
-        self.n_epochs_ = len(self.history_)
+        self.n_epochs_ = epoch + 1
+        self.rows_seen_ = seen
         self.stopped_by_time_ = out_of_time
         self.module_.eval()
 
@@ -233,7 +338,7 @@ class NeuralTabularModel(ZooModel):
                 "stopped_by_time": self.stopped_by_time_}
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        self.encoder_ = TabularEncoder.from_json(state["encoder"])
+        self.encoder_ = NeuralEncoder.from_json(state["encoder"])
         self.y_mean_, self.y_std_ = state["y_mean"], state["y_std"]
         self.n_epochs_, self.best_epoch_ = state["n_epochs"], state["best_epoch"]
         self.stopped_by_time_ = state["stopped_by_time"]
@@ -249,6 +354,21 @@ class NeuralTabularModel(ZooModel):
         self.module_.eval()
 
 
+def _lr_factor(used: float, warmup: float, schedule: str) -> float:
+    """Learning-rate multiplier after ``used`` (0..1) of the step or time budget: linear warm-up over
+    the first ``warmup`` share, then ``cosine`` decay to 5 % (or ``constant``)."""
+    if warmup > 0 and used < warmup:
+        return max(used / warmup, 0.05)
+    if schedule == "constant":
+        return 1.0
+    if schedule != "cosine":
+        from gridcrit.errors import ValidationError
+
+        raise ValidationError(f"lr_schedule {schedule!r} is not one of cosine, constant, None")
+    rest = (used - warmup) / max(1e-9, 1 - warmup)
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(max(rest, 0.0), 1.0)))
+
+
 class MLPModel(NeuralTabularModel):
     """Zoo MLP: :class:`MLP` trained by :class:`NeuralTabularModel`."""
 
@@ -257,7 +377,13 @@ class MLPModel(NeuralTabularModel):
     def __init__(self, task: str = "regression", d_hidden: int = 256, n_layers: int = 3, dropout: float = 0.1,
                  d_emb: int = 8, max_epochs: int = 100, batch_size: int = 512, lr: float = 1e-3,
                  weight_decay: float = 1e-5, patience: int = 8, validation_fraction: float = 0.1,
-                 time_budget: float | None = None, max_train_rows: int | None = None, random_state: int = 0):
+                 time_budget: float | None = None, max_train_rows: int | None = None, random_state: int = 0,
+                 log_heavy_tails: bool = True, lr_schedule: str | None = "cosine", warmup: float = 0.03,
+                 eval_every: int | None = 250_000):
+        self.log_heavy_tails = log_heavy_tails
+        self.lr_schedule = lr_schedule
+        self.warmup = warmup
+        self.eval_every = eval_every
         self.task = task
         self.d_hidden = d_hidden
         self.n_layers = n_layers

@@ -161,7 +161,14 @@ def write_report(res: CompareResult, out_dir: str | Path, lang: str = "es",
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     setup = {**(setup or {}), "target": res.target, "task": res.task, "threads": res.summary.get("threads"),
-             "folds": res.summary.get("n_folds"), "primary_metric": res.summary["primary"]}
+             "folds": res.summary.get("n_folds"), "primary_metric": res.summary["primary"],
+             "offset": res.summary.get("offset") or "none"}
+    ps = res.summary.get("positive_share_test")
+    if ps is not None and ps < 0.1:
+        setup["note_top10_recall"] = (
+            f"only {ps:.1%} of test asset-periods have {res.target} > 0, so each period's 'true top 10 %' is "
+            "every asset with a positive value (ties at 0 excluded): the metric scores how well a model ranks "
+            "the chance of any event, not its size")
     files: dict[str, Path] = {}
     res.folds.to_csv(out / "folds.csv", index=False)
     res.periods.to_csv(out / "periods.csv", index=False)

@@ -74,18 +74,22 @@ def load_model(path: str | Path) -> ZooModel:
 class TabNetModel(ZooModel):
     """Zoo wrapper around :mod:`gridcrit.models.tabnet` (our own TabNet).
 
-    The DataFrame goes to ``TabNetRegressor``/``TabNetClassifier`` as is (TabNet embeds categorical
-    columns and adds NaN indicators itself). ``poisson`` is fitted as regression on the count and
-    clipped at 0. ``tabnet_params`` are passed to the TabNet constructor (``n_d``, ``n_steps``, ``lr``
-    ...). Saved as our ``model.json`` plus TabNet's own files in the ``tabnet/`` sub-folder.
+    The DataFrame goes to ``TabNetRegressor``/``TabNetClassifier`` (TabNet embeds categorical
+    columns and adds NaN indicators itself) after ``log_heavy_tails``: heavy-tailed non-negative
+    columns (counts, customers, past SAIFI...) become ``log1p(x / median of positives)``, chosen on
+    the training rows and saved in ``model.json`` (TabNet standardises inputs; raw z-scores of such
+    columns are nearly constant except a few clipped outliers). ``poisson`` is fitted as regression
+    on the count and clipped at 0. ``tabnet_params`` are passed to the TabNet constructor (``n_d``,
+    ``n_steps``, ``lr`` ...). Saved as our ``model.json`` plus TabNet's own files in ``tabnet/``.
     """
 
     kind: ClassVar[str] = "tabnet"
 
     def __init__(self, task: str = "regression", tabnet_params: dict[str, Any] | None = None,
                  max_epochs: int = 30, patience: int = 5, batch_size: int = 1024,
-                 max_train_rows: int | None = None, random_state: int = 0):
+                 max_train_rows: int | None = None, random_state: int = 0, log_heavy_tails: bool = True):
         self.task = task
+        self.log_heavy_tails = log_heavy_tails
         self.tabnet_params = tabnet_params
         self.max_epochs = max_epochs
         self.patience = patience
@@ -105,8 +109,13 @@ class TabNetModel(ZooModel):
         return mod.TabNetClassifier if self.task == "classification" else mod.TabNetRegressor
 
     def _fit(self, X, y, eval_set, sample_weight) -> None:
+        from gridcrit.models.mlp import heavy_tail_scales, log_heavy_tails
         from gridcrit.runtime import default_threads
 
+        self.log_scale_ = heavy_tail_scales(X) if self.log_heavy_tails else {}
+        X = log_heavy_tails(X, self.log_scale_)
+        if eval_set is not None:
+            eval_set = (log_heavy_tails(eval_set[0], self.log_scale_), eval_set[1])
         rng = np.random.default_rng(self.random_state)
         if self.max_train_rows and len(X) > self.max_train_rows:
             keep = np.sort(rng.choice(len(X), self.max_train_rows, replace=False))
@@ -121,6 +130,9 @@ class TabNetModel(ZooModel):
         self.net_.fit(X, y, sample_weight=sample_weight, **kw)
 
     def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        from gridcrit.models.mlp import log_heavy_tails
+
+        X = log_heavy_tails(X, getattr(self, "log_scale_", {}))
         if self.task == "classification":
             return np.asarray(self.net_.predict_proba(X), dtype=float)
         p = np.asarray(self.net_.predict(X), dtype=float).reshape(len(X), -1)[:, 0]
@@ -129,6 +141,12 @@ class TabNetModel(ZooModel):
     @property
     def feature_importances_(self) -> np.ndarray:
         return np.asarray(self.net_.feature_importances_, dtype=float)
+
+    def _state(self) -> dict[str, Any]:
+        return {"log_scale": getattr(self, "log_scale_", {})}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.log_scale_ = dict(state.get("log_scale") or {})
 
     def _save_weights(self, path: Path) -> list[str]:
         self.net_.save(path / "tabnet")
