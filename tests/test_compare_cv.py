@@ -159,6 +159,17 @@ def test_cli_compare_json(dataset_file, tmp_path, capsys):
     assert (tmp_path / "rep" / "report.html").exists()
 
 
+def test_cli_compare_offset_option(dataset_file, tmp_path, capsys):
+    """--offset reaches compare_models: 'history' needs the dataset's hist_* columns (this synthetic
+    table has none -> a one-line message), an unknown kind is refused."""
+    base = ["compare", "--models", "lightgbm", "--target", "count", "--folds", "2", "--dataset", str(dataset_file),
+            "--store", str(tmp_path / "s.duckdb"), "--param", "lightgbm.n_estimators=20", "--json"]
+    assert run([*base, "--offset", "history"]) != 0
+    assert "hist_count_total" in capsys.readouterr().err
+    assert run([*base, "--offset", "magic"]) != 0
+    assert "unknown offset" in capsys.readouterr().err
+
+
 def test_cli_train_registers(dataset_file, tmp_path, capsys):
     store = tmp_path / "s.duckdb"
     rc = run(["train", "--model", "lightgbm", "--target", "saifi", "--dataset", str(dataset_file), "--store",

@@ -157,6 +157,9 @@ def register(app: typer.Typer) -> None:
         test_periods: Annotated[int | None, typer.Option("--test-periods", help="Periods per test fold.")] = None,
         primary: Annotated[str | None, typer.Option("--primary", help="Metric that names the winner.")] = None,
         n_jobs: Annotated[int, typer.Option("--n-jobs", help="Fits run at once (processes, threads each).")] = 1,
+        offset: Annotated[str, typer.Option(
+            "--offset", help="none | history: every model learns a correction to each asset's smoothed past mean "
+                             "(log-link offset; regression/count targets).")] = "none",
         store: StoreOpt = default_store(), dataset: DatasetOpt = None, out: OutOpt = None, task: TaskOpt = None,
         param: ParamOpt = None, as_json: JsonOpt = False, lang: LangOpt = "es",
     ) -> None:
@@ -171,7 +174,8 @@ def register(app: typer.Typer) -> None:
         frame, feats, cats = _load(store, level, period, dataset, progress=not as_json)
         res = compare_models(frame, feats, target, names, task=task, n_folds=folds, test_periods=test_periods,
                              model_params=parse_params(param, per_model=True), primary=primary,
-                             categorical=cats, n_jobs=n_jobs, progress=not as_json)
+                             categorical=cats, n_jobs=n_jobs, progress=not as_json,
+                             offset=None if offset == "none" else offset)
         out_dir = out or files_dir(store) / "reports" / f"compare-{level}-{period}-{res.target}"
         files = write_report(res, out_dir, lang=lang, setup={"level": level, "period": period, "models": names})
         result = {"verdict": verdict(res.summary, lang), "summary": res.summary,

@@ -78,8 +78,9 @@ class TabNetModel(ZooModel):
     columns and adds NaN indicators itself) after ``log_heavy_tails``: heavy-tailed non-negative
     columns (counts, customers, past SAIFI...) become ``log1p(x / median of positives)``, chosen on
     the training rows and saved in ``model.json`` (TabNet standardises inputs; raw z-scores of such
-    columns are nearly constant except a few clipped outliers). ``poisson`` is fitted as regression
-    on the count and clipped at 0. ``tabnet_params`` are passed to the TabNet constructor (``n_d``,
+    columns are nearly constant except a few clipped outliers). ``poisson`` uses TabNet's Poisson
+    objective (log link, Poisson loss: it does not chase the few huge values of SAIFI/count targets
+    as squared error does). ``tabnet_params`` are passed to the TabNet constructor (``n_d``,
     ``n_steps``, ``lr`` ...). Saved as our ``model.json`` plus TabNet's own files in ``tabnet/``.
     """
 
@@ -123,6 +124,8 @@ class TabNetModel(ZooModel):
             sample_weight = None if sample_weight is None else sample_weight[keep]
         params = {"max_epochs": self.max_epochs, "patience": self.patience, "batch_size": self.batch_size,
                   "seed": self.random_state, "n_threads": default_threads(), **(self.tabnet_params or {})}
+        if self.task == "poisson":
+            params.setdefault("objective", "poisson")
         self.net_ = self._cls()(**params)
         kw: dict[str, Any] = {}
         if eval_set is not None:

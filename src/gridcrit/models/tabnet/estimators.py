@@ -502,19 +502,41 @@ class TabNetClassifier(ClassifierMixin, _SupervisedTabNet):
 
 
 class TabNetRegressor(RegressorMixin, _SupervisedTabNet):
-    """TabNet regression with one or several outputs (MSE on standardised targets).
+    """TabNet regression with one or several outputs.
 
-    ``y`` of shape ``[n]`` gives ``predict`` → ``[n]``; ``[n, k]`` gives ``[n, k]``. Targets are
-    standardised internally (mean/std saved with the model). ``eval_metric``: "auto"/"mse", "mae".
+    ``objective="mse"`` (default): squared error on standardised targets (mean/std saved with the
+    model). ``objective="poisson"``: counts and rates (``y ≥ 0``) with a log link — the network's
+    output ``o`` is a log-rate of ``y / scale`` (``scale`` = the training mean of ``y``, so the
+    untrained zero output already predicts the mean), the loss is the Poisson negative
+    log-likelihood ``exp(o) − (y/scale)·o`` and ``predict`` returns ``scale · exp(o)``. Unlike MSE it
+    does not chase the few huge values of a heavy-tailed count/SAIFI target.
+    ``y`` of shape ``[n]`` gives ``predict`` → ``[n]``; ``[n, k]`` gives ``[n, k]``.
+    ``eval_metric``: "auto" (mse, or Poisson deviance for ``objective="poisson"``), "mse", "mae",
+    "poisson".
 
     Example::
 
         >>> reg = TabNetRegressor(max_epochs=20).fit(X, Y)      # Y: [n, 2]
         >>> reg.predict(X).shape
         (len(X), 2)
+        >>> cnt = TabNetRegressor(objective="poisson", max_epochs=20).fit(X, counts)
     """
 
     _task = "regression"
+    _OBJECTIVES = ("mse", "poisson")
+
+    def __init__(self, *, objective: str = "mse", **kwargs):
+        super().__init__(**kwargs)
+        self.objective = objective
+
+    @classmethod
+    def _get_param_names(cls):
+        return sorted(set(_TabNetBase._get_param_names()) | {"objective"})
+
+    def _poisson(self) -> bool:
+        if self.objective not in self._OBJECTIVES:
+            raise ValidationError(f"objective {self.objective!r} is not one of {', '.join(self._OBJECTIVES)}")
+        return self.objective == "poisson"
 
     def _n_outputs(self) -> int:
         return self.n_outputs_
@@ -526,33 +548,56 @@ class TabNetRegressor(RegressorMixin, _SupervisedTabNet):
         if not np.isfinite(y).all():
             raise ValidationError("y contains NaN or infinite values")
         y2 = y.reshape(len(y), -1)
+        poisson = self._poisson()
+        if poisson and (y2 < 0).any():
+            raise ValidationError("objective='poisson' needs y >= 0 (counts or rates)")
         if fitting:
             self.y_1d_ = y.ndim == 1
             self.n_outputs_ = y2.shape[1]
-            self.y_mean_ = y2.mean(0)
-            sd = y2.std(0)
-            self.y_scale_ = np.where(sd > 0, sd, 1.0)
+            if poisson:  # log link: no shift; scale by the mean so that exp(0) predicts the mean
+                self.y_mean_ = np.zeros(y2.shape[1])
+                m = y2.mean(0)
+                self.y_scale_ = np.where(m > 0, m, 1.0)
+            else:
+                self.y_mean_ = y2.mean(0)
+                sd = y2.std(0)
+                self.y_scale_ = np.where(sd > 0, sd, 1.0)
         elif y2.shape[1] != self.n_outputs_:
             raise ValidationError(f"y has {y2.shape[1]} outputs; the model has {self.n_outputs_}")
         return torch.from_numpy(((y2 - self.y_mean_) / self.y_scale_).astype(np.float32))
 
     def _loss(self, out, y, w):
-        err = ((out - y) ** 2).mean(dim=1)
+        if self.objective == "poisson":
+            err = (torch.exp(out.clamp(max=30.0)) - y * out).mean(dim=1)
+        else:
+            err = ((out - y) ** 2).mean(dim=1)
         if w is None:
             return err.mean()
         return (err * w).sum() / w.sum().clamp_min(1e-12)
 
     def _metric(self) -> str:
-        m = "mse" if self.eval_metric == "auto" else self.eval_metric
-        if m not in ("mse", "mae"):
-            raise ValidationError(f"eval_metric {m!r} is not one of auto, mse, mae")
+        m = self.eval_metric
+        if m == "auto":
+            m = "poisson" if self._poisson() else "mse"
+        if m not in ("mse", "mae", "poisson"):
+            raise ValidationError(f"eval_metric {m!r} is not one of auto, mse, mae, poisson")
         return m
 
+    def _to_target_scale(self, out: np.ndarray) -> np.ndarray:
+        out = out.astype(np.float64)
+        if self.objective == "poisson":
+            return np.exp(np.minimum(out, 30.0)) * self.y_scale_
+        return out * self.y_scale_ + self.y_mean_
+
     def _score_eval(self, x_num, x_cat, y) -> float:
-        pred = self._forward_tensors(x_num, x_cat).numpy() * self.y_scale_ + self.y_mean_
+        pred = self._to_target_scale(self._forward_tensors(x_num, x_cat).numpy())
         y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        m = self._metric()
+        if m == "poisson":  # mean Poisson deviance (lower is better, like mse/mae)
+            mu = np.clip(pred, 1e-12, None)
+            return float(np.mean(2 * (np.where(y2 > 0, y2 * np.log(np.where(y2 > 0, y2, 1) / mu), 0) - (y2 - mu))))
         d = pred - y2
-        return float(np.mean(d**2) if self._metric() == "mse" else np.mean(np.abs(d)))
+        return float(np.mean(d**2) if m == "mse" else np.mean(np.abs(d)))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -560,7 +605,7 @@ class TabNetRegressor(RegressorMixin, _SupervisedTabNet):
         return tags
 
     def predict(self, X: Any) -> np.ndarray:
-        pred = self._forward_all(X).astype(np.float64) * self.y_scale_ + self.y_mean_
+        pred = self._to_target_scale(self._forward_all(X))
         return pred[:, 0] if self.y_1d_ else pred
 
 
