@@ -268,3 +268,22 @@ def test_compare_with_history_offset_applies_to_every_model_alike(panel):
         compare_models(frame, feats, "risk", ["lightgbm"], offset="history", **kw)
     with pytest.raises(ValidationError, match="hist_saifi_total"):
         compare_models(frame, feats, "saifi", ["lightgbm"], offset="history", **kw)
+
+
+def test_risk_classes_are_refitted_on_each_folds_training_rows():
+    """A y_risk column fitted on all periods (here: deliberately wrong, every row 'Muy Alto') is
+    replaced per fold by classes whose cut points come from that fold's training SAIFI only."""
+    from gridcrit.features.splits import relabel_risk
+    from gridcrit.models.compare import _splits, compare_models, synthetic_panel
+
+    frame, feats = synthetic_panel(n_assets=120, n_periods=18)
+    frame = frame.assign(y_risk="Muy Alto")
+    res = compare_models(frame, feats, "y_risk", [], task="classification", n_folds=2, n_boot=50)
+    assert res.summary["risk_rebinned_per_fold"] is True
+    base = res.predictions[res.predictions.model == "historical_mean"]
+    assert set(base["y"]) <= {"Bajo", "Medio", "Alto", "Muy Alto"} and "Bajo" in set(base["y"])
+    f0 = frame.reset_index(drop=True)
+    tr, te = _splits(f0, 2, "period", None)[0]
+    expect = np.array(["Bajo", "Medio", "Alto", "Muy Alto"], dtype=object)[relabel_risk(f0, tr, "y_saifi")[te]]
+    got = base[base.fold == 0]["y"].to_numpy()
+    assert len(got) == len(te) and (got == expect).all()

@@ -269,7 +269,10 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
     _JOB = {"frame": frame, "X": model_frame(frame, features, categorical), "splits": splits, "target": target,
             "task": task, "params": model_params or {}, "asset_col": asset_col, "period_col": period_col,
             "val_periods": val_periods, "cap": max(1, keep_predictions // max(1, len(splits))), "seed": seed,
-            "offset": offset, "offset_smoothing": offset_smoothing}
+            "offset": offset, "offset_smoothing": offset_smoothing,
+            # the risk classes' cut points are quantiles of positive SAIFI: refit them on each fold's
+            # training rows so no test-period value shapes the classes a model is scored on
+            "rebin_risk": task == "classification" and target == "y_risk" and "y_saifi" in frame.columns}
     jobs = [(fold, name) for fold in range(len(splits)) for name in names]
     results: dict[tuple[int, str], dict[str, Any]] = {}
     try:
@@ -308,6 +311,8 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
     res.summary["threads"] = default_threads()
     res.summary["n_jobs"] = n_jobs
     res.summary["n_folds"] = len(splits)
+    res.summary["risk_rebinned_per_fold"] = bool(task == "classification" and target == "y_risk"
+                                                 and "y_saifi" in frame.columns)
     res.summary["offset"] = None if offset is None else {"kind": offset, "smoothing": offset_smoothing,
                                                          "applies_to": list(models)}
     return res
@@ -324,6 +329,15 @@ def _run_one(fold: int, name: str) -> dict[str, Any]:
     frame, X_all, target, task = J["frame"], J["X"], J["target"], J["task"]
     period_col, asset_col = J["period_col"], J["asset_col"]
     tr, te = J["splits"][fold]
+    if J.get("rebin_risk"):
+        from gridcrit.features.splits import relabel_risk
+
+        from gridcrit.features.targets import RISK_LABELS
+
+        codes = relabel_risk(frame, tr, "y_saifi")
+        if not pd.api.types.is_numeric_dtype(frame[target]):  # the table carries labels, keep them
+            codes = np.array([*RISK_LABELS, None], dtype=object)[codes]  # -1 (no target yet) -> None
+        frame = frame.assign(**{target: codes})
     train, test = frame.iloc[tr], frame.iloc[te]
     train_periods = np.sort(train[period_col].unique())
     # temporal early-stopping hold-out: the last `val_periods` training periods (never random rows)
