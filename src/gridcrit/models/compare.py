@@ -272,7 +272,7 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
             "offset": offset, "offset_smoothing": offset_smoothing,
             # the risk classes' cut points are quantiles of positive SAIFI: refit them on each fold's
             # training rows so no test-period value shapes the classes a model is scored on
-            "rebin_risk": task == "classification" and target == "y_risk" and "y_saifi" in frame.columns}
+            "rebin_risk": _rebins_risk(frame, target, task)}
     jobs = [(fold, name) for fold in range(len(splits)) for name in names]
     results: dict[tuple[int, str], dict[str, Any]] = {}
     try:
@@ -311,14 +311,24 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
     res.summary["threads"] = default_threads()
     res.summary["n_jobs"] = n_jobs
     res.summary["n_folds"] = len(splits)
-    res.summary["risk_rebinned_per_fold"] = bool(task == "classification" and target == "y_risk"
-                                                 and "y_saifi" in frame.columns)
+    res.summary["risk_rebinned_per_fold"] = _rebins_risk(frame, target, task)
     res.summary["offset"] = None if offset is None else {"kind": offset, "smoothing": offset_smoothing,
                                                          "applies_to": list(models)}
     return res
 
 
 _JOB: dict[str, Any] = {}
+
+
+def _rebins_risk(frame: pd.DataFrame, target: str, task: str) -> bool:
+    """True for the dataset's own risk classes (codes 0-3 / Bajo..Muy Alto beside ``y_saifi``): their
+    cut points are then refitted per fold. Other class labels are the user's and are kept as given."""
+    if task != "classification" or target != "y_risk" or "y_saifi" not in frame.columns:
+        return False
+    from gridcrit.features.targets import RISK_LABELS
+
+    allowed = {*RISK_LABELS, *range(-1, len(RISK_LABELS))}
+    return set(pd.unique(frame[target].dropna())) <= allowed
 
 
 def _run_one(fold: int, name: str) -> dict[str, Any]:
@@ -331,7 +341,6 @@ def _run_one(fold: int, name: str) -> dict[str, Any]:
     tr, te = J["splits"][fold]
     if J.get("rebin_risk"):
         from gridcrit.features.splits import relabel_risk
-
         from gridcrit.features.targets import RISK_LABELS
 
         codes = relabel_risk(frame, tr, "y_saifi")
