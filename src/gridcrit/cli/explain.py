@@ -42,15 +42,14 @@ def _rows(frame, asset: str | None, period: str | None, max_rows: int, seed: int
 DATASET_FN = None
 
 
-_RISK_ORDER = ("Bajo", "Medio", "Alto", "Muy Alto")
-
-
 def _risk_score(model: Any, X: Any) -> np.ndarray:
     """One number per row that ranks assets by predicted criticality: the prediction of a
     regression/count model, or the expected risk-class rank (Bajo 0 … Muy Alto 3) of a classifier."""
+    from gridcrit.features.targets import RISK_LABELS
+
     if hasattr(model, "predict_proba") and getattr(model, "classes_", None) is not None:
         classes = [str(c) for c in model.classes_]
-        rank = np.array([_RISK_ORDER.index(c) if c in _RISK_ORDER else i for i, c in enumerate(classes)], float)
+        rank = np.array([RISK_LABELS.index(c) if c in RISK_LABELS else i for i, c in enumerate(classes)], float)
         return np.asarray(model.predict_proba(X), float) @ rank
     return np.asarray(model.predict(X), float).reshape(len(X), -1).mean(axis=1)
 

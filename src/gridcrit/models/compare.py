@@ -265,14 +265,15 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
             raise ValidationError(f"fold {fold}: {'training' if len(tr) == 0 else 'test'} part has no rows; "
                                   "use fewer folds or more periods")
     names = [*models, BASELINE]
+    # the risk classes' cut points are quantiles of positive SAIFI: refit them on each fold's
+    # training rows so no test-period value shapes the classes a model is scored on
+    rebin = _rebins_risk(frame, target, task)
     global _JOB
     _JOB = {"frame": frame, "X": model_frame(frame, features, categorical), "splits": splits, "target": target,
             "task": task, "params": model_params or {}, "asset_col": asset_col, "period_col": period_col,
             "val_periods": val_periods, "cap": max(1, keep_predictions // max(1, len(splits))), "seed": seed,
             "offset": offset, "offset_smoothing": offset_smoothing,
-            # the risk classes' cut points are quantiles of positive SAIFI: refit them on each fold's
-            # training rows so no test-period value shapes the classes a model is scored on
-            "rebin_risk": _rebins_risk(frame, target, task)}
+            "fold_targets": _fold_risk_classes(frame, target, splits) if rebin else None}
     jobs = [(fold, name) for fold in range(len(splits)) for name in names]
     results: dict[tuple[int, str], dict[str, Any]] = {}
     try:
@@ -311,13 +312,27 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
     res.summary["threads"] = default_threads()
     res.summary["n_jobs"] = n_jobs
     res.summary["n_folds"] = len(splits)
-    res.summary["risk_rebinned_per_fold"] = _rebins_risk(frame, target, task)
+    res.summary["risk_rebinned_per_fold"] = rebin
     res.summary["offset"] = None if offset is None else {"kind": offset, "smoothing": offset_smoothing,
                                                          "applies_to": list(models)}
     return res
 
 
 _JOB: dict[str, Any] = {}
+
+
+def _fold_risk_classes(frame: pd.DataFrame, target: str, splits: list) -> list[np.ndarray]:
+    """Per fold, every row's risk class with cut points fitted on that fold's training rows (computed
+    once here, not in every model's job)."""
+    from gridcrit.features.splits import relabel_risk
+    from gridcrit.features.targets import RISK_LABELS
+
+    labels = not pd.api.types.is_numeric_dtype(frame[target])  # the table carries labels: keep them
+    out = []
+    for tr, _te in splits:
+        codes = relabel_risk(frame, tr, "y_saifi")
+        out.append(np.array([*RISK_LABELS, None], dtype=object)[codes] if labels else codes)  # -1 -> None
+    return out
 
 
 def _rebins_risk(frame: pd.DataFrame, target: str, task: str) -> bool:
@@ -339,14 +354,8 @@ def _run_one(fold: int, name: str) -> dict[str, Any]:
     frame, X_all, target, task = J["frame"], J["X"], J["target"], J["task"]
     period_col, asset_col = J["period_col"], J["asset_col"]
     tr, te = J["splits"][fold]
-    if J.get("rebin_risk"):
-        from gridcrit.features.splits import relabel_risk
-        from gridcrit.features.targets import RISK_LABELS
-
-        codes = relabel_risk(frame, tr, "y_saifi")
-        if not pd.api.types.is_numeric_dtype(frame[target]):  # the table carries labels, keep them
-            codes = np.array([*RISK_LABELS, None], dtype=object)[codes]  # -1 (no target yet) -> None
-        frame = frame.assign(**{target: codes})
+    if J.get("fold_targets") is not None:
+        frame = frame.assign(**{target: J["fold_targets"][fold]})
     train, test = frame.iloc[tr], frame.iloc[te]
     train_periods = np.sort(train[period_col].unique())
     # temporal early-stopping hold-out: the last `val_periods` training periods (never random rows)

@@ -594,8 +594,9 @@ class TabNetRegressor(RegressorMixin, _SupervisedTabNet):
         y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         m = self._metric()
         if m == "poisson":  # mean Poisson deviance (lower is better, like mse/mae)
-            mu = np.clip(pred, 1e-12, None)
-            return float(np.mean(2 * (np.where(y2 > 0, y2 * np.log(np.where(y2 > 0, y2, 1) / mu), 0) - (y2 - mu))))
+            from gridcrit.models.metrics import poisson_deviance
+
+            return poisson_deviance(y2, pred, eps=1e-12)
         d = pred - y2
         return float(np.mean(d**2) if m == "mse" else np.mean(np.abs(d)))
 
