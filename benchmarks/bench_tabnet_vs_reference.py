@@ -190,41 +190,43 @@ def bench_explain(args) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------
+def _fit_auc_model(impl: str, base: dict, seed: int, threads: int, X, y, valid):
+    """One fit of the AUC section: pytorch-tabnet, ours with identical hyperparameters, or our recipe."""
+    torch.set_num_threads(threads)
+    if impl == "ref":
+        return fit_reference(reference(base, seed), X, y, base, eval_set=[valid])
+    if impl == "ours_same":
+        return ours(base, threads, seed).fit(X, y, eval_set=[valid])
+    recipe = {**base, **RECIPE, "max_epochs": base["max_epochs"], "patience": base["max_epochs"]}
+    return ours(recipe, threads, seed, lr_schedule="onecycle").fit(X, y, eval_set=[valid])
+
+
 def bench_auc(args) -> dict:
     names = ["Syn4"] if args.quick else args.auc_datasets.split(",")
     seeds = [0] if args.quick else [0, 1, 2]
     base = {**ARCH, "lambda_sparse": 0.01, "n_steps": 5, "batch_size": 1024, "virtual_batch_size": 128, "lr": 0.02,
             "max_epochs": 30 if args.quick else args.auc_epochs, "patience": 10}
     results: dict = {}
+    impls = args.auc_impls.split(",")
     for name in names:
-        res = {"ref": [], "ours_same": [], "ours_recipe": [], "ref_s": [], "ours_same_s": [], "ours_recipe_s": []}
+        res: dict[str, list] = {k: [] for impl in ("ref", "ours_same", "ours_recipe") for k in (impl, impl + "_s")}
         for seed in seeds:
             X, y, _ = make_syn(name, 10_000, seed)
             Xv, yv, _ = make_syn(name, 10_000, 100 + seed)
             Xt, yt, _ = make_syn(name, 10_000, 1000 + seed)
-            t = time.perf_counter()
-            torch.set_num_threads(args.threads)
-            ref = fit_reference(reference(base, seed), X, y, base, eval_set=[(Xv, yv)])
-            res["ref_s"].append(time.perf_counter() - t)
-            res["ref"].append(roc_auc_score(yt, ref.predict_proba(Xt)[:, 1]))
-            t = time.perf_counter()
-            m = ours(base, args.threads, seed).fit(X, y, eval_set=[(Xv, yv)])
-            res["ours_same_s"].append(time.perf_counter() - t)
-            res["ours_same"].append(roc_auc_score(yt, m.predict_proba(Xt)[:, 1]))
-            t = time.perf_counter()
-            recipe = {**base, **RECIPE, "max_epochs": base["max_epochs"], "patience": base["max_epochs"]}
-            m = ours(recipe, args.threads, seed, lr_schedule="onecycle").fit(X, y, eval_set=[(Xv, yv)])
-            res["ours_recipe_s"].append(time.perf_counter() - t)
-            res["ours_recipe"].append(roc_auc_score(yt, m.predict_proba(Xt)[:, 1]))
-            print(f"{name} seed {seed}: ref {res['ref'][-1]:.4f} ({res['ref_s'][-1]:.0f} s)  ours same-hp "
-                  f"{res['ours_same'][-1]:.4f} ({res['ours_same_s'][-1]:.0f} s)  ours recipe "
-                  f"{res['ours_recipe'][-1]:.4f} ({res['ours_recipe_s'][-1]:.0f} s)", flush=True)
+            line = f"{name} seed {seed}:"
+            for impl in impls:
+                t = time.perf_counter()
+                m = _fit_auc_model(impl, base, seed, args.threads, X, y, (Xv, yv))
+                res[impl + "_s"].append(time.perf_counter() - t)
+                res[impl].append(roc_auc_score(yt, m.predict_proba(Xt)[:, 1]))
+                line += f"  {impl} {res[impl][-1]:.4f} ({res[impl + '_s'][-1]:.0f} s)"
+            print(line, flush=True)
         summary = {k: {"mean": float(np.mean(v)), "spread": float(np.ptp(v)), "values": [round(x, 4) for x in v]}
-                   for k, v in res.items()}
+                   for k, v in res.items() if v}
         results[name] = summary
-        print(f"{name}: mean AUC ref {summary['ref']['mean']:.4f} (spread {summary['ref']['spread']:.4f}) | ours same-hp "
-              f"{summary['ours_same']['mean']:.4f} ({summary['ours_same']['spread']:.4f}) | ours recipe "
-              f"{summary['ours_recipe']['mean']:.4f} ({summary['ours_recipe']['spread']:.4f})", flush=True)
+        print(f"{name}: mean AUC (spread max-min) " + " | ".join(
+            f"{impl} {summary[impl]['mean']:.4f} ({summary[impl]['spread']:.4f})" for impl in impls), flush=True)
     return results
 
 
@@ -242,6 +244,9 @@ def main() -> None:
     ap.add_argument("--explain-rows", type=int, default=1_000_000, help="rows for the 11-feature explain (÷10 for 300 features)")
     ap.add_argument("--auc-datasets", default="Syn4,Syn5,Syn6")
     ap.add_argument("--auc-epochs", type=int, default=100)
+    ap.add_argument("--auc-impls", default="ref,ours_same,ours_recipe",
+                    help="which fits of the AUC section to run (pytorch-tabnet is deterministic with 1 thread, so "
+                         "its AUCs can be taken from an earlier run of the same seeds)")
     ap.add_argument("--explain-worker", nargs=4, metavar=("IMPL", "N", "F", "THREADS"))
     args = ap.parse_args()
     if args.explain_worker:

@@ -141,17 +141,48 @@ class Strokes:
         return len(self.id)
 
 
+# Strike-prone sites: ground flash density varies on a few-km scale (ridges, exposed slopes), and
+# stays put from year to year — RETIE's lightning risk assessment rests on that (DDT maps). The twin
+# draws one smooth log-normal field per (seed, scale): exp(σ·Z), Z a unit-variance Gaussian field with
+# correlation length ℓ (random Fourier features), and keeps each stroke with probability
+# min(1, field / cap). So a transformer's past stroke density (a feature) tells how many strokes —
+# and lightning faults — the coming months will bring, as real flash-density maps do.
+HOTSPOT_SIGMA = 1.5
+HOTSPOT_LENGTH_KM = 2.0
+HOTSPOT_CAP_QUANTILE = 0.995
+HOTSPOT_STREAM_KEY = 1_000_000  # the field's own stream, apart from the per-month streams
+
+
+def hotspot_field(xy_km: np.ndarray, rng: np.random.Generator, sigma: float = HOTSPOT_SIGMA,
+                  length_km: float = HOTSPOT_LENGTH_KM, n_waves: int = 256) -> np.ndarray:
+    """Log-normal spatial field ``exp(σ·Z(x))`` at points ``xy_km`` (n, 2); Z has unit variance."""
+    omega = rng.normal(0.0, 1.0 / length_km, (n_waves, 2))
+    phase = rng.uniform(0.0, 2 * np.pi, n_waves)
+    z = np.sqrt(2.0 / n_waves) * np.cos(xy_km @ omega.T + phase).sum(axis=1)
+    return np.exp(sigma * z)
+
+
 class LightningModel:
-    """Storm cells centred near the network, seasonal, more frequent in the warm lowlands."""
+    """Storm cells centred near the network, seasonal, more frequent in the warm lowlands, and
+    thinned by a persistent field of strike-prone sites (see ``hotspot_field``)."""
 
     def __init__(self, net: Network):
         self.net = net
         nodes = net.seg_node
         self.nodes = nodes
-        self.tree = cKDTree(to_km(net.node_lon[nodes], net.node_lat[nodes]))
+        xy = to_km(net.node_lon[nodes], net.node_lat[nodes])
+        self.tree = cKDTree(xy)
         w = lightning_climatology(MUN_ALT[net.circ_mun[net.node_circ[nodes]]])
         self.cum_w = np.cumsum(w)
-        self.per_month = STROKES_PER_MONTH_CHEC * net.n_segments / CHEC_SEGMENTS
+        field = hotspot_field(xy, stream(net.seed, net.scale, STREAM_LIGHTNING, HOTSPOT_STREAM_KEY))
+        self.keep_p = np.minimum(1.0, field / np.quantile(field, HOTSPOT_CAP_QUANTILE))
+        # more storms are drawn than kept, so the expected stroke count stays the calibrated one: the
+        # kept share is estimated with strokes placed like month()'s (centre node + 4 km + 2.5 km)
+        rng = stream(net.seed, net.scale, STREAM_LIGHTNING, HOTSPOT_STREAM_KEY + 1)
+        centre = np.searchsorted(self.cum_w, rng.random(20_000) * self.cum_w[-1])
+        probe = xy[centre] + rng.normal(0.0, np.hypot(4.0, 2.5), (len(centre), 2))
+        kept_share = float(self.keep_p[self.tree.query(probe)[1]].mean())
+        self.per_month = STROKES_PER_MONTH_CHEC * net.n_segments / CHEC_SEGMENTS / kept_share
 
     def month(self, seed: int, scale: str, month_index: int, weather: MonthWeather) -> Strokes:
         rng = stream(seed, scale, STREAM_LIGHTNING, month_index)
@@ -185,6 +216,10 @@ class LightningModel:
         current = np.round(np.where(rng.random(n) < 0.88, -mag, mag), 1)
         error = np.round(rng.gamma(2.0, 0.12, n), 2)
         d_km, j = self.tree.query(to_km(lon, lat))
+        kept = rng.random(n) < self.keep_p[j]
+        lon, lat, t, storm, cg, current, error, d_km, j = (
+            a[kept] for a in (lon, lat, t, storm, cg, current, error, d_km, j))
+        n = len(j)
         node = self.nodes[j]
         alt = np.round(MUN_ALT[net.circ_mun[net.node_circ[node]]] + rng.normal(0, 120, n), 0)
         ids = month_index * 10_000_000 + np.arange(1, n + 1)

@@ -15,6 +15,8 @@ number of events per month: ``r_c = target_c · (segments / 62,300) / (30.44 · 
 Lightning is stroke-driven: every cloud-to-ground stroke of ``rayos`` faults its nearest segment
 with probability ``p = p0 · h_lightning · (3 if GUARDACONDUCTOR == 'NO') · (1.5 if the nearest
 support has TIERRA_PIE == 'NO') · |CORRIENTE|/22 kA · exp(−DISTANCIA_A_NODO / 100 m)`` (capped at 0.9).
+Where strokes land is itself persistent: ``rayos`` is thinned by a fixed field of strike-prone sites
+(``exposure.hotspot_field``), so the asset's past stroke density carries its lightning exposure.
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ COMPONENTS: tuple[Component, ...] = (
             "current_ref_kA": 22.0,
             "distance_scale_m": 100.0,
             "to_transformer_if_present": 0.45,
+            "strike_prone_sites": "strokes kept with P = min(1, exp(1.5 Z) / q99.5), Z a Gaussian field, 2 km correlation",
         },
     ),
     Component(

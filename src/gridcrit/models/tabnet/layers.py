@@ -250,7 +250,10 @@ def flush_running_stats(pending: list) -> None:
 
 
 def _init_glu(fc: nn.Linear, input_dim: int, output_dim: int, generator: torch.Generator | None) -> None:
-    # same gain as the reference implementation, so results are comparable
+    # same gain as the reference implementation, so results are comparable: pytorch-tabnet calls
+    # initialize_glu(fc, input_dim, 2 * output_dim), i.e. output_dim here is the linear's full width 2·out.
+    # The weight scale matters although BN follows: Adam's steps have a fixed size, so larger weights
+    # mean smaller relative updates.
     gain = math.sqrt((input_dim + output_dim) / math.sqrt(input_dim))
     nn.init.xavier_normal_(fc.weight, gain=gain, generator=generator)
 
