@@ -89,9 +89,10 @@ def test_fused_pretrainer_matches_module_path():
     _compare(ref, fused, reconstruction_loss(*ra), reconstruction_loss(*rb))
 
 
-def test_glu_linears_get_the_reference_xavier_gain():
-    """pytorch-tabnet initialises a GLU linear ``in → 2·out`` with gain² = (in + 2·out) / √in, so the
-    weights' std is √2 / in^¼ (with the earlier gain (in + out) / √in it was ≈ 18 % smaller)."""
+def test_glu_linears_get_the_documented_xavier_gain():
+    """A GLU linear ``in → 2·out`` is Xavier-normal with gain² = (in + out) / √in (layers._init_glu), so
+    the weights' std is √(2·(in + out) / ((in + 2·out)·√in)); pytorch-tabnet's gain (in + 2·out) would
+    give √2 / in^¼."""
     from gridcrit.models.tabnet.layers import GLULayer
 
     net = TabNetNetwork(64, [], 1, list(range(64)), 64, 1, n_d=32, n_a=32, n_steps=1)
@@ -99,4 +100,5 @@ def test_glu_linears_get_the_reference_xavier_gain():
     first = next(m for m in net.modules() if isinstance(m, GLULayer))
     w = first.fc.weight
     assert w.shape == (128, 64)
-    assert abs(float(w.std()) - 2**0.5 / 64**0.25) < 0.02  # 0.500; the old gain gave 0.408
+    expect = (2 * (64 + 64) / ((64 + 128) * 64**0.5)) ** 0.5  # 0.408; the reference's gain gives 0.500
+    assert abs(float(w.std()) - expect) < 0.02

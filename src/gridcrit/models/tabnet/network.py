@@ -494,7 +494,7 @@ def init_weights(net: nn.Module, generator: torch.Generator) -> None:
         if isinstance(module, nn.Linear):
             fan_in, fan_out = module.in_features, module.out_features
             if id(module) in glu_fcs:
-                _init_glu(module, fan_in, fan_out, generator)  # fan_out = 2·out, as the reference passes
+                _init_glu(module, fan_in, fan_out // 2, generator)  # see _init_glu: out, not 2·out
             else:
                 gain = math.sqrt((fan_in + fan_out) / math.sqrt(4 * fan_in))
                 nn.init.xavier_normal_(module.weight, gain=gain, generator=generator)
