@@ -210,15 +210,14 @@ class LightningModel:
         t = day[storm] * 86400.0 + start_h[storm] * 3600.0 + rng.random(n) * dur_s[storm]
         t = np.minimum(np.floor(t), nd * 86400 - 1)
         order = np.argsort(t, kind="stable")
-        lon, lat, t, storm = lon[order], lat[order], t[order], storm[order]
+        lon, lat, t = lon[order], lat[order], t[order]
         cg = rng.random(n) < 0.8
         mag = np.exp(rng.normal(np.log(22.0), 0.6, n)) * np.where(cg, 1.0, 0.5)
         current = np.round(np.where(rng.random(n) < 0.88, -mag, mag), 1)
         error = np.round(rng.gamma(2.0, 0.12, n), 2)
         d_km, j = self.tree.query(to_km(lon, lat))
         kept = rng.random(n) < self.keep_p[j]
-        lon, lat, t, storm, cg, current, error, d_km, j = (
-            a[kept] for a in (lon, lat, t, storm, cg, current, error, d_km, j))
+        lon, lat, t, cg, current, error, d_km, j = (a[kept] for a in (lon, lat, t, cg, current, error, d_km, j))
         n = len(j)
         node = self.nodes[j]
         alt = np.round(MUN_ALT[net.circ_mun[net.node_circ[node]]] + rng.normal(0, 120, n), 0)

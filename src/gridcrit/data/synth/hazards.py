@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gridcrit.data.synth.exposure import HOTSPOT_CAP_QUANTILE, HOTSPOT_LENGTH_KM, HOTSPOT_SIGMA
 from gridcrit.errors import ValidationError
 
 HAZARD_NAMES = (
@@ -123,7 +124,8 @@ COMPONENTS: tuple[Component, ...] = (
             "current_ref_kA": 22.0,
             "distance_scale_m": 100.0,
             "to_transformer_if_present": 0.45,
-            "strike_prone_sites": "strokes kept with P = min(1, exp(1.5 Z) / q99.5), Z a Gaussian field, 2 km correlation",
+            "strike_prone_sites": f"strokes kept with P = min(1, exp({HOTSPOT_SIGMA:g} Z) / q{HOTSPOT_CAP_QUANTILE * 100:g}), "
+                                  f"Z a Gaussian field, {HOTSPOT_LENGTH_KM:g} km correlation",
         },
     ),
     Component(
