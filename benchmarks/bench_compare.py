@@ -47,17 +47,21 @@ MODELS = "tabnet,xgboost,lightgbm,rf,mlp,ft_transformer"
 BENCH_PARAMS = {
     "xgboost": {"n_estimators": 300, "learning_rate": 0.1, "max_bin": 64, "early_stopping_rounds": 20},
     "lightgbm": {"n_estimators": 300, "learning_rate": 0.1, "max_bin": 63, "early_stopping_rounds": 20},
-    "rf": {"n_estimators": 50, "max_samples": 100_000, "max_depth": 14, "min_samples_leaf": 20},
+    # RF: fewer, larger trees. On the 2022 validation windows (bench_compare_tabnet_dev.py's folds) 50 trees
+    # x 100k rows x leaf 20 tied the historical mean (.1423 = .1423); 25 x 300k x leaf 60 scored .1449
+    # (40 x 200k x 60: .1432; leaf 100: .1424; leaf 400: .1396; the Poisson criterion: .1417)
+    "rf": {"n_estimators": 25, "max_samples": 300_000, "max_depth": 14, "min_samples_leaf": 60},
     "mlp": {"time_budget": 40, "max_train_rows": None, "batch_size": 1024, "patience": 4, "eval_every": 200_000},
     "ft_transformer": {"time_budget": 90, "max_train_rows": 300_000, "batch_size": 512, "d_token": 16,
                        "n_blocks": 2, "lr": 1e-3, "patience": 4, "eval_every": 100_000},
-    # TabNet with its Poisson objective (log link) and its default lr / one-cycle schedule; CPU budget:
-    # 200k training rows, 6 epochs. One decision step: chosen on the 2022 validation windows (2 folds of
-    # 6 months before the test folds, seeds 0/1/2): top-10 % recall .142 with 1 step vs .130 with the
-    # default 3 (.137 with 2; historical mean .139) — several steps each pick a few columns per row, and
-    # the asset's history columns are needed in every row. On the twin with strike-prone lightning sites:
-    # 1 step .140-.143, 3 steps .129, historical mean .142 (a tie, not a win).
-    "tabnet": {"max_train_rows": 200_000, "max_epochs": 6, "patience": 3, "batch_size": 1024,
+    # TabNet with its Poisson objective (log link) and its default lr / one-cycle schedule, one decision
+    # step, every training row for 3 epochs. Chosen on the 2022 validation windows (2 folds of 6 months
+    # before the test folds, seeds 0/1/2; benchmarks/bench_compare_tabnet_dev.py): 1 step beat 3 steps
+    # (.142 vs .129; several steps each pick a few columns per row, and the asset's history columns are
+    # needed in every row), and with the own-pole features all rows x 3 epochs .140 beat 200k rows x 6
+    # epochs .134 (historical mean .142; XGBoost .147, MLP .144 on the same windows). Tried and not
+    # better there: n_d = n_a = 16 or 32, softmax/entmax masks, 600k rows, a 3-seed ensemble (.1405).
+    "tabnet": {"max_train_rows": None, "max_epochs": 3, "patience": 2, "batch_size": 1024,
                "tabnet_params": {"virtual_batch_size": 256, "n_steps": 1}},
 }
 

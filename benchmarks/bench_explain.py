@@ -143,7 +143,7 @@ def bench_syn(args) -> dict:
     res = {}
     for name in args.syn:
         runs = [_syn_one(name, seed, args) for seed in args.syn_seeds]
-        keys = ("tabnet", "tabnet_contrastive", "treeshap", "treeshap_contrastive")
+        keys = ("tabnet", "tabnet_contrastive", "tabnet_ig", "treeshap", "treeshap_contrastive")
         summ: dict = {"seeds": list(args.syn_seeds), "runs": runs,
                       "tabnet_auc": float(np.mean([r["tabnet_auc"] for r in runs])),
                       "xgb_auc": float(np.mean([r["xgb_auc"] for r in runs]))}
@@ -158,6 +158,10 @@ def bench_syn(args) -> dict:
               f"({tb['beats_global_seeds']}/{len(runs)} seeds beat it; branch only {tb['branch_rowwise_topk']:.3f} "
               f"vs {tb['branch_best_global_topk']:.3f}); XGB AUC {summ['xgb_auc']:.3f} TreeSHAP top-k "
               f"{sh['rowwise_topk']:.3f} ({sh['beats_global_seeds']}/{len(runs)} seeds beat it)", flush=True)
+        ig = summ["tabnet_ig"]
+        print(f"{name}: TabNet integrated gradients top-k {ig['rowwise_topk']:.3f} vs best global "
+              f"{ig['best_global_topk']:.3f} ({ig['beats_global_seeds']}/{len(runs)} seeds beat it; branch only "
+              f"{ig['branch_rowwise_topk']:.3f} vs {ig['branch_best_global_topk']:.3f})", flush=True)
     return res
 
 
@@ -183,6 +187,9 @@ def _syn_one(name: str, seed: int, args) -> dict:
     imp, _ = clf.explain(Xt)
     r = {"tabnet_auc": float(roc_auc_score(yt, clf.predict_proba(Xt)[:, 1])), "tabnet_fit_s": fit_s,
          "tabnet": syn_check(imp, truth), "tabnet_contrastive": syn_check(contrastive(imp), truth)}
+    t = time.perf_counter()  # integrated gradients of the same TabNet (|IG|: how much each feature moved the row)
+    r["tabnet_ig"] = syn_check(np.abs(attribute(clf, Xt, method="ig").values), truth)
+    r["tabnet_ig_s"] = time.perf_counter() - t
     cols = [f"x{i + 1}" for i in range(11)]
     xgb = XGBoostModel(task="classification", n_estimators=300, max_depth=4, n_jobs=1,
                        random_state=seed).fit(
@@ -198,7 +205,7 @@ def _syn_one(name: str, seed: int, args) -> dict:
           f"(branch only {tb['branch_rowwise_topk']:.3f} vs {tb['branch_best_global_topk']:.3f}); "
           f"XGB AUC {r['xgb_auc']:.3f} TreeSHAP top-k {sh['rowwise_topk']:.3f} -> "
           f"{'BEATS' if sh['beats_global'] else 'does NOT beat'} it", flush=True)
-    for m in ("tabnet_contrastive", "treeshap_contrastive"):
+    for m in ("tabnet_contrastive", "tabnet_ig", "treeshap_contrastive"):
         c = r[m]
         print(f"{name} seed {seed}: {m} top-k {c['rowwise_topk']:.3f} vs best global {c['best_global_topk']:.3f} -> "
               f"{'BEATS' if c['beats_global'] else 'does NOT beat'} it (branch only {c['branch_rowwise_topk']:.3f} "
@@ -312,6 +319,16 @@ def bench_twin(args) -> dict:
         if att.signed:  # tried alternative: rank only the features that push the risk *up*
             pa = dataclasses.replace(att, values=np.clip(att.values, 0, None))
             r["risk_raising_top3_hit_rate"] = driver_topk(pa, keys, drivers, fo, 3)["topk_hit_rate"]
+        if name == "tabnet":  # the same TabNet through integrated gradients (signed, like TreeSHAP)
+            t1 = time.perf_counter()
+            ig = attribute(m, Xe, method="ig")
+            ck = twin_check(ig, keys, tmp / "g.duckdb", tmp / "twin", ds.card, prediction=pred[ex])
+            r.update({"ig_top3_hit_rate": ck["topk"]["topk_hit_rate"],
+                      "ig_critical_top3_hit_rate": ck["topk_critical"]["topk_hit_rate"],
+                      "ig_critical_per_driver": ck["topk_critical"]["per_driver"], "ig_seconds": time.perf_counter() - t1})
+            atts["tabnet_ig"] = ig
+            print(f"  TabNet integrated gradients: all assets {_topk_line(ck['topk'])}; critical "
+                  f"{_topk_line(ck['topk_critical'])} ({r['ig_seconds']:.0f}s)", flush=True)
         out[name] = r
         print(f"twin {name}: valid deviance {r['valid_poisson_deviance']:.4f}, test deviance "
               f"{r['test_poisson_deviance']:.4f}; share on true drivers {r['share_any_true_driver']:.3f} "
@@ -393,8 +410,11 @@ def bench_twin(args) -> dict:
               f"worst rows: " + " | ".join(f"{d['asset_id']} {d['period']}: tabnet {d['tabnet'][:3]} vs shap "
                                              f"{d['treeshap'][:3]}" for d in worst), flush=True)
     b = out[best]
-    tn = (f"; TabNet masks {out['tabnet']['critical_top3_hit_rate']:.1%} / {out['tabnet']['top3_hit_rate']:.1%}"
+    tn = (f"; TabNet masks {out['tabnet']['critical_top3_hit_rate']:.1%} / {out['tabnet']['top3_hit_rate']:.1%}, "
+          f"TabNet IG {out['tabnet']['ig_critical_top3_hit_rate']:.1%} / {out['tabnet']['ig_top3_hit_rate']:.1%}"
           if "tabnet" in out else "")
+    if best == "tabnet":
+        out["best_meets_90pct_ig"] = bool(out["tabnet"]["ig_critical_top3_hit_rate"] >= 0.9)
     print(f"best model (validation deviance): {best}; true driver in row top-3: critical assets "
           f"{b['critical_top3_hit_rate']:.1%} of {b['critical_n_asset_periods']}, all assets {b['top3_hit_rate']:.1%} "
           f"of {b['n_asset_periods']} (one global top-3: {b['critical_global_top3_hit_rate']:.1%} / "

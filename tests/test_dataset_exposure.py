@@ -85,3 +85,32 @@ def test_age_at_period_start(ds, raw):
     for _, r in _sample_rows(ds).iterrows():
         fab = pd.Timestamp(tr.loc[r["asset_id"], "DATE_FAB"])
         assert r["age_years"] == pytest.approx((r["period_start"] - fab).days / 365.25, abs=1e-4)
+
+
+@pytest.fixture(scope="module")
+def twin_ds(tiny_store):
+    return build_dataset(tiny_store, level="transformer", period="month")
+
+
+def test_own_pole_is_nearest_support_within_25m_once_known(twin_ds, tiny_store):
+    ds, store = twin_ds, tiny_store
+    con = connect(store, read_only=True)
+    ap = con.execute("SELECT CODE, FECHA, MATERIAL, TIERRA_PIE, LONGITUD, LATITUD FROM apoyos").df()
+    tr = con.execute("SELECT CODE, FECHA, LONGITUD, LATITUD FROM trafos").df()
+    con.close()
+    ap = ap.sort_values("FECHA").drop_duplicates("CODE")
+    tr = tr.sort_values("FECHA").drop_duplicates("CODE").set_index("CODE")
+    sx, sy = to_metres(ap["LONGITUD"], ap["LATITUD"])
+    known_rows = 0
+    for _, r in _sample_rows(ds, 80).iterrows():
+        ax, ay = to_metres(tr.loc[r["asset_id"], "LONGITUD"], tr.loc[r["asset_id"], "LATITUD"])
+        d = np.hypot(sx - ax, sy - ay)
+        j = int(np.nanargmin(d))
+        first = pd.Period(pd.Timestamp(ap["FECHA"].iloc[j]), "M")
+        if d[j] > 25.0 or first >= pd.Period(r["period"], "M"):  # unknown before the period after it
+            assert np.isnan(r["pole_wood"]) and np.isnan(r["pole_no_grounding"])
+            continue
+        known_rows += 1
+        assert r["pole_wood"] == float(str(ap["MATERIAL"].iloc[j]).upper().startswith("MADER"))
+        assert r["pole_no_grounding"] == float(str(ap["TIERRA_PIE"].iloc[j]).upper() not in ("SI", "S"))
+    assert known_rows > 10  # the twin puts a support at (a few metres from) most transformers' nodes

@@ -27,8 +27,10 @@ def table():
 def test_tabnet_report_compares_with_shap_and_shows_disagreements(table, tmp_path):
     X, y, rows, groups = table
     m = make_model("tabnet", max_epochs=5, n_steps=2, batch_size=128).fit(X, y)
-    b = explain_rows(m, X, rows, groups, version="v0001", permutation_rows=100)
-    assert set(b.others) == {"treeshap-surrogate", "permutation"}
+    b = explain_rows(m, X, rows, groups, version="v0001", permutation_rows=100, ig_rows=120)
+    assert set(b.others) == {"treeshap-surrogate", "permutation", "ig"}
+    ig = b.others["ig"].values  # integrated gradients on a 120-row sample, the other rows NaN
+    assert np.isfinite(ig).all(axis=1).sum() == 120 and np.isnan(ig).all(axis=1).sum() == len(X) - 120
     assert any("R²" in n for n in b.others["treeshap-surrogate"].notes)
     d = disagreements(b.main, b.others["treeshap-surrogate"], b.rows, b.X, n=3)
     assert len(d) == 3 and all(x["spearman"] <= 1 for x in d)

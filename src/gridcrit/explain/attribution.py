@@ -9,7 +9,7 @@ Methods (``method=``):
   ``approximate=True`` is the fast mode: Saabas contributions (one path per tree, ~depth× cheaper,
   still additive) — XGBoost's ``approx_contribs``, and for LightGBM, which has no such mode, our
   leaf-table implementation in :mod:`gridcrit.explain.saabas`.
-* ``"ig"`` — integrated gradients of the torch models (MLP, FT-Transformer): straight path from the
+* ``"ig"`` — integrated gradients of the torch models (TabNet, MLP, FT-Transformer): straight path from the
   training mean (numbers, standardised 0) and the "unknown" embedding (categories) to the row, midpoint
   Riemann sum with ``ig_steps`` points. Signed; NaN-indicator inputs are folded into their column.
 * ``"permutation"`` — any model: each column shuffled ``n_repeats`` times. Per row: mean absolute change
@@ -262,16 +262,35 @@ def _treeshap_result(model: Any, X: pd.DataFrame, c: np.ndarray, approx: bool, n
 
 # ------------------------------------------------------------------------------ integrated gradients
 def _ig(model: Any, X: pd.DataFrame, steps: int, batch_rows: int) -> Attribution:
-    from gridcrit.explain.integrated_gradients import integrated_gradients
+    from gridcrit.explain.integrated_gradients import integrated_gradients, tabnet_integrated_gradients
 
-    if not hasattr(model, "module_") or not hasattr(model, "encoder_"):
-        raise ValidationError(f"method 'ig' needs a torch model of the zoo (mlp, ft_transformer), "
+    kind = _model_kind(model)
+    if kind not in ("tabnet", "tabnet_raw") and (not hasattr(model, "module_") or not hasattr(model, "encoder_")):
+        raise ValidationError(f"method 'ig' needs a torch model of the zoo (tabnet, mlp, ft_transformer), "
                               f"got {type(model).__name__}")
-    pred = _predicted_class(model, X) if getattr(model, "task", "") == "classification" else None
-    vals = integrated_gradients(model, X, steps=steps, batch_rows=batch_rows, target=pred)
+    classifier = getattr(model, "task", "") == "classification" or hasattr(model, "predict_proba")
+    pred = _predicted_class(model, X) if classifier else None
+    if kind == "tabnet":  # the zoo wrapper: its log1p of heavy tails first, then TabNet's own columns
+        from gridcrit.models.mlp import log_heavy_tails
+
+        est = model.net_
+        Xt = est.preprocessor_.align(log_heavy_tails(X, getattr(model, "log_scale_", {})))
+        vals = _reorder(tabnet_integrated_gradients(est, Xt, steps=steps, batch_rows=batch_rows, target=pred),
+                        est, X)
+    elif kind == "tabnet_raw":
+        vals = _reorder(tabnet_integrated_gradients(model, model.preprocessor_.align(X), steps=steps,
+                                                    batch_rows=batch_rows, target=pred), model, X)
+    else:
+        vals = integrated_gradients(model, X, steps=steps, batch_rows=batch_rows, target=pred)
     mag = np.abs(vals)
     return Attribution(vals, list(map(str, X.columns)), "ig", True, _normalise(mag.mean(0)),
                        per_class=_per_class_from_rows(mag, pred, _classes(model)), explained_class=pred)
+
+
+def _reorder(vals: np.ndarray, est: Any, X: pd.DataFrame) -> np.ndarray:
+    """TabNet's feature order -> the columns of ``X``."""
+    names = [str(c) for c in est.preprocessor_.feature_names]
+    return vals[:, [names.index(str(c)) for c in X.columns]]
 
 
 # ------------------------------------------------------------------------------------- permutation

@@ -3,6 +3,7 @@
 :func:`explain_rows` attributes the rows with the model's own method and with comparison methods:
 
 * permutation importance (any model, on a row sample);
+* integrated gradients of a TabNet model (on a row sample), beside its masks;
 * TreeSHAP — of the model itself when it is a boosted tree, of a comparison model given by the caller
   (e.g. the XGBoost version trained on the same slot), or else of a *surrogate*: a small XGBoost fitted
   to the model's own predictions on these rows (labelled ``treeshap-surrogate``; it explains the
@@ -70,7 +71,7 @@ def _prediction(model: Any, X: pd.DataFrame) -> np.ndarray:
 
 def explain_rows(model: Any, X: pd.DataFrame, rows: pd.DataFrame, groups: dict[str, str], *,
                  method: str = "auto", compare: dict[str, Any] | None = None, permutation_rows: int = 400,
-                 surrogate: bool = True, version: str = "", seed: int = 0) -> ExplanationBundle:
+                 ig_rows: int = 2000, surrogate: bool = True, version: str = "", seed: int = 0) -> ExplanationBundle:
     """Attribute ``X`` with ``method`` and comparison methods (see module docstring)."""
     main = attribute(model, X, method=method)
     pred = _prediction(model, X)
@@ -86,6 +87,12 @@ def explain_rows(model: Any, X: pd.DataFrame, rows: pd.DataFrame, groups: dict[s
     if not main.method.startswith("treeshap") and surrogate and not b.others and len(X) >= 50 and np.std(pred) > 0:
         att, _r2 = _surrogate_shap(model, X, pred, seed)
         b.others[att.method] = att
+    if main.method == "tabnet" and ig_rows:  # where TabNet looked vs how much each feature moved the row
+        sub = np.sort(np.random.default_rng(seed).permutation(len(X))[:ig_rows])
+        try:
+            b.others["ig"] = _expand(attribute(model, X.iloc[sub], method="ig"), sub, len(X))
+        except Exception as e:
+            b.notes.append(f"integrated gradients: {e}")
     if main.method != "permutation" and permutation_rows:
         sub = np.random.default_rng(seed).permutation(len(X))[:permutation_rows]
         sub.sort()

@@ -148,6 +148,14 @@ def describe(name: str, group: str = "") -> dict:
         driver = {None: "", "_no_grounding": "lightning x missing grounding",
                   "_wood": "wooden poles: failures x rain, climbed by animals"}[m[1]]
         meaning, unit, basis = f"{what} within {m[2]} of the asset, known before the start", "supports", PAST
+    elif name in ("pole_wood", "pole_no_grounding"):
+        what = {"pole_wood": "wooden (MATERIAL MADERA)", "pole_no_grounding": "without foot grounding (TIERRA_PIE)"}
+        driver = {"pole_wood": "wooden poles: failures x rain, climbed by animals",
+                  "pole_no_grounding": "lightning x missing grounding"}[name]
+        from gridcrit.features.exposure import OWN_POLE_M
+
+        meaning, unit, basis = (f"1 if the asset's own pole (nearest support within {OWN_POLE_M:g} m) is {what[name]}, "
+                                "else 0; NaN while none is known", "flag", PAST)
     else:
         meaning, unit, basis, driver = "", "", "", ""
     return {"meaning": meaning, "unit": unit, "time_basis": basis, "group": group, "driver": driver,
