@@ -19,7 +19,8 @@ Sections (each can be skipped):
   top-1 driver discrimination and false alarms (is the hit specific?); TabNet masks vs TreeSHAP: where
   they disagree on the true driver and on the whole ranking, with examples.
   ``--twin-seed``, ``--twin-models``, ``--twin-explain-periods`` (chec scale: explain only the last N
-  periods) and ``--twin-stability 0`` trim it.
+  periods) and ``--twin-stability 0`` trim it; ``--twin-tabnet`` overrides TabNet's settings (JSON).
+  TabNet is also explained with integrated gradients (its signed attribution, beside TreeSHAP).
 
 Threads are pinned (``--threads`` for the GBDT cost section; everything else 1). The machine is shared:
 the load average at start and end is printed. Ends with ONE JSON line.
@@ -279,7 +280,7 @@ def bench_twin(args) -> dict:
                  "critical": "top 10% of the model's predicted risk (y_count) within each period"}
     atts, checks, vdev = {}, {}, {}
     params = {"xgboost": {"n_estimators": 300}, "lightgbm": {"n_estimators": 300},
-              "tabnet": {"max_epochs": args.twin_epochs}}
+              "tabnet": {"max_epochs": args.twin_epochs, **json.loads(args.twin_tabnet)}}
     for name in models:
         kw = params[name]
         t0 = time.perf_counter()
@@ -439,6 +440,9 @@ def main() -> None:
     ap.add_argument("--twin-seed", type=int, default=0, help="seed of the synthetic twin (network and events)")
     ap.add_argument("--twin-epochs", type=int, default=30)
     ap.add_argument("--twin-models", type=lambda s: s.split(","), default=["xgboost", "lightgbm", "tabnet"])
+    ap.add_argument("--twin-tabnet", default="{}",
+                    help='JSON overrides of the twin TabNet (chec scale: the compare\'s setting, e.g. '
+                         '\'{"max_epochs": 3, "patience": 2, "tabnet_params": {"n_steps": 1, "virtual_batch_size": 256}}\')')
     ap.add_argument("--twin-explain-periods", type=int, default=0,
                     help="explain and score only the last N periods (0: all); for chec scale")
     ap.add_argument("--twin-stability", type=int, default=1, help="0 skips the seed/fold stability refits")
