@@ -81,3 +81,21 @@ def test_report_compares_with_another_versions_shap(store, tmp_path, capsys):
     res = json.loads(capsys.readouterr().out)
     assert f"treeshap {v2}" in res["agreement"]["methods"]
     assert f"treeshap vs treeshap {v2}" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_tabnet_integrated_gradients_from_the_cli(store, tmp_path, capsys):
+    """A registered TabNet: --method ig explains it with integrated gradients; its report puts IG beside the masks."""
+    from _registry_fakes import fake_dataset as fd
+    from gridcrit.models.zoo import make_model
+
+    s, _ = store
+    tn = make_model("tabnet", task="regression", max_epochs=30, batch_size=256, n_d=8, n_a=8, n_steps=2,
+                    random_state=0)
+    v = train_and_register(s, tn, name="tabnet", task="regression", target="saifi", dataset_fn=fd, promote=False)
+    assert run(["explain", "--model", v, "--global", "--method", "ig", "--store", str(s), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["method"] == "ig" and res["global"][0]["feature"] == "veg"
+    out = tmp_path / "tn"
+    assert run(["explain", "--model", v, "--period", "2019-12", "--store", str(s), "--out", str(out), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["method"] == "tabnet" and "ig" in res["agreement"]["methods"]
