@@ -89,6 +89,22 @@ def test_tabnet_masks_are_unsigned_rows_sum_to_one(data):
     assert att.method == "tabnet" and not att.signed
     assert att.masks.shape == (2, 50, 4)
     assert np.allclose(att.values.sum(1), 1.0, atol=1e-4) and (att.values >= 0).all()
+    rev = attribute(m, X.iloc[:50, ::-1])  # labelled by X's columns, whatever their order
+    assert rev.feature_names == ["d", "c", "noise", "a"]
+    assert np.allclose(rev.values[:, ::-1], att.values) and np.allclose(rev.masks[:, :, ::-1], att.masks)
+
+
+def test_zoo_tabnet_is_explained_on_the_inputs_its_network_saw():
+    """The zoo wrapper log-transforms heavy-tailed columns before TabNet: masks must see that too."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"count": rng.poisson(rng.gamma(0.3, 20, 600)).astype(float), "x": rng.normal(size=600)})
+    m = make_model("tabnet", max_epochs=5, n_steps=2, random_state=0).fit(X, np.log1p(X["count"]).to_numpy())
+    assert m.log_scale_  # "count" is heavy-tailed
+    att = attribute(m, X.iloc[:40])
+    direct, _ = m.net_.explain(m.network_input(X.iloc[:40]))
+    assert np.allclose(att.values, direct, atol=1e-6)
+    raw, _ = m.net_.explain(X.iloc[:40])  # what the masks were computed on before: untransformed inputs
+    assert not np.allclose(att.values, raw, atol=1e-3)
 
 
 def test_tabnet_integrated_gradients_complete_grouped_and_in_x_order(data):

@@ -180,17 +180,30 @@ def _per_class_from_rows(mag: np.ndarray, pred: np.ndarray | None, classes: list
 
 
 # ------------------------------------------------------------------------------------------ TabNet
+def _tabnet_input(model: Any, X: pd.DataFrame, method: str) -> tuple[Any, pd.DataFrame, list[int]]:
+    """``(TabNet estimator, X as it sees it, position of each column of X in its feature order)``.
+
+    The zoo wrapper transforms columns before its ``net_`` (log of heavy tails), so masks and
+    gradients must see the transformed frame; the estimator answers in its training order."""
+    est = getattr(model, "net_", model)
+    if not hasattr(est, "explain"):
+        raise ValidationError(f"method {method!r} needs a TabNet model, got {type(model).__name__}")
+    Xn = model.network_input(X) if hasattr(model, "network_input") else X
+    names = [str(c) for c in est.preprocessor_.feature_names]
+    missing = [str(c) for c in X.columns if str(c) not in names]
+    if missing or len(names) != X.shape[1]:
+        raise ValidationError(f"TabNet was trained on {len(names)} features; X has {X.shape[1]} columns"
+                              + (f" ({', '.join(missing)} unknown)" if missing else ""))
+    return est, est.preprocessor_.align(Xn), [names.index(str(c)) for c in X.columns]
+
+
 def _tabnet(model: Any, X: pd.DataFrame) -> Attribution:
-    net = getattr(model, "net_", model)
-    if not hasattr(net, "explain"):
-        raise ValidationError(f"method 'tabnet' needs a TabNet model, got {type(model).__name__}")
-    imp, masks = net.explain(X)
-    if imp.shape[1] != X.shape[1]:
-        raise ValidationError(f"TabNet explained {imp.shape[1]} features but X has {X.shape[1]} columns")
-    imp = np.asarray(imp, dtype=float)
+    est, Xn, order = _tabnet_input(model, X, "tabnet")
+    imp, masks = est.explain(Xn)
+    imp, masks = np.asarray(imp, dtype=float)[:, order], np.asarray(masks)[:, :, order]
     pred = _predicted_class(model, X)
     return Attribution(imp, list(map(str, X.columns)), "tabnet", False, _normalise(imp.mean(axis=0)),
-                       masks=np.asarray(masks), per_class=_per_class_from_rows(imp, pred, _classes(model)),
+                       masks=masks, per_class=_per_class_from_rows(imp, pred, _classes(model)),
                        explained_class=pred)
 
 
@@ -270,27 +283,14 @@ def _ig(model: Any, X: pd.DataFrame, steps: int, batch_rows: int) -> Attribution
                               f"got {type(model).__name__}")
     classifier = getattr(model, "task", "") == "classification" or hasattr(model, "predict_proba")
     pred = _predicted_class(model, X) if classifier else None
-    if kind == "tabnet":  # the zoo wrapper: its log1p of heavy tails first, then TabNet's own columns
-        from gridcrit.models.mlp import log_heavy_tails
-
-        est = model.net_
-        Xt = est.preprocessor_.align(log_heavy_tails(X, getattr(model, "log_scale_", {})))
-        vals = _reorder(tabnet_integrated_gradients(est, Xt, steps=steps, batch_rows=batch_rows, target=pred),
-                        est, X)
-    elif kind == "tabnet_raw":
-        vals = _reorder(tabnet_integrated_gradients(model, model.preprocessor_.align(X), steps=steps,
-                                                    batch_rows=batch_rows, target=pred), model, X)
+    if kind in ("tabnet", "tabnet_raw"):
+        est, Xn, order = _tabnet_input(model, X, "ig")
+        vals = tabnet_integrated_gradients(est, Xn, steps=steps, batch_rows=batch_rows, target=pred)[:, order]
     else:
         vals = integrated_gradients(model, X, steps=steps, batch_rows=batch_rows, target=pred)
     mag = np.abs(vals)
     return Attribution(vals, list(map(str, X.columns)), "ig", True, _normalise(mag.mean(0)),
                        per_class=_per_class_from_rows(mag, pred, _classes(model)), explained_class=pred)
-
-
-def _reorder(vals: np.ndarray, est: Any, X: pd.DataFrame) -> np.ndarray:
-    """TabNet's feature order -> the columns of ``X``."""
-    names = [str(c) for c in est.preprocessor_.feature_names]
-    return vals[:, [names.index(str(c)) for c in X.columns]]
 
 
 # ------------------------------------------------------------------------------------- permutation

@@ -88,17 +88,21 @@ def explain_rows(model: Any, X: pd.DataFrame, rows: pd.DataFrame, groups: dict[s
         att, _r2 = _surrogate_shap(model, X, pred, seed)
         b.others[att.method] = att
     if main.method == "tabnet" and ig_rows:  # where TabNet looked vs how much each feature moved the row
-        sub = np.sort(np.random.default_rng(seed).permutation(len(X))[:ig_rows])
+        sub = _sample(len(X), ig_rows, seed)
         try:
             b.others["ig"] = _expand(attribute(model, X.iloc[sub], method="ig"), sub, len(X))
         except Exception as e:
             b.notes.append(f"integrated gradients: {e}")
     if main.method != "permutation" and permutation_rows:
-        sub = np.random.default_rng(seed).permutation(len(X))[:permutation_rows]
-        sub.sort()
+        sub = _sample(len(X), permutation_rows, seed)
         perm = attribute(model, X.iloc[sub], method="permutation", n_repeats=2, seed=seed)
         b.others["permutation"] = _expand(perm, sub, len(X))
     return b
+
+
+def _sample(n: int, k: int, seed: int) -> np.ndarray:
+    """``k`` of ``n`` row positions (all if ``k >= n``), sorted, drawn with ``seed``."""
+    return np.sort(np.random.default_rng(seed).permutation(n)[:k])
 
 
 def _expand(att: Attribution, idx: np.ndarray, n: int) -> Attribution:

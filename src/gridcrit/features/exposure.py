@@ -154,39 +154,26 @@ def support_features(con, grid: Grid, x: np.ndarray, y: np.ndarray, buffer_m: fl
     sx, sy = to_metres(sup["lon"], sup["lat"])
     oks = np.isfinite(sx) & np.isfinite(sy)
     oka = np.isfinite(x) & np.isfinite(y)
-    ai = si = np.array([], dtype=np.int64)
+    ai = si = pole_ai = pole_si = np.array([], dtype=np.int64)
     if oks.any() and oka.any():
-        pairs = cKDTree(np.column_stack([x[oka], y[oka]])).sparse_distance_matrix(
-            cKDTree(np.column_stack([sx[oks], sy[oks]])), buffer_m, output_type="ndarray")
-        ai, si = np.flatnonzero(oka)[pairs["i"]], np.flatnonzero(oks)[pairs["j"]]
+        a_idx, s_idx = np.flatnonzero(oka), np.flatnonzero(oks)
+        a_xy, s_tree = np.column_stack([x[oka], y[oka]]), cKDTree(np.column_stack([sx[oks], sy[oks]]))
+        pairs = cKDTree(a_xy).sparse_distance_matrix(s_tree, buffer_m, output_type="ndarray")
+        ai, si = a_idx[pairs["i"]], s_idx[pairs["j"]]
+        if own:  # the asset's own pole: its nearest support within OWN_POLE_M
+            dist, j = s_tree.query(a_xy, distance_upper_bound=OWN_POLE_M)
+            hit = np.isfinite(dist)
+            pole_ai, pole_si = a_idx[hit], s_idx[j[hit]]
     # cumulative up to and including column j (q already shifted by one period)
     out = {}
     for n, w in zip(names, (None, no_ground, wood), strict=True):
         d = accumulate(grid, ai, q[si], None if w is None else w[si])
         out[n] = grid.gather(np.cumsum(d, axis=1))
-    if own:
-        out.update(_own_pole(grid, x, y, sx, sy, oks, q, {"pole_wood": wood, "pole_no_grounding": no_ground}))
-    return out
-
-
-def _own_pole(grid: Grid, x: np.ndarray, y: np.ndarray, sx: np.ndarray, sy: np.ndarray, oks: np.ndarray,
-              q: np.ndarray, flags: dict[str, np.ndarray]) -> dict:
-    """Attributes of each asset's nearest support within :data:`OWN_POLE_M`, from the period its
-    snapshot is known (NaN before, and for assets without one)."""
-    nan = {n: np.full(len(grid.row_asset), np.nan, dtype=np.float32) for n in flags}
-    oka = np.isfinite(x) & np.isfinite(y)
-    if not oks.any() or not oka.any():
-        return nan
-    dist, j = cKDTree(np.column_stack([sx[oks], sy[oks]])).query(np.column_stack([x[oka], y[oka]]),
-                                                                  distance_upper_bound=OWN_POLE_M)
-    hit = np.isfinite(dist)
-    ai = np.flatnonzero(oka)[hit]
-    si = np.flatnonzero(oks)[j[hit]]
-    known = np.cumsum(accumulate(grid, ai, q[si]), axis=1) > 0
-    out = {}
-    for n, w in flags.items():
-        v = np.cumsum(accumulate(grid, ai, q[si], w[si]), axis=1)
-        out[n] = grid.gather(np.where(known, v, np.nan))
+    if own:  # NaN until the pole's snapshot is known (and for assets without one)
+        known = np.cumsum(accumulate(grid, pole_ai, q[pole_si]), axis=1) > 0
+        for n, w in zip(own, (wood, no_ground), strict=True):
+            v = np.cumsum(accumulate(grid, pole_ai, q[pole_si], w[pole_si]), axis=1)
+            out[n] = grid.gather(np.where(known, v, np.nan))
     return out
 
 

@@ -132,10 +132,15 @@ class TabNetModel(ZooModel):
             kw["eval_set"] = [(eval_set[0], eval_set[1])]
         self.net_.fit(X, y, sample_weight=sample_weight, **kw)
 
-    def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+    def network_input(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``X`` as the TabNet estimator ``net_`` sees it (heavy tails log-transformed): what its
+        predictions, masks and gradients must be computed on."""
         from gridcrit.models.mlp import log_heavy_tails
 
-        X = log_heavy_tails(X, getattr(self, "log_scale_", {}))
+        return log_heavy_tails(X, getattr(self, "log_scale_", {}))
+
+    def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        X = self.network_input(X)
         if self.task == "classification":
             return np.asarray(self.net_.predict_proba(X), dtype=float)
         p = np.asarray(self.net_.predict(X), dtype=float).reshape(len(X), -1)[:, 0]
