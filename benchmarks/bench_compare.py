@@ -94,13 +94,21 @@ def find_or_make_store() -> Path:
 def dataset(level: str, path: str | None) -> str:
     if path:
         return path
-    cached = CACHE / f"{level}_month.parquet"
+    # keyed by the feature code: a cache built by an older version of the features is not reused
+    import hashlib
+
+    import gridcrit.features as feats
+
+    src = sorted(Path(feats.__file__).parent.glob("*.py"))
+    key = hashlib.sha256(b"".join(p.read_bytes() for p in src)).hexdigest()[:10]
+    cached = CACHE / f"{level}_month_{key}.parquet"
     if not cached.exists():
         from gridcrit.features.dataset import build_dataset
 
         store = find_or_make_store()
         t = time.perf_counter()
         ds = build_dataset(store, level=level, period="month")
+        CACHE.mkdir(parents=True, exist_ok=True)
         ds.to_parquet(cached)
         print(f"built {level}-month dataset from {store} in {time.perf_counter() - t:.0f}s", flush=True)
     return str(cached)

@@ -244,6 +244,15 @@ def test_history_offset_formula_and_errors():
                                [0.5, (6 + 6) / 24, (1 + 6) / 60])
     with pytest.raises(ValidationError, match="hist_saifi_total"):
         history_offset(f, "y_saifi", prior=0.5)
+    # a criticality dataset splits the all-time count by recorded cause: the offset sums the groups
+    from gridcrit.features.targets import cause_groups
+
+    split = f.drop(columns="hist_count_total")
+    for i, g in enumerate(cause_groups()):
+        split[f"hist_cause_{g}_total"] = f["hist_count_total"] * (0.5 if i == 0 else 0.5 / (len(cause_groups()) - 1))
+    np.testing.assert_allclose(history_offset(split, "y_count", prior=0.5), history_offset(f, "y_count", prior=0.5))
+    with pytest.raises(ValidationError, match="hist_count_total"):
+        history_offset(split.drop(columns="hist_cause_other_total"), "y_count", prior=0.5)
     with pytest.raises(ValidationError, match="positive mean"):
         history_offset(f, "y_count", prior=0.0)
 

@@ -94,6 +94,41 @@ def test_history_is_the_shifted_target(ds):
     np.testing.assert_allclose(f.loc[full, "hist_count_last_3m"], last3[full])
 
 
+def test_cause_history_counts_past_events_by_recorded_cause(store, ds):
+    from gridcrit.features.targets import CAUSE_GROUPS, cause_groups
+
+    con = connect(store, read_only=True)
+    ev = con.execute("SELECT DISTINCT evento, equipo_ope, inicio, causa FROM interrupciones").df()
+    con.close()
+    ev["period"] = pd.to_datetime(ev["inicio"]).dt.strftime("%Y-%m")
+    ev["code"] = pd.to_numeric(ev["causa"], errors="coerce")
+    f = ds.frame.sort_values(["asset_id", "period"]).reset_index(drop=True)
+    assert f["hist_cause_equipment_total"].max() > 0 and f["hist_cause_atmospheric_total"].max() > 0
+    known = [c for codes in CAUSE_GROUPS.values() for c in codes]
+    for group in cause_groups():
+        sel = ev["code"].isin(CAUSE_GROUPS[group]) if group in CAUSE_GROUPS else ~ev["code"].isin(known)
+        per = (ev[sel].groupby(["equipo_ope", "period"])["evento"].nunique()
+               .rename("n").reset_index().rename(columns={"equipo_ope": "asset_id"}))
+        # expected: events of that cause strictly before the row's period (brute force, per row)
+        exp = f[["asset_id", "period"]].merge(per, on="asset_id", how="left", suffixes=("", "_ev"))
+        exp["n"] = np.where(exp["period_ev"].notna() & (exp["period_ev"] < exp["period"]), exp["n"], 0.0)
+        exp = exp.groupby(["asset_id", "period"], sort=True)["n"].sum().reset_index()
+        np.testing.assert_allclose(f[f"hist_cause_{group}_total"], exp["n"], err_msg=group)
+    # the groups partition the events: their sum is the all-time count (not a column of its own)
+    assert "hist_count_total" not in ds.feature_columns
+    total = f[[f"hist_cause_{g}_total" for g in cause_groups()]].sum(axis=1)
+    per = ev.groupby(["equipo_ope", "period"])["evento"].nunique().rename("n").reset_index()
+    exp = f[["asset_id", "period"]].merge(per.rename(columns={"equipo_ope": "asset_id"}), on="asset_id",
+                                          how="left", suffixes=("", "_ev"))
+    exp["n"] = np.where(exp["period_ev"].notna() & (exp["period_ev"] < exp["period"]), exp["n"], 0.0)
+    np.testing.assert_allclose(total, exp.groupby(["asset_id", "period"], sort=True)["n"].sum().to_numpy())
+    assert f["hist_cause_other_total"].max() > 0
+    # the card says which drivers each recorded cause carries
+    assert "hist_cause_atmospheric_total" in ds.card["drivers"]["lightning"]
+    assert "hist_cause_animals_total" in ds.card["drivers"]["animals"]
+    assert ds.card["columns"]["hist_cause_equipment_total"]["time_basis"] == ds.card["columns"]["hist_saifi_total"]["time_basis"]
+
+
 @pytest.mark.parametrize("level", ["transformer", "switch", "segment", "circuit"])
 @pytest.mark.parametrize("period", ["month", "quarter"])
 def test_all_levels_build(store, level, period):

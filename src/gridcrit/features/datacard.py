@@ -122,6 +122,14 @@ TWIN_DRIVERS = {
     "pole failures x rain": ("poles",),
     "wooden poles: failures x rain, climbed by animals": ("poles", "animals"),
     "persistent asset condition": (),
+    # the asset's past interruptions by recorded cause (CREG codes; 30 = atmospheric covers lightning
+    # and storm-blown branches, 33/40 = transformer failures)
+    "recorded cause: atmospheric": ("lightning", "vegetation"),
+    "recorded cause: animals": ("animals",),
+    "recorded cause: vegetation": ("vegetation",),
+    "recorded cause: third_party": ("third_party",),
+    "recorded cause: equipment": ("age_heat", "equipment"),
+    "recorded cause: poles": ("poles",),
 }
 
 _UNITS = {"count": "events", "saifi": "interruptions/customer", "saidi": "hours/customer"}
@@ -136,6 +144,14 @@ def describe(name: str, group: str = "") -> dict:
         span = {"prev_period": "the previous period", "total": "all past periods"}.get(
             m[2], f"the {m[3]} months before the start")
         meaning, unit, basis, driver = f"asset's own {what} over {span}", _UNITS[m[1]], PAST, "persistent asset condition"
+    elif m := re.fullmatch(r"hist_cause_([a-z_]+)_total", name):
+        from gridcrit.features.targets import CAUSE_GROUPS
+
+        codes = "CREG " + "/".join(str(c) for c in CAUSE_GROUPS[m[1]]) if m[1] in CAUSE_GROUPS else (
+            "29 unknown, 47 omitted, undescribed or missing codes")
+        meaning = (f"asset's own interruptions recorded with cause {m[1].replace('_', ' ')} ({codes}) over all "
+                   "past periods (the groups sum to its all-time interruption count)")
+        meaning, unit, basis, driver = meaning, "events", PAST, f"recorded cause: {m[1]}"
     elif m := re.fullmatch(r"veg_(records|high_risk|records_last_12m)_(\d+m|on_segment|circuit)", name):
         what = {"records": "vegetation inspection records", "high_risk": "vegetation records rated Alto",
                 "records_last_12m": "vegetation records of the last 12 months"}[m[1]]

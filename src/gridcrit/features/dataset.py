@@ -236,6 +236,10 @@ def _build(con, level, period, start, end, buffer_m, history_months, unplanned_o
         step("targets")
 
         add(history.history_features(grid, count, saifi, saidi, first_q=first_q), "history")
+        for g in targets.cause_groups():  # one dense array at a time (memory at 10x scale)
+            dense = accumulate(grid, a_idx, q, agg[f"n_cause_{g}"].to_numpy(np.float64))
+            add(history.cause_history(grid, g, dense), "history")
+        del dense
         if level != "circuit":
             cagg = targets.event_aggregates(con, period, key="cto_equi_ope", unplanned_only=unplanned_only)
             add(history.circuit_history(grid, cagg, period), "history")

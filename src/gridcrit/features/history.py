@@ -35,7 +35,8 @@ def history_features(grid: Grid, count: np.ndarray, saifi: np.ndarray, saidi: np
         for wm in WINDOWS_MONTHS:
             w = max(1, wm // mpp)
             out[f"hist_{name}_last_{wm}m"] = at(past_window(cum, w))
-        out[f"hist_{name}_total"] = at(cum)
+        if name != "count":  # the all-time count is split by recorded cause instead (cause_history)
+            out[f"hist_{name}_total"] = at(cum)
     first_q = grid.q0 if first_q is None else first_q
     observed = np.clip(grid.row_period - first_q, 0, None).astype(np.float32)
     # periods since the last interruption ("never" = one more than the periods observed)
@@ -46,6 +47,23 @@ def history_features(grid: Grid, count: np.ndarray, saifi: np.ndarray, saidi: np
     out["hist_periods_since_last"] = np.where(lb >= 0, cols - lb, observed + 1).astype(np.float32)
     out["hist_periods_observed"] = observed
     return out
+
+
+def cause_history(grid: Grid, group: str, count: np.ndarray) -> dict[str, np.ndarray]:
+    """``hist_cause_<group>_total``: the asset's interruptions recorded with a cause of ``group``
+    (:func:`gridcrit.features.targets.cause_groups`) over all periods before the start.
+
+    The groups partition the events ("other" takes unknown and undescribed codes), so their sum is
+    the asset's all-time interruption count, which is therefore not a column of its own. Why split
+    it: the recorded cause is how a utility tells a lightning-prone or animal-prone asset apart from
+    one that is merely busy, and what the maintenance action depends on (surge arresters vs animal
+    guards vs replacement). One undivided total also took the credit that belongs to the drivers in
+    per-row explanations (measured on the chec twin: docs/explanations.md). Codes are noisy — CREG
+    30 "condiciones atmosféricas" covers lightning and storm-blown branches alike — so these are
+    counts for the model to weigh, not labels.
+    """
+    return {f"hist_cause_{group}_total": past_cumsum(count).astype(np.float32)[grid.row_asset,
+                                                                               grid.row_period - grid.q0]}
 
 
 def circuit_history(grid: Grid, cagg, period: str) -> dict[str, np.ndarray]:

@@ -71,8 +71,43 @@ class RiskBinner(BaseEstimator, TransformerMixin):
         return self.fit(y).transform(y)
 
 
+# CREG cause codes (``interrupciones.causa``, e.g. '30.0') grouped by what a crew would do about them.
+# 29 (unknown), 47 (omitted) and the rare codes without a published description are not grouped.
+CAUSE_GROUPS: dict[str, tuple[int, ...]] = {
+    "atmospheric": (30,),   # Condiciones atmosféricas: lightning, storms
+    "animals": (19,),       # Animales sobre las redes del SDL
+    "vegetation": (27,),    # Árbol o rama sobre redes del SDL
+    "third_party": (15,),   # Acciones de terceros
+    "equipment": (33, 40),  # Falla del transformador de potencia / de distribución
+    "poles": (37,),         # Falla en postes y/o crucetas en el SDL
+}
+
+
+# every event falls in exactly one group: "other" = 29 (causa desconocida), 47 (evento omitido), codes
+# without a published description, planned-work codes, missing or unparseable ``causa``
+CAUSE_OTHER = "other"
+
+
+def cause_groups() -> list[str]:
+    """Names of the cause groups in column order: :data:`CAUSE_GROUPS` then ``"other"``."""
+    return [*CAUSE_GROUPS, CAUSE_OTHER]
+
+
+def _cause_counts() -> str:
+    """SQL select items ``n_cause_<group>``: distinct events per cause group, ``other`` included."""
+    code = "TRY_CAST(e.causa AS DOUBLE)"
+    items = [f"count(DISTINCT e.evento) FILTER (WHERE {code} IN ({', '.join(map(str, codes))})) AS n_cause_{g}"
+             for g, codes in CAUSE_GROUPS.items()]
+    known = ", ".join(str(c) for codes in CAUSE_GROUPS.values() for c in codes)
+    items.append(f"count(DISTINCT e.evento) FILTER (WHERE coalesce({code} NOT IN ({known}), TRUE)) "
+                 f"AS n_cause_{CAUSE_OTHER}")
+    return ", ".join(items)
+
+
 def event_aggregates(con, period: str, key: str = "equipo_ope", unplanned_only: bool = False) -> pd.DataFrame:
-    """Per (device code, period index): ``n`` distinct events, ``saifi``, ``saidi``, ``rows`` and kind.
+    """Per (device code, period index): ``n`` distinct events, ``saifi``, ``saidi``, ``rows``, kind and
+    ``n_cause_<group>`` (distinct events per :func:`cause_groups` group; together they are ``n`` when
+    every row of an event carries the same cause).
 
     ``key`` is ``equipo_ope`` (device level) or ``cto_equi_ope`` (circuit level).
     """
@@ -88,6 +123,7 @@ def event_aggregates(con, period: str, key: str = "equipo_ope", unplanned_only: 
                    sum(coalesce(e.SAIDI, coalesce(e.duracion_h, epoch(e.fin - e.inicio) / 3600.0)
                                          * e.cnt_usus / n.n_total)) AS saidi,
                    any_value(lower(e.tipo_equi_ope)) AS kind,
+                   {_cause_counts()},
                    count(*) FILTER (WHERE e.SAIFI IS NULL AND n.n_total IS NULL) AS rows_without_customers
             FROM interrupciones e
             LEFT JOIN n ON n.m = year(e.inicio) * 12 + month(e.inicio) - 1

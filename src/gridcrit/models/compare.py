@@ -158,13 +158,20 @@ def history_offset(frame: pd.DataFrame, target: str, prior: float, smoothing: fl
     """
     short = target.removeprefix("y_")
     total, seen = f"hist_{short}_total", "hist_periods_observed"
-    missing = [c for c in (total, seen) if c not in frame.columns]
+    parts = [total]
+    if short == "count" and total not in frame.columns:  # the dataset splits it by recorded cause
+        from gridcrit.features.targets import cause_groups
+
+        by_cause = [f"hist_cause_{g}_total" for g in cause_groups()]
+        if all(c in frame.columns for c in by_cause):
+            parts = by_cause
+    missing = [c for c in (*parts, seen) if c not in frame.columns]
     if missing:
         raise ValidationError(f"offset='history' needs column(s) {', '.join(missing)} in the table "
                               f"(the criticality dataset's history features for target {target!r})")
     if not (np.isfinite(prior) and prior > 0):
         raise ValidationError(f"offset='history' needs a positive mean {target!r} in the training rows (got {prior})")
-    tot = pd.to_numeric(frame[total], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    tot = sum(pd.to_numeric(frame[c], errors="coerce").fillna(0.0).to_numpy(dtype=float) for c in parts)
     n = pd.to_numeric(frame[seen], errors="coerce").fillna(0.0).to_numpy(dtype=float)
     return np.clip((np.clip(tot, 0, None) + smoothing * prior) / (np.clip(n, 0, None) + smoothing), prior * 1e-6, None)
 
