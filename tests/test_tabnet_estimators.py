@@ -261,3 +261,43 @@ def test_poisson_objective_counts(tmp_path):
         TabNetRegressor(**FAST, objective="poisson").fit(X, -y - 1)
     with pytest.raises(ValidationError, match="objective"):
         TabNetRegressor(**FAST, objective="gamma").fit(X, y)
+
+
+def test_constant_columns_are_left_out_of_the_network(syn1, tmp_path):
+    """A constant column is an attention sink (mask mass there changes nothing): it is not fed to the
+    network, explanations give it 0, and it survives save/load and the array fast path."""
+    X, y = syn1
+    df = pd.DataFrame(X, columns=[f"x{i + 1}" for i in range(X.shape[1])])
+    df.insert(2, "always_zero", 0.0)
+    df["all_nan"] = np.nan
+    df["one_level"] = pd.Series(["A"] * len(df), dtype=object)
+    df["nan_or_one"] = np.where(np.arange(len(df)) % 3 == 0, np.nan, 5.0)  # missingness varies: kept
+    m = TabNetClassifier(n_d=8, n_a=8, n_steps=2, max_epochs=3, batch_size=512, virtual_batch_size=128, seed=0,
+                         n_threads=1).fit(df, y)
+    pre = m.preprocessor_
+    assert pre.constant_columns == ["always_zero", "all_nan", "one_level"]
+    assert m.network_.encoder.n_features == df.shape[1] - 3 and m.n_features_in_ == df.shape[1]
+    imp, masks = m.explain(df.iloc[:300])
+    const = [df.columns.get_loc(c) for c in pre.constant_columns]
+    assert imp.shape == (300, df.shape[1]) and masks.shape == (2, 300, df.shape[1])
+    assert (imp[:, const] == 0).all() and (masks[:, :, const] == 0).all()
+    np.testing.assert_allclose(imp.sum(1), 1.0, atol=1e-5)
+    gi = m.feature_importances_
+    assert gi.shape == (df.shape[1],) and (gi[const] == 0).all() and gi.sum() == pytest.approx(1.0)
+    from gridcrit.explain.integrated_gradients import tabnet_integrated_gradients
+
+    ig = tabnet_integrated_gradients(m, df.iloc[:50], steps=8)
+    assert ig.shape == (50, df.shape[1]) and (ig[:, const] == 0).all() and np.abs(ig).sum() > 0
+    # whatever a constant column holds at predict time, it is ignored
+    other = df.assign(always_zero=7.0, one_level="B")
+    np.testing.assert_array_equal(m.predict_proba(other.iloc[:300]), m.predict_proba(df.iloc[:300]))
+    m.save(tmp_path / "m")
+    m2 = load(tmp_path / "m")
+    np.testing.assert_array_equal(m2.predict_proba(df.iloc[:300]), m.predict_proba(df.iloc[:300]))
+    np.testing.assert_array_equal(m2.explain(df.iloc[:300])[0], imp)
+    # all-numeric arrays take the fast path: same answer
+    num = df.drop(columns=["one_level"])
+    a = TabNetRegressor(n_d=8, n_a=8, n_steps=2, max_epochs=2, batch_size=512, virtual_batch_size=128, seed=0,
+                        n_threads=1).fit(num.to_numpy(), y.astype(float))
+    assert a.preprocessor_.constant_columns == ["x2", f"x{num.shape[1] - 2}"]  # arrays: names x0..x{n-1}
+    np.testing.assert_allclose(a.predict(num.to_numpy()[:50]), a.predict(num.iloc[:50]), rtol=1e-6)

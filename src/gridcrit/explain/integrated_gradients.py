@@ -140,8 +140,8 @@ def tabnet_integrated_gradients(est: Any, X: Any, *, steps: int = 32, batch_rows
                     f = out[:, 0]
                 (g,) = torch.autograd.grad(f.sum(), path)
                 cols = (g.view(steps, b, -1).mean(0) * delta).double()
-                feat = torch.zeros(b, est.preprocessor_.n_features, dtype=torch.float64).index_add_(1, gi, cols)
-                out_att[s:e] = feat.numpy()
+                feat = torch.zeros(b, est.preprocessor_.n_model_features, dtype=torch.float64).index_add_(1, gi, cols)
+                out_att[s:e] = est.preprocessor_.to_features(feat.numpy())  # constant columns: 0
     finally:
         net.train(was_training)
     return out_att

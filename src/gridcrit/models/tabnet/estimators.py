@@ -188,7 +188,7 @@ class _TabNetBase(BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             net = cls(
                 pre.n_num_columns, pre.cat_cardinalities, self.cat_emb_dim, pre.group_index(self.cat_emb_dim),
-                pre.n_features, **extra, **self._arch(),
+                pre.n_model_features, **extra, **self._arch(),
             )
         init_weights(net, self._generator_)
         return net
@@ -215,9 +215,12 @@ class _TabNetBase(BaseEstimator):
         """
         self._check_fitted()
         net = self._explain_network()
-        n, f = _n_rows(X), self.preprocessor_.n_features
-        importances = np.empty((n, f), dtype=np.float32)
-        masks = np.empty((self.n_steps, n, f), dtype=np.float32)
+        pre = self.preprocessor_
+        n, f = _n_rows(X), pre.n_features
+        alloc = np.zeros if pre.constant_columns else np.empty  # constant columns: 0, never written
+        importances = alloc((n, f), dtype=np.float32)
+        masks = alloc((self.n_steps, n, f), dtype=np.float32)
+        cols = pre.model_positions if pre.constant_columns else slice(None)
         bs = batch_size or 8192
         with torch_threads(self.n_threads), torch.inference_mode():
             net.eval()
@@ -226,8 +229,8 @@ class _TabNetBase(BaseEstimator):
                 if normalize:
                     s = agg.sum(dim=1, keepdim=True)
                     agg = torch.where(s > 0, agg / s.clamp_min(1e-30), agg)
-                importances[start:stop] = agg.numpy()
-                masks[:, start:stop] = m.numpy()
+                importances[start:stop, cols] = agg.numpy()
+                masks[:, start:stop, cols] = m.numpy()
         return importances, masks
 
     def _explain_network(self):
@@ -235,14 +238,14 @@ class _TabNetBase(BaseEstimator):
 
     def _global_importances(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> np.ndarray:
         net = self._explain_network()
-        total = torch.zeros(self.preprocessor_.n_features, dtype=torch.float64)
+        total = torch.zeros(self.preprocessor_.n_model_features, dtype=torch.float64)
         with torch_threads(self.n_threads), torch.inference_mode():
             net.eval()
             for s in range(0, x_num.shape[0], 8192):
                 agg, _ = net.forward_masks(x_num[s : s + 8192], x_cat[s : s + 8192])
                 total += agg.sum(0).double()
         tot = float(total.sum())
-        return (total / tot).numpy() if tot > 0 else total.numpy()
+        return self.preprocessor_.to_features((total / tot).numpy() if tot > 0 else total.numpy())
 
     @property
     def feature_importances_(self) -> np.ndarray:
@@ -653,7 +656,7 @@ class TabNetPretrainer(_TabNetBase):
                 self._prepare_preprocessor(X, None)
                 self.network_ = self._build_pretrain()
             x_num, x_cat = self.preprocessor_.transform(X)
-            net, gen, f, r = self.network_, self._generator_, self.preprocessor_.n_features, float(self.pretraining_ratio)
+            net, gen, f, r = self.network_, self._generator_, self.preprocessor_.n_model_features, float(self.pretraining_ratio)
 
             def batch_loss(idx: torch.Tensor) -> torch.Tensor:
                 hidden = torch.bernoulli(torch.full((idx.shape[0], f), r), generator=gen)
@@ -692,7 +695,7 @@ class TabNetPretrainer(_TabNetBase):
         """Reconstruction of the embedded input with nothing hidden, ``[n, d]`` (for inspection)."""
         self._check_fitted()
         out = []
-        f = self.preprocessor_.n_features
+        f = self.preprocessor_.n_model_features
         with torch_threads(self.n_threads), torch.inference_mode():
             self.network_.eval()
             for _, _, x_num, x_cat in self._iter_batches(X, self._predict_batch_size()):

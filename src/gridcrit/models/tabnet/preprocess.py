@@ -15,6 +15,12 @@ Rules (stable, saved with the model as JSON):
   used at predict time, then start at the right values: without this, columns with large offsets
   (coordinates near −75.7) are mis-normalised at predict time until the slow (momentum 0.01)
   running mean catches up.
+* **Constant columns** (one value in training, or none: no variance, no missingness to learn from)
+  are left out of the network, and explanations give them 0. They carry no information, and in
+  TabNet they are worse than useless: attention mass put on a column that is always the same changes
+  nothing downstream, so the attentive transformer can park mask weight there and the masks name it
+  (measured on the twin: always-zero cause counts of transformers took the top of the masks). If
+  every column is constant they are all kept.
 * **Numeric NaN** (and ±inf) is replaced by the column's training mean (0 after standardising) and, for every numeric
   column that had missing values in training (``nan_indicators=True``), an extra 0/1 is-missing
   column is added. The indicator shares the attention mask weight of its column, so explanations
@@ -46,6 +52,7 @@ class TabularPreprocessor:
     num_means: list[float] = field(default_factory=list)
     num_stds: list[float] = field(default_factory=list)
     nan_columns: list[str] = field(default_factory=list)  # numeric columns that get an indicator
+    constant_columns: list[str] = field(default_factory=list)  # not fed to the network (see module doc)
 
     # ---- fitting -------------------------------------------------------------------------------
     @classmethod
@@ -61,9 +68,14 @@ class TabularPreprocessor:
             raise ValidationError(f"duplicate column names in X: {', '.join(dup)}")
         cats = _resolve_cat_features(df, names, cat_features)
         pre = cls(feature_names=names, from_frame=from_frame)
+        const = {n for n in names if _is_constant(df[n], n in cats, nan_indicators)}
+        if len(const) == len(names):
+            const = set()
         for name in names:
             col = df[name]
-            if name in cats:
+            if name in const:
+                pre.constant_columns.append(name)
+            elif name in cats:
                 pre.cat_columns.append(name)
                 vals = col.dropna().astype(str).unique().tolist()
                 pre.categories[name] = sorted(vals)
@@ -84,6 +96,32 @@ class TabularPreprocessor:
         return len(self.feature_names)
 
     @property
+    def model_features(self) -> list[str]:
+        """The features the network attends over: all but the constant columns, in feature order."""
+        if not self.constant_columns:
+            return self.feature_names
+        const = set(self.constant_columns)
+        return [n for n in self.feature_names if n not in const]
+
+    @property
+    def n_model_features(self) -> int:
+        return len(self.model_features)
+
+    @property
+    def model_positions(self) -> list[int]:
+        """Position in ``feature_names`` of each model feature (to scatter explanations back)."""
+        pos = {n: i for i, n in enumerate(self.feature_names)}
+        return [pos[n] for n in self.model_features]
+
+    def to_features(self, values: np.ndarray) -> np.ndarray:
+        """``[..., n_model_features]`` → ``[..., n_features]`` with 0 for the constant columns."""
+        if not self.constant_columns:
+            return values
+        out = np.zeros((*values.shape[:-1], self.n_features), dtype=values.dtype)
+        out[..., self.model_positions] = values
+        return out
+
+    @property
     def n_num_columns(self) -> int:
         """Numeric tensor width: numeric columns + is-missing indicators."""
         return len(self.num_columns) + len(self.nan_columns)
@@ -93,8 +131,9 @@ class TabularPreprocessor:
         return [len(self.categories[c]) for c in self.cat_columns]
 
     def group_index(self, cat_emb_dim: int) -> list[int]:
-        """Feature index of every embedded column: numeric, then indicators, then embeddings."""
-        pos = {n: i for i, n in enumerate(self.feature_names)}
+        """Model-feature index (:attr:`model_features`) of every embedded column: numeric, then
+        indicators, then embeddings."""
+        pos = {n: i for i, n in enumerate(self.model_features)}
         idx = [pos[c] for c in self.num_columns] + [pos[c] for c in self.nan_columns]
         for c in self.cat_columns:
             idx += [pos[c]] * cat_emb_dim
@@ -131,13 +170,15 @@ class TabularPreprocessor:
         # fast path for all-numeric arrays: no per-column pandas work
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValidationError(f"X has shape {X.shape}; the model was trained on {self.n_features} columns")
+        if self.constant_columns:  # no categoricals here: the numeric columns are the model features
+            X = X[:, self.model_positions]
         values = (X.astype(np.float64) - np.asarray(self.num_means)) / np.asarray(self._stds())
         values = values.astype(np.float32)
         bad = ~np.isfinite(values)
         if bad.any():
             values[bad] = 0.0
         if self.nan_columns:
-            pos = {n: i for i, n in enumerate(self.feature_names)}
+            pos = {n: i for i, n in enumerate(self.num_columns)}
             cols = [pos[c] for c in self.nan_columns]
             values = np.concatenate([values, bad[:, cols].astype(np.float32)], axis=1)
         return torch.from_numpy(np.ascontiguousarray(values)), torch.zeros((X.shape[0], 0), dtype=torch.int64)
@@ -169,6 +210,7 @@ class TabularPreprocessor:
             "num_means": self.num_means,
             "num_stds": self.num_stds,
             "nan_columns": self.nan_columns,
+            "constant_columns": self.constant_columns,
         }
 
     @classmethod
@@ -207,6 +249,19 @@ def _resolve_cat_features(df: pd.DataFrame, names: list[str], cat_features: Any)
         else:
             raise ValidationError(f"cat_features names column {c!r}, which X does not have")
     return out
+
+
+def _is_constant(col: pd.Series, categorical: bool, nan_indicators: bool) -> bool:
+    """Would the network see one value only (value and is-missing indicator)?"""
+    if categorical:
+        n_cat = col.dropna().astype(str).nunique()
+        return n_cat == 0 or (n_cat == 1 and not col.isna().any())
+    values = _numeric(col, str(col.name))
+    finite = np.isfinite(values)
+    if not finite.any():
+        return True
+    v = values[finite]
+    return bool(v.min() == v.max()) and (bool(finite.all()) or not nan_indicators)
 
 
 def _numeric(col: pd.Series, name: str) -> np.ndarray:
