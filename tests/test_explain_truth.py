@@ -164,3 +164,26 @@ def test_twin_check_all_and_critical_on_tiny_twin(tiny_twin, tiny_store):
     assert r["critical"]["rows"] == critical_rows(pred, rows["period"]).sum()
     # without predictions there is no critical subset
     assert "topk_critical" not in twin_check(_att(vals, names), rows, tiny_store, tiny_twin, card)
+
+
+def test_twin_check_can_leave_the_history_by_cause_out(tiny_twin, tiny_store):
+    """``topk_critical_physical`` credits only non-history driver columns: an explanation that names
+    animals rows by the asset's past animal outages counts in the check, not in that figure."""
+    from gridcrit.explain.truth import twin_check
+
+    _truth, events = load_truth(tiny_twin)
+    d = event_drivers(tiny_store, events, "month", scoreable={"age_heat", "animals"})
+    names = ["age_years", "quality_group", "hist_cause_animals_total", "other"]
+    card = {"drivers": {"age_heat": ["age_years"], "animals": ["quality_group", "hist_cause_animals_total"]},
+            "columns": {"age_years": {"group": "asset"}, "quality_group": {"group": "asset"},
+                        "hist_cause_animals_total": {"group": "history"}, "other": {"group": "exposure"}}}
+    rows = d[["asset_id", "period"]].reset_index(drop=True)
+    animals = (d["driver"] == "animals").to_numpy()
+    vals = np.tile([0.5, 2.0, 3.0, 1.0], (len(rows), 1))  # animals rows: history first, quality group second
+    vals[~animals] = [3.0, 0.5, 0.5, 1.0]  # age_heat rows: age first
+    pred = np.arange(len(rows), dtype=float)
+    r = twin_check(_att(vals, names), rows, tiny_store, tiny_twin, card, prediction=pred, k=1)
+    crit = critical_rows(pred, rows["period"])
+    assert animals[crit].any() and (~animals[crit]).any()
+    assert r["topk_critical"]["topk_hit_rate"] == 1.0
+    assert r["topk_critical_physical"]["topk_hit_rate"] == pytest.approx((~animals[crit]).mean())

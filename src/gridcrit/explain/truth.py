@@ -312,4 +312,12 @@ def twin_check(att: Any, rows: pd.DataFrame, store: str | Path, twin_dir: str | 
                            "rows": int(crit.sum())}
         out["topk_critical"] = driver_topk(att, rows, drivers, feats_of, k, row_mask=crit)
         out["discrimination_critical"] = driver_discrimination(att, rows, drivers, feats_of, k, row_mask=crit)
+        # the same check crediting only the driver's physical columns: the asset's own history by
+        # recorded cause (hist_cause_*) carries its drivers too, but a reader may want the figure
+        # that does not lean on it (same rows: a driver is scored if it has a physical column)
+        cols = card.get("columns", {})
+        physical = {d: [c for c in fs if cols.get(c, {}).get("group") != "history"] for d, fs in feats_of.items()}
+        physical = {d: fs for d, fs in physical.items() if fs}
+        out["topk_critical_physical"] = driver_topk(att, rows, drivers[drivers["driver"].isin(set(physical))],
+                                                    physical, k, row_mask=crit)
     return out

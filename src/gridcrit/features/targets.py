@@ -72,7 +72,7 @@ class RiskBinner(BaseEstimator, TransformerMixin):
 
 
 # CREG cause codes (``interrupciones.causa``, e.g. '30.0') grouped by what a crew would do about them.
-# 29 (unknown), 47 (omitted) and the rare codes without a published description are not grouped.
+# 29 (unknown), 47 (omitted) and the rare codes without a published description go to "other".
 CAUSE_GROUPS: dict[str, tuple[int, ...]] = {
     "atmospheric": (30,),   # Condiciones atmosféricas: lightning, storms
     "animals": (19,),       # Animales sobre las redes del SDL
