@@ -134,3 +134,14 @@ def test_full_corpus_devset(shared_data, tmp_path):
                  aliases="retie 2013, anexo general")
     rep = evaluate(load_jsonl(DEV / "regulation_dev.jsonl"), Assistant(s))["summary"]
     assert rep["hit@5"] >= 0.9 and rep["citation_validity"] == 1.0
+
+
+def test_history_by_recorded_cause_maps_to_the_action_of_that_cause():
+    from gridcrit.assistant.recommend import topic_of
+
+    assert topic_of("hist_cause_atmospheric_total")["topic"] == "rayos"
+    assert topic_of("hist_cause_vegetation_total")["topic"] == "vegetacion"
+    assert topic_of("hist_cause_equipment_total")["topic"] == "transformador"
+    assert topic_of("hist_cause_poles_total")["topic"] == "apoyos"
+    assert topic_of("hist_cause_other_total")["topic"] == "historial"
+    assert topic_of("hist_count_last_12m")["topic"] == "historial"
