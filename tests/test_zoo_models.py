@@ -178,6 +178,27 @@ def test_neural_models_log_heavy_tails_and_round_trip(name, tmp_path):
     assert not (off.encoder_.log_scale if name != "tabnet" else off.log_scale_)
 
 
+@pytest.mark.parametrize("name", ["mlp", "ft_transformer"])
+def test_neural_models_leave_constant_columns_out(name, tmp_path):
+    """A constant column is not an input (an FT-Transformer token costs attention for nothing); it is
+    still required at predict time, ignored whatever it holds, and gets attribution 0."""
+    from gridcrit.explain.attribution import attribute
+
+    Xh, y = _heavy()
+    Xc = Xh.assign(zero=0.0, all_nan=np.nan)
+    m = make_model(name, "poisson", **FAST[name]).fit(Xc[:900], y[:900])
+    assert m.encoder_.constant_cols == ["zero", "all_nan"] and "zero" not in m.encoder_.num_cols
+    np.testing.assert_allclose(m.predict(Xc[900:].assign(zero=5.0)), m.predict(Xc[900:]))
+    with pytest.raises(ValidationError, match="zero"):
+        m.predict(Xc[900:].drop(columns="zero"))
+    ig = attribute(m, Xc[900:950], method="ig")
+    assert ig.values.shape == (50, 5) and (ig.values[:, [3, 4]] == 0).all() and np.abs(ig.values[:, 0]).sum() > 0
+    m.save(tmp_path)
+    r = load_model(tmp_path)
+    assert r.encoder_.constant_cols == ["zero", "all_nan"]
+    np.testing.assert_allclose(r.predict(Xc[900:]), m.predict(Xc[900:]), rtol=1e-5)
+
+
 def test_neural_poisson_starts_at_log_mean_and_lr_schedule():
     from gridcrit.models.mlp import _lr_factor
 

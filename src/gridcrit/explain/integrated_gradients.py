@@ -102,7 +102,8 @@ def integrated_gradients(model: Any, X: pd.DataFrame, *, steps: int = 32, batch_
         col_att[c] = col_att[c] + att_num[:, len(enc.num_cols) + j]
     for j, c in enumerate(enc.cat_cols):
         col_att[c] = att_cat[:, j]
-    return np.column_stack([col_att[str(c)] for c in Xp.columns]) if len(Xp.columns) else np.zeros((n, 0))
+    zero = np.zeros(n)  # columns the encoder left out (constant in training) moved nothing
+    return np.column_stack([col_att.get(str(c), zero) for c in Xp.columns]) if len(Xp.columns) else np.zeros((n, 0))
 
 
 def tabnet_integrated_gradients(est: Any, X: Any, *, steps: int = 32, batch_rows: int = 256,

@@ -67,6 +67,13 @@ def log_heavy_tails(X: pd.DataFrame, scales: dict[str, float]) -> pd.DataFrame:
                                    / scales[c]) for c in cols})
 
 
+def _constant(s: pd.Series) -> bool:
+    """One finite value and no missing ones, or no finite value at all."""
+    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    fin = v[np.isfinite(v)]
+    return len(fin) == 0 or (len(fin) == len(v) and bool(fin.min() == fin.max()))
+
+
 class NeuralEncoder(TabularEncoder):
     """:class:`TabularEncoder` that first maps heavy-tailed non-negative numeric columns to
     ``log1p(x / s)`` (``s`` = median of the column's positive values, so the transform is unit-free).
@@ -83,10 +90,18 @@ class NeuralEncoder(TabularEncoder):
         self.log_heavy_tails = log_heavy_tails
         self.skew_threshold = skew_threshold
         self.log_scale: dict[str, float] = {}
+        self.constant_cols: list[str] = []  # left out of the inputs (also: encoders saved before this field)
 
     def fit(self, X: pd.DataFrame) -> NeuralEncoder:
         self.log_scale = heavy_tail_scales(X, self.skew_threshold) if self.log_heavy_tails else {}
         super().fit(log_heavy_tails(X, self.log_scale))
+        # constant numeric columns (one value, or none) carry nothing; for an FT-Transformer each one
+        # is a token that every attention layer pays for. Left out; their attributions are 0.
+        const = [c for c in self.num_cols if _constant(X[c])]
+        if len(const) < len(self.num_cols) or self.cat_cols:
+            self.num_cols = [c for c in self.num_cols if c not in const]
+            self.nan_cols = [c for c in self.nan_cols if c not in const]
+            self.constant_cols = const
         return self
 
     def _log(self, v: np.ndarray, c: str) -> np.ndarray:
@@ -103,7 +118,8 @@ class NeuralEncoder(TabularEncoder):
 
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "log_heavy_tails": self.log_heavy_tails,
-                "skew_threshold": self.skew_threshold, "log_scale": self.log_scale}
+                "skew_threshold": self.skew_threshold, "log_scale": self.log_scale,
+                "constant_cols": list(self.constant_cols)}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> NeuralEncoder:
