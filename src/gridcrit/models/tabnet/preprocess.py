@@ -19,8 +19,9 @@ Rules (stable, saved with the model as JSON):
   are left out of the network, and explanations give them 0. They carry no information, and in
   TabNet they are worse than useless: attention mass put on a column that is always the same changes
   nothing downstream, so the attentive transformer can park mask weight there and the masks name it
-  (measured on the twin: always-zero cause counts of transformers took the top of the masks). If
-  every column is constant they are all kept.
+  (seen on the twin: always-zero cause counts of transformers first in rows' masks; leaving them out
+  removes that, it does not make the masks a good explanation — docs/tabnet.md). If every column is
+  constant they are all kept.
 * **Numeric NaN** (and ±inf) is replaced by the column's training mean (0 after standardising) and, for every numeric
   column that had missing values in training (``nan_indicators=True``), an extra 0/1 is-missing
   column is added. The indicator shares the attention mask weight of its column, so explanations
