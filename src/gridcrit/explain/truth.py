@@ -317,7 +317,5 @@ def twin_check(att: Any, rows: pd.DataFrame, store: str | Path, twin_dir: str | 
         # that does not lean on it (same rows: a driver is scored if it has a physical column)
         cols = card.get("columns", {})
         physical = {d: [c for c in fs if cols.get(c, {}).get("group") != "history"] for d, fs in feats_of.items()}
-        physical = {d: fs for d, fs in physical.items() if fs}
-        out["topk_critical_physical"] = driver_topk(att, rows, drivers[drivers["driver"].isin(set(physical))],
-                                                    physical, k, row_mask=crit)
+        out["topk_critical_physical"] = driver_topk(att, rows, drivers, physical, k, row_mask=crit)
     return out

@@ -151,7 +151,7 @@ def describe(name: str, group: str = "") -> dict:
             "29 unknown, 47 omitted, undescribed or missing codes")
         meaning = (f"asset's own interruptions recorded with cause {m[1].replace('_', ' ')} ({codes}) over all "
                    "past periods (the groups sum to its all-time interruption count)")
-        meaning, unit, basis, driver = meaning, "events", PAST, f"recorded cause: {m[1]}"
+        unit, basis, driver = "events", PAST, f"recorded cause: {m[1]}"
     elif m := re.fullmatch(r"veg_(records|high_risk|records_last_12m)_(\d+m|on_segment|circuit)", name):
         what = {"records": "vegetation inspection records", "high_risk": "vegetation records rated Alto",
                 "records_last_12m": "vegetation records of the last 12 months"}[m[1]]

@@ -132,6 +132,13 @@ class LabelCodec:
         return np.asarray(self.classes, dtype=object)[codes]
 
 
+def is_constant(values: np.ndarray, missing_is_input: bool = True) -> bool:
+    """A numeric column a model can learn nothing from: no finite value, or one finite value and — when
+    a "was missing" indicator is an input — no missing ones (float array, NaN/inf = missing)."""
+    fin = values[np.isfinite(values)]
+    return len(fin) == 0 or (bool(fin.min() == fin.max()) and (len(fin) == len(values) or not missing_is_input))
+
+
 class TabularEncoder:
     """Learns how to turn a mixed table into numbers (JSON-serialisable, no pickle).
 
@@ -153,6 +160,7 @@ class TabularEncoder:
         self.median: dict[str, float] = {}
         self.nan_cols: list[str] = []
         self.vocab: dict[str, list[str]] = {}
+        self._constant_num: list[str] = []
         for c in self.columns:
             s = X[c]
             if is_categorical(s):
@@ -169,6 +177,8 @@ class TabularEncoder:
                 self.median[c] = float(np.median(fin)) if len(fin) else 0.0
                 if len(fin) < len(v):
                     self.nan_cols.append(c)
+                if is_constant(v):  # not saved: models that leave such columns out record their own list
+                    self._constant_num.append(c)
         return self
 
     def _check_columns(self, X: pd.DataFrame) -> None:

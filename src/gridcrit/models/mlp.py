@@ -67,13 +67,6 @@ def log_heavy_tails(X: pd.DataFrame, scales: dict[str, float]) -> pd.DataFrame:
                                    / scales[c]) for c in cols})
 
 
-def _constant(s: pd.Series) -> bool:
-    """One finite value and no missing ones, or no finite value at all."""
-    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    fin = v[np.isfinite(v)]
-    return len(fin) == 0 or (len(fin) == len(v) and bool(fin.min() == fin.max()))
-
-
 class NeuralEncoder(TabularEncoder):
     """:class:`TabularEncoder` that first maps heavy-tailed non-negative numeric columns to
     ``log1p(x / s)`` (``s`` = median of the column's positive values, so the transform is unit-free).
@@ -97,7 +90,7 @@ class NeuralEncoder(TabularEncoder):
         super().fit(log_heavy_tails(X, self.log_scale))
         # constant numeric columns (one value, or none) carry nothing; for an FT-Transformer each one
         # is a token that every attention layer pays for. Left out; their attributions are 0.
-        const = [c for c in self.num_cols if _constant(X[c])]
+        const = list(self._constant_num)
         if len(const) < len(self.num_cols) or self.cat_cols:
             self.num_cols = [c for c in self.num_cols if c not in const]
             self.nan_cols = [c for c in self.nan_cols if c not in const]

@@ -39,6 +39,7 @@ import pandas as pd
 import torch
 
 from gridcrit.errors import ValidationError
+from gridcrit.models.base import is_constant
 
 
 @dataclass
@@ -257,12 +258,7 @@ def _is_constant(col: pd.Series, categorical: bool, nan_indicators: bool) -> boo
     if categorical:
         n_cat = col.dropna().astype(str).nunique()
         return n_cat == 0 or (n_cat == 1 and not col.isna().any())
-    values = _numeric(col, str(col.name))
-    finite = np.isfinite(values)
-    if not finite.any():
-        return True
-    v = values[finite]
-    return bool(v.min() == v.max()) and (bool(finite.all()) or not nan_indicators)
+    return is_constant(_numeric(col, str(col.name)), missing_is_input=nan_indicators)
 
 
 def _numeric(col: pd.Series, name: str) -> np.ndarray:
