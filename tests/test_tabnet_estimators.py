@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import numpy as np
@@ -95,6 +96,24 @@ def test_thread_count_is_restored(syn1):
     before = torch.get_num_threads()
     TabNetClassifier(**{**FAST, "n_threads": 2, "max_epochs": 1}).fit(X, y)
     assert torch.get_num_threads() == before
+
+
+def test_garbage_collector_state_is_restored(syn1):
+    # fit pauses the cyclic GC (docs/tabnet.md "Why it is fast"); it must hand it back as it found it,
+    # also when fit fails
+    X, y = syn1
+    assert gc.isenabled()
+    TabNetClassifier(**{**FAST, "max_epochs": 1}).fit(X, y)
+    assert gc.isenabled()
+    with pytest.raises(ValidationError):
+        TabNetClassifier(**FAST).fit(X, y, eval_set=[(X[:10], y[:5])])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        TabNetClassifier(**{**FAST, "max_epochs": 1}).fit(X, y)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_clone_and_cross_val_score_roc_auc(syn1):

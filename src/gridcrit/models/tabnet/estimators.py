@@ -38,7 +38,7 @@ from gridcrit.models.tabnet.network import (
     reconstruction_loss,
 )
 from gridcrit.models.tabnet.preprocess import TabularPreprocessor
-from gridcrit.models.tabnet.training import FitResult, torch_threads, train
+from gridcrit.models.tabnet.training import FitResult, gc_paused, torch_threads, train
 
 _ARCH_SHAPE_PARAMS = ("n_d", "n_a", "n_steps", "n_independent", "n_shared", "cat_emb_dim")
 
@@ -322,7 +322,7 @@ class _SupervisedTabNet(_TabNetBase):
         """
         if _n_rows(X) != len(y):
             raise ValidationError(f"X has {_n_rows(X)} rows but y has {len(y)}")
-        with torch_threads(self.n_threads):
+        with torch_threads(self.n_threads), gc_paused():
             reuse = bool(self.warm_start) and hasattr(self, "network_") and from_pretrained is None
             self._generator_ = torch.Generator().manual_seed(int(self.seed) + (getattr(self, "n_fits_", 0) if reuse else 0))
             if not reuse:
@@ -649,7 +649,7 @@ class TabNetPretrainer(_TabNetBase):
         """Pretrain on unlabelled ``X`` (``y`` is ignored; it exists for sklearn pipelines)."""
         if not 0.0 < float(self.pretraining_ratio) < 1.0:
             raise ValidationError(f"pretraining_ratio must be in (0, 1), got {self.pretraining_ratio}")
-        with torch_threads(self.n_threads):
+        with torch_threads(self.n_threads), gc_paused():
             reuse = bool(self.warm_start) and hasattr(self, "network_")
             self._generator_ = torch.Generator().manual_seed(int(self.seed) + (getattr(self, "n_fits_", 0) if reuse else 0))
             if not reuse:
