@@ -86,6 +86,9 @@ def run_one(name: str, seed: int, args) -> dict:
         excl[:, 10] = True
         r["branch_topk_precision"] = topk_precision(imp, truth, exclude=excl)
         r["branch_global_oracle_precision"] = best_global_ranking_precision(truth, exclude=excl)
+        left = Xt[:, 10] < 0  # the branch x11 chooses, scored separately (docs/tabnet.md: the x1·x2 branch)
+        r["branch_left_topk_precision"] = topk_precision(imp[left], truth[left], exclude=excl[left])
+        r["branch_right_topk_precision"] = topk_precision(imp[~left], truth[~left], exclude=excl[~left])
     return r
 
 
@@ -113,7 +116,8 @@ def main() -> None:
         for seed in seeds:
             r = run_one(name, seed, args)
             rows.append(r)
-            extra = (f" branch {r['branch_topk_precision']:.3f} (oracle {r['branch_global_oracle_precision']:.3f})"
+            extra = (f" branch {r['branch_topk_precision']:.3f} (x11 < 0 {r['branch_left_topk_precision']:.3f}, "
+                     f"x11 ≥ 0 {r['branch_right_topk_precision']:.3f}; oracle {r['branch_global_oracle_precision']:.3f})"
                      if "branch_topk_precision" in r else "")
             print(f"{name} seed {seed}: AUC {r['auc']:.4f} (paper {PAPER_TABNET_AUC[name]:.3f})  top-k {r['topk_precision']:.3f}"
                   f" (global oracle {r['global_oracle_precision']:.3f}, own global {r['own_global_ranking_precision']:.3f}){extra}"
