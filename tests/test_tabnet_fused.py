@@ -10,6 +10,18 @@ import torch
 from gridcrit.models.tabnet.network import TabNetNetwork, TabNetPretrainNetwork, init_weights
 
 
+@pytest.fixture(params=["compiled", "aten"])
+def kernel_path(request):
+    """Run a test with the compiled GLU kernels (native.py) and with PyTorch's own kernels."""
+    from gridcrit.models.tabnet import native
+
+    if request.param == "compiled" and native.kernels() is None:
+        pytest.skip("the compiled TabNet kernels cannot be built on this machine")
+    old = native.set_enabled(request.param == "compiled")
+    yield request.param
+    native.set_enabled(old)
+
+
 def _pair(cls, **kw):
     g = torch.Generator().manual_seed(0)
     a = cls(**kw).double()
@@ -53,7 +65,7 @@ def _compare(a, b, loss_a, loss_b):
 
 @pytest.mark.parametrize("mask_type", ["sparsemax", "entmax", "softmax"])
 @pytest.mark.parametrize("rows,vbs,cats", [(512, 128, False), (300, 64, True), (256, 300, False)])
-def test_fused_classifier_matches_module_path(mask_type, rows, vbs, cats):
+def test_fused_classifier_matches_module_path(mask_type, rows, vbs, cats, kernel_path):
     card = [3, 5] if cats else []
     group = list(range(7)) + ([7, 8] if cats else [])
     kw = dict(n_num=7, cat_cardinalities=card, cat_emb_dim=1, group_index=group, n_features=7 + len(card),
@@ -72,7 +84,7 @@ def test_fused_classifier_matches_module_path(mask_type, rows, vbs, cats):
     _compare(ref, fused, (oa * w).sum() - 0.3 * ma, (ob * w).sum() - 0.3 * mb)
 
 
-def test_fused_pretrainer_matches_module_path():
+def test_fused_pretrainer_matches_module_path(kernel_path):
     kw = dict(n_num=6, cat_cardinalities=[], cat_emb_dim=1, group_index=list(range(6)), n_features=6, n_d=8, n_a=8,
               n_steps=3, virtual_batch_size=64)
     ref, fused = _pair(TabNetPretrainNetwork, **kw)
@@ -87,6 +99,38 @@ def test_fused_pretrainer_matches_module_path():
     from gridcrit.models.tabnet.network import reconstruction_loss
 
     _compare(ref, fused, reconstruction_loss(*ra), reconstruction_loss(*rb))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n,residual", [(1, False), (4, True), (8, False)])
+def test_compiled_bn_glu_kernels_match_aten(dtype, n, residual):
+    from gridcrit.models.tabnet import native
+
+    nk = native.kernels()
+    if nk is None:
+        pytest.skip("the compiled TabNet kernels cannot be built on this machine")
+    g = torch.Generator().manual_seed(3)
+    b, f2 = 96 * n, 20
+    h = torch.randn(b, f2, generator=g, dtype=dtype) * 3 + 1
+    gam = torch.rand(n * f2, generator=g, dtype=dtype) + 0.5
+    bet = torch.randn(n * f2, generator=g, dtype=dtype)
+    x = torch.randn(b, f2 // 2, generator=g, dtype=dtype) if residual else None
+    dout = torch.randn(b, f2 // 2, generator=g, dtype=dtype)
+    y, mean, inv = torch.native_batch_norm(h.view(b // n, n * f2), gam, bet, None, None, True, 0.0, 1e-5)
+    o = torch.nn.functional.glu(y.view(b, f2), -1)
+    if residual:
+        o = o + 0.7 * x
+    dy = torch.ops.aten.glu_backward(dout, y.view(b, f2), -1)
+    dh, dgam, dbet = torch.ops.aten.native_batch_norm_backward(
+        dy.view(b // n, n * f2), h.view(b // n, n * f2), gam, None, None, mean, inv, True, 1e-5, [True] * 3
+    )
+    tol = {"rtol": 1e-10, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-5}
+    o2, mean2, inv2 = nk.bn_glu_fwd(h, n, gam, bet, 1e-5, x, 0.7)
+    for got, want in ((o2, o), (mean2, mean), (inv2, inv)):
+        assert torch.allclose(got, want, **tol)
+    dh2, dgam2, dbet2 = nk.bn_glu_bwd(dout, h, n, mean, inv, gam, bet)
+    for got, want in ((dh2, dh.view(b, f2)), (dgam2, dgam), (dbet2, dbet)):
+        assert torch.allclose(got, want, **tol)
 
 
 def test_glu_linears_get_the_documented_xavier_gain():

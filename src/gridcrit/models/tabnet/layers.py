@@ -19,6 +19,9 @@ operators:
   node each; the encoder (:mod:`.network`) wraps a whole forward pass as one node.
 * GEMMs whose output is tall and narrow with an odd width (``[1024, 11]``) are computed transposed
   (:func:`linear_fwd`), which MKL runs 3–4× faster.
+* Where they could be compiled (:mod:`.native`), a GLU layer's ghost BN + gate + residual is one
+  C++ call each way (two passes over ``[B, 2F]`` instead of ATen's four calls); otherwise the same
+  chain runs on ATen's kernels.
 
 Evaluation, and training batches whose virtual batches would be unequal, use the plain modules;
 ``tests/test_tabnet_fused.py`` checks the fused path against them (outputs, all gradients and
@@ -34,6 +37,7 @@ import torch.nn.functional as F  # noqa: N812 (the universal PyTorch alias)
 from torch import Tensor, nn
 from torch.autograd import Function
 
+from gridcrit.models.tabnet.native import kernels as native_kernels
 from gridcrit.models.tabnet.sparsemax import MASK_FUNCTIONS, MASK_KERNELS
 
 _bn_forward = torch.native_batch_norm
@@ -331,20 +335,28 @@ def glu_chain_forward(
     b = x.shape[0]
     rows = b // n
     saved = []
+    nk = native_kernels() if x.dtype in (torch.float32, torch.float64) else None
     for i, res in enumerate(residual):
-        h = linear_fwd(x, weights[i]).view(rows, -1)
-        y, mean, invstd = _bn_forward(h, gammas[i], betas[i], None, None, True, 0.0, bns[i].eps)
-        y = y.view(b, -1)
-        o = F.glu(y, dim=-1)  # already × scale for residual layers (see glu_affine_mult)
-        saved.append((x, h, y, mean, invstd))
+        if nk is not None:  # ghost BN + GLU (+ residual) in one compiled call; y is recomputed in the backward
+            h = linear_fwd(x, weights[i])
+            o, mean, invstd = nk.bn_glu_fwd(h, n, gammas[i], betas[i], bns[i].eps, x if res else None, scale)
+            saved.append((x, h, None, mean, invstd))
+        else:
+            h = linear_fwd(x, weights[i]).view(rows, -1)
+            y, mean, invstd = _bn_forward(h, gammas[i], betas[i], None, None, True, 0.0, bns[i].eps)
+            y = y.view(b, -1)
+            o = F.glu(y, dim=-1)  # already × scale for residual layers (see glu_affine_mult)
+            saved.append((x, h, y, mean, invstd))
+            if res:
+                o = o.add_(x, alpha=scale)
         pending.append((bns[i], mean, invstd, n, rows))
-        x = o.add_(x, alpha=scale) if res else o
+        x = o
     return x, saved
 
 
 def glu_chain_backward(
     g: Tensor, saved: list, bns: list[GhostBatchNorm], residual: list[bool], scale: float, n: int,
-    weights: list[Tensor], gammas: list[Tensor], need_x: bool,
+    weights: list[Tensor], gammas: list[Tensor], betas: list[Tensor], need_x: bool,
 ) -> tuple[Tensor | None, list[Tensor], list[Tensor], list[Tensor]]:
     """Backward of :func:`glu_chain_forward`: ``(d x, d weights, d gammas, d betas)``.
 
@@ -359,10 +371,13 @@ def glu_chain_backward(
         g = g.contiguous()
     for i in range(n_layers - 1, -1, -1):
         x, h, y, mean, invstd = saved[i]
-        dy = _glu_backward(g, y, -1)
-        dh, d_gamma[i], d_beta[i] = _bn_backward(dy.view(h.shape), h, gammas[i], None, None, mean, invstd, True,
-                                                 bns[i].eps, _BN_MASK)
-        dh = dh.view(y.shape)
+        if y is None:  # saved by the compiled forward (native.py)
+            dh, d_gamma[i], d_beta[i] = native_kernels().bn_glu_bwd(g, h, n, mean, invstd, gammas[i], betas[i])
+        else:
+            dy = _glu_backward(g, y, -1)
+            dh, d_gamma[i], d_beta[i] = _bn_backward(dy.view(h.shape), h, gammas[i], None, None, mean, invstd, True,
+                                                     bns[i].eps, _BN_MASK)
+            dh = dh.view(y.shape)
         d_w[i] = linear_grad_w(dh, x)
         if i > 0 or need_x:
             # residual: out = s·x + glu → dx = s·g + dh @ W, both in one in-place GEMM (beta = s)
@@ -422,18 +437,18 @@ class _GLUStackFunction(Function):
         weights = list(params[0::3])
         mult = glu_affine_mult(residual, weights[0].shape[0], scale, x.dtype)
         gammas = tile(list(params[1::3]), n, mult)
-        out, saved = glu_chain_forward(x, bns, residual, scale, n, weights, gammas,
-                                       tile(list(params[2::3]), n, mult), pending)
+        betas = tile(list(params[2::3]), n, mult)
+        out, saved = glu_chain_forward(x, bns, residual, scale, n, weights, gammas, betas, pending)
         ctx.saved = saved
-        ctx.meta = (bns, residual, scale, n, weights, gammas, mult)
+        ctx.meta = (bns, residual, scale, n, weights, gammas, betas, mult)
         return out
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
-        bns, residual, scale, n, weights, gammas, mult = ctx.meta
+        bns, residual, scale, n, weights, gammas, betas, mult = ctx.meta
         # clone: the chain backward accumulates into its output gradient in place
         dx, d_w, d_gamma, d_beta = glu_chain_backward(grad.clone(), ctx.saved, bns, residual, scale, n, weights,
-                                                      gammas, ctx.needs_input_grad[0])
+                                                      gammas, betas, ctx.needs_input_grad[0])
         ctx.saved = ctx.meta = None
         n_layers = len(residual)
         grads: list[Tensor | None] = [None] * (3 * n_layers)

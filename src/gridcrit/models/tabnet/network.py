@@ -306,15 +306,15 @@ class _EncoderFunction(Function):
         mk_eps = mk + enc.epsilon
         log_m = torch.log(mk_eps)
         m_loss = torch.dot(mk.view(-1), log_m.view(-1)).div_(ns * x.shape[0])
-        ctx.saved = (x, prior0, chain_saved, att_saved, masks, mxs, priors, gms, o_d, mk, mk_eps, log_m, fcw, gam, ag,
-                     aw, mult)
+        ctx.saved = (x, prior0, chain_saved, att_saved, masks, mxs, priors, gms, o_d, mk, mk_eps, log_m, fcw, gam, bet,
+                     ag, aw, mult)
         ctx.meta = (enc, n)
         ctx.set_materialize_grads(False)  # an unused output (m_loss when pretraining) gets None
         return steps, m_loss
 
     @staticmethod
     def backward(ctx, d_steps, d_mloss):  # type: ignore[override]
-        x, prior0, chain_saved, att_saved, masks, mxs, priors, gms, o_d, mk, mk_eps, log_m, fcw, gam, ag, aw, mult = (
+        x, prior0, chain_saved, att_saved, masks, mxs, priors, gms, o_d, mk, mk_eps, log_m, fcw, gam, bet, ag, aw, mult = (
             ctx.saved
         )
         enc, n = ctx.meta
@@ -334,7 +334,8 @@ class _EncoderFunction(Function):
             start, bns, residual, scale = sp.chains[c]
             idx = range(start, start + len(bns))
             dx, dw, dg, db = glu_chain_backward(g, chain_saved[c], bns, residual, scale, n,
-                                                [fcw[sp.fc_of_layer[i]] for i in idx], [gam[i] for i in idx], need_x)
+                                                [fcw[sp.fc_of_layer[i]] for i in idx], [gam[i] for i in idx],
+                                                [bet[i] for i in idx], need_x)
             for k, i in enumerate(idx):
                 j = sp.fc_of_layer[i]
                 d_fc[j] = dw[k] if d_fc[j] is None else d_fc[j].add_(dw[k])
