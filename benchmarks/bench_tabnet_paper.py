@@ -109,8 +109,12 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.quick:
         names, seeds, args.epochs = ["Syn2", "Syn4"], [0], 30
+    from gridcrit.models.tabnet import native
+
+    kernels = "compiled" if native.kernels() is not None else "pytorch"
     print(f"schedule={args.schedule} {schedule(args.schedule, args.epochs)} mask={args.mask_type} "
-          f"overrides={args.overrides} threads={args.threads} load={os.getloadavg()[0]:.1f}", flush=True)
+          f"overrides={args.overrides} threads={args.threads} GLU kernels={kernels} load={os.getloadavg()[0]:.1f}",
+          flush=True)
     rows = []
     for name in names:
         for seed in seeds:
@@ -132,7 +136,7 @@ def main() -> None:
         summary[name] = s
         print(f"{name:8s} {s['auc']:9.4f} {s['auc_sd']:6.4f} {s['paper_auc']:6.3f} {s['topk_precision']:6.3f} "
               f"{s.get('branch_topk_precision', float('nan')):7.3f} {s['global_oracle_precision']:7.3f}")
-    print(json.dumps({"schedule": args.schedule, "epochs": args.epochs, "mask_type": args.mask_type,
+    print(json.dumps({"schedule": args.schedule, "epochs": args.epochs, "mask_type": args.mask_type, "kernels": kernels,
                       "overrides": args.overrides,
                       "threads": args.threads, "seeds": seeds, "summary": summary, "runs": rows}, default=float))
 

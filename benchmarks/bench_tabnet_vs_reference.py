@@ -256,9 +256,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     import pytorch_tabnet
 
+    from gridcrit.models.tabnet import native
+
+    kernels = "compiled" if native.kernels() is not None else "pytorch"
     print(f"pytorch-tabnet {getattr(pytorch_tabnet, '__version__', '4.1.0')} | torch {torch.__version__} | "
-          f"threads {args.threads} | cpus {os.cpu_count()} | load {os.getloadavg()[0]:.2f}", flush=True)
-    out: dict = {"threads": args.threads, "quick": args.quick, "load_at_start": os.getloadavg()[0]}
+          f"threads {args.threads} | cpus {os.cpu_count()} | gridcrit GLU kernels {kernels} | "
+          f"load {os.getloadavg()[0]:.2f}", flush=True)
+    out: dict = {"threads": args.threads, "quick": args.quick, "kernels": kernels, "load_at_start": os.getloadavg()[0]}
     sections = args.sections.split(",")
     if "throughput" in sections:
         out["throughput"] = bench_throughput(args)
