@@ -37,7 +37,7 @@ import torch.nn.functional as F  # noqa: N812 (the universal PyTorch alias)
 from torch import Tensor, nn
 from torch.autograd import Function
 
-from gridcrit.models.tabnet.native import kernels as native_kernels
+from gridcrit.models.tabnet import native
 from gridcrit.models.tabnet.sparsemax import MASK_FUNCTIONS, MASK_KERNELS
 
 _bn_forward = torch.native_batch_norm
@@ -335,7 +335,7 @@ def glu_chain_forward(
     b = x.shape[0]
     rows = b // n
     saved = []
-    nk = native_kernels() if x.dtype in (torch.float32, torch.float64) else None
+    nk = native.kernels() if x.dtype in (torch.float32, torch.float64) else None
     for i, res in enumerate(residual):
         if nk is not None:  # ghost BN + GLU (+ residual) in one compiled call; y is recomputed in the backward
             h = linear_fwd(x, weights[i])
@@ -371,8 +371,8 @@ def glu_chain_backward(
         g = g.contiguous()
     for i in range(n_layers - 1, -1, -1):
         x, h, y, mean, invstd = saved[i]
-        if y is None:  # saved by the compiled forward (native.py)
-            dh, d_gamma[i], d_beta[i] = native_kernels().bn_glu_bwd(g, h, n, mean, invstd, gammas[i], betas[i])
+        if y is None:  # saved by the compiled forward, so the module is built (whatever the switch says now)
+            dh, d_gamma[i], d_beta[i] = native.built().bn_glu_bwd(g, h, n, mean, invstd, gammas[i], betas[i])
         else:
             dy = _glu_backward(g, y, -1)
             dh, d_gamma[i], d_beta[i] = _bn_backward(dy.view(h.shape), h, gammas[i], None, None, mean, invstd, True,

@@ -22,10 +22,10 @@ If it cannot be built the ATen path is used (one warning). ``GRIDCRIT_TABNET_NAT
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
-import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -67,22 +67,14 @@ static void fwd_impl(const T* __restrict h, int64_t R, int64_t n, int64_t F2, co
     for (int64_t k = 0; k < n; ++k) {
       const T* hk = hr + k * F2; const T* ak = a.data() + k * F2; const T* bk = b.data() + k * F2;
       T* ok = orow + k * F;
-      if (res != nullptr) {  // residual layer: o = glu(y) + scale * x (the affine already carries the scale)
-        const T* xk = res + r * n * F + k * F;
-        const T sc = T(scale);
+      const T* xk = res != nullptr ? res + r * n * F + k * F : nullptr;  // residual layer (GCC unswitches)
+      const T sc = T(scale);
 #pragma omp simd
-        for (int64_t j = 0; j < F; ++j) {
-          T ya = hk[j] * ak[j] + bk[j];
-          T yb = hk[F + j] * ak[F + j] + bk[F + j];
-          ok[j] = ya / (T(1) + std::exp(-yb)) + sc * xk[j];
-        }
-      } else {
-#pragma omp simd
-        for (int64_t j = 0; j < F; ++j) {
-          T ya = hk[j] * ak[j] + bk[j];
-          T yb = hk[F + j] * ak[F + j] + bk[F + j];
-          ok[j] = ya / (T(1) + std::exp(-yb));
-        }
+      for (int64_t j = 0; j < F; ++j) {
+        T ya = hk[j] * ak[j] + bk[j];
+        T yb = hk[F + j] * ak[F + j] + bk[F + j];
+        T out = ya / (T(1) + std::exp(-yb));  // the affine already carries the residual scale
+        ok[j] = xk != nullptr ? out + sc * xk[j] : out;
       }
     }
   }
@@ -166,11 +158,9 @@ std::vector<torch::Tensor> bn_glu_bwd(torch::Tensor g, torch::Tensor h, int64_t 
 """
 
 # -ffast-math lets GCC call glibc's vector exp (libmvec) inside the simd loops; the loops have no
-# NaN/inf special cases that it could drop (a NaN input still gives NaN outputs).
+# NaN/inf special cases that it could drop (a NaN input still gives NaN outputs; checked).
 _FLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp-simd"]
 
-_lock = threading.Lock()
-_state: dict[str, Any] = {"loaded": False, "module": None}
 _enabled = os.environ.get("GRIDCRIT_TABNET_NATIVE", "1") != "0"
 
 
@@ -205,22 +195,21 @@ def _build() -> Any:
                        extra_cflags=_FLAGS, build_directory=str(build_dir), verbose=False)
 
 
-def kernels() -> Any | None:
-    """The compiled module (``bn_glu_fwd``, ``bn_glu_bwd``), or None (disabled or not buildable)."""
-    if not _enabled:
+@functools.cache
+def built() -> Any | None:
+    """The compiled module (``bn_glu_fwd``, ``bn_glu_bwd``), built on first call; None if it cannot be."""
+    try:
+        return _build()
+    except Exception as exc:  # no compiler / ninja / headers: the ATen path works everywhere
+        last = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+        warnings.warn(f"gridcrit: TabNet CPU kernels could not be built ({type(exc).__name__}: {last}); using "
+                      "PyTorch's kernels (same maths, slower)", RuntimeWarning, stacklevel=2)
         return None
-    if not _state["loaded"]:
-        with _lock:
-            if not _state["loaded"]:
-                try:
-                    _state["module"] = _build()
-                except Exception as exc:  # no compiler / ninja / headers: the ATen path works everywhere
-                    warnings.warn(f"gridcrit: TabNet CPU kernels could not be built ({type(exc).__name__}: "
-                                  f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}); using "
-                                  "PyTorch's kernels (same results, slower)", RuntimeWarning, stacklevel=2)
-                    _state["module"] = None
-                _state["loaded"] = True
-    return _state["module"]
+
+
+def kernels() -> Any | None:
+    """The compiled module if enabled (``GRIDCRIT_TABNET_NATIVE``, :func:`set_enabled`) and buildable, else None."""
+    return built() if _enabled else None
 
 
 def set_enabled(flag: bool) -> bool:

@@ -165,18 +165,12 @@ def train(
     clip_value: float | None,
     verbose: int = 0,
 ) -> FitResult:
-    """Adam on ``batch_loss(row_indices)``; early stopping on ``evaluate()`` restores the best weights."""
+    """Adam on ``batch_loss(row_indices)``; early stopping on ``evaluate()`` restores the best weights.
+
+    Run it under :func:`gc_paused` (the estimators pause the collector for their whole ``fit``).
+    """
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
-    with gc_paused():
-        return _train(net, n_rows, batch_loss, evaluate, higher_is_better=higher_is_better, generator=generator,
-                      batch_size=batch_size, drop_last=drop_last, max_epochs=max_epochs, patience=patience, lr=lr,
-                      weight_decay=weight_decay, lr_schedule=lr_schedule, lr_decay_rate=lr_decay_rate,
-                      lr_decay_steps=lr_decay_steps, clip_value=clip_value, verbose=verbose)
-
-
-def _train(net, n_rows, batch_loss, evaluate, *, higher_is_better, generator, batch_size, drop_last, max_epochs,
-           patience, lr, weight_decay, lr_schedule, lr_decay_rate, lr_decay_steps, clip_value, verbose) -> FitResult:
     batch_size = min(batch_size, n_rows)
     n_batches = n_rows // batch_size if drop_last else math.ceil(n_rows / batch_size)
     total = max(1, n_batches * max_epochs)
