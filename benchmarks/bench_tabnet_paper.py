@@ -19,7 +19,12 @@ Schedules (``--schedule``):
 Masks: per-row top-k precision of ``explain`` importances, k = the row's number of true features
 (Syn4–6: branch features + x11, as INVASE's ground truth; also reported for the branch alone with
 x11 excluded), beside the precision of the best single *global* ranking (features ordered by how
-often they are truly relevant — an oracle no global method can beat).
+often they are truly relevant — an oracle no global method can beat). Two references score the
+same test rows (``--no-references`` skips them): per-row permutation dependence of the same
+TabNet model (how much each row's prediction moves when one feature is redrawn — what the model
+really uses, whatever its masks say) and exact TreeSHAP of LightGBM trained on the same split
+(the usual per-row attribution of the strongest tabular baseline). The Bayes-optimal score's test
+AUC is printed as the ceiling.
 
     .venv/bin/python benchmarks/bench_tabnet_paper.py [--quick] [--datasets Syn4,Syn5] [--seeds 0,1,2]
 
@@ -32,16 +37,20 @@ import argparse
 import json
 import os
 import time
+import warnings
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from gridcrit.explain.permutation import permutation_attributions
 from gridcrit.models.synthetic_benchmarks import (
     PAPER_TABNET_AUC,
     SYN_NAMES,
     best_global_ranking_precision,
     make_syn,
     topk_precision,
+    true_log_odds,
 )
 from gridcrit.models.tabnet import TabNetClassifier
 
@@ -87,15 +96,47 @@ def run_one(name: str, seed: int, args) -> dict:
          "topk_precision": topk_precision(imp, truth),
          "global_oracle_precision": best_global_ranking_precision(truth),
          "own_global_ranking_precision": topk_precision(np.broadcast_to(clf.feature_importances_, imp.shape), truth)}
-    if name in ("Syn4", "Syn5", "Syn6"):
-        excl = np.zeros_like(truth)
-        excl[:, 10] = True
-        r["branch_topk_precision"] = topk_precision(imp, truth, exclude=excl)
-        r["branch_global_oracle_precision"] = best_global_ranking_precision(truth, exclude=excl)
-        left = Xt[:, 10] < 0  # the branch x11 chooses, scored separately (docs/tabnet.md: the x1·x2 branch)
-        r["branch_left_topk_precision"] = topk_precision(imp[left], truth[left], exclude=excl[left])
-        r["branch_right_topk_precision"] = topk_precision(imp[~left], truth[~left], exclude=excl[~left])
+    r["bayes_auc"] = roc_auc_score(yt, true_log_odds(name, Xt))
+    scores = {"": imp}
+    if args.references:
+        # the same rows explained two other ways: how much this model's predictions really move with each
+        # feature (per-row permutation, model-agnostic), and exact TreeSHAP of LightGBM on the same split
+        scores["perm_"] = permutation_attributions(_Proba(clf), pd.DataFrame(Xt), n_repeats=4, seed=seed)[0]
+        gbm, scores["lgb_shap_"] = lightgbm_treeshap(X, y, Xv, yv, Xt, seed)
+        r["lgb_auc"] = roc_auc_score(yt, gbm)
+    for prefix, sc in scores.items():
+        if prefix:
+            r[prefix + "topk_precision"] = topk_precision(sc, truth)
+        if name in ("Syn4", "Syn5", "Syn6"):
+            excl = np.zeros_like(truth)
+            excl[:, 10] = True
+            r[prefix + "branch_topk_precision"] = topk_precision(sc, truth, exclude=excl)
+            left = Xt[:, 10] < 0  # the branch x11 chooses, scored separately (docs/tabnet.md: the x1·x2 branch)
+            r[prefix + "branch_left_topk_precision"] = topk_precision(sc[left], truth[left], exclude=excl[left])
+            r[prefix + "branch_right_topk_precision"] = topk_precision(sc[~left], truth[~left], exclude=excl[~left])
+            r["branch_global_oracle_precision"] = best_global_ranking_precision(truth, exclude=excl)
     return r
+
+
+class _Proba:
+    """Probabilities for :func:`permutation_attributions` (which reads ``task`` to choose them)."""
+
+    task = "classification"
+
+    def __init__(self, clf):
+        self.predict_proba = clf.predict_proba
+
+
+def lightgbm_treeshap(X, y, Xv, yv, Xt, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """LightGBM early-stopped on the validation set: (test P(y=1), |TreeSHAP| per row [n, f])."""
+    import lightgbm as lgb
+
+    m = lgb.LGBMClassifier(n_estimators=2000, learning_rate=0.02, num_leaves=15, random_state=seed, n_jobs=1,
+                           verbose=-1)
+    with warnings.catch_warnings():  # lightgbm 4.6 warns about its own eval_set validation
+        warnings.simplefilter("ignore")
+        m.fit(X, y, eval_set=[(Xv, yv)], callbacks=[lgb.early_stopping(100, verbose=False)])
+    return m.predict_proba(Xt)[:, 1], np.abs(m.predict(Xt, pred_contrib=True)[:, : X.shape[1]])
 
 
 def main() -> None:
@@ -106,6 +147,8 @@ def main() -> None:
     ap.add_argument("--schedule", choices=["fast", "paper"], default="fast")
     ap.add_argument("--epochs", type=int, default=None, help="fast schedule's epochs (default: DEFAULT_EPOCHS)")
     ap.add_argument("--mask-type", default="entmax")
+    ap.add_argument("--no-references", dest="references", action="store_false",
+                    help="skip the per-row permutation and LightGBM TreeSHAP references")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("GRIDCRIT_THREADS", "1")))
     ap.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
                     help="override a TabNet parameter for every dataset, e.g. --set gamma=1.0 (printed in the header)")
@@ -135,16 +178,27 @@ def main() -> None:
             print(f"{name} seed {seed}: AUC {r['auc']:.4f} (paper {PAPER_TABNET_AUC[name]:.3f})  top-k {r['topk_precision']:.3f}"
                   f" (global oracle {r['global_oracle_precision']:.3f}, own global {r['own_global_ranking_precision']:.3f}){extra}"
                   f"  fit {r['fit_s']:.0f}s best epoch {r['best_epoch']}", flush=True)
+            for prefix, label in (("perm_", "same model, per-row permutation"), ("lgb_shap_", "LightGBM TreeSHAP")):
+                if prefix + "topk_precision" in r:
+                    br = (f" branch {r[prefix + 'branch_topk_precision']:.3f} (x11 < 0 "
+                          f"{r[prefix + 'branch_left_topk_precision']:.3f}, x11 ≥ 0 "
+                          f"{r[prefix + 'branch_right_topk_precision']:.3f})" if prefix + "branch_topk_precision" in r else "")
+                    print(f"    {label}: top-k {r[prefix + 'topk_precision']:.3f}{br}", flush=True)
     summary = {}
-    print(f"\n{'dataset':8s} {'AUC mean':>9s} {'sd':>6s} {'paper':>6s} {'top-k':>6s} {'branch':>7s} {'oracle':>7s}")
+    print(f"\n{'dataset':8s} {'AUC mean':>9s} {'sd':>6s} {'paper':>6s} {'Bayes':>6s} {'LGBM':>6s} {'top-k':>6s} {'branch':>7s} "
+          f"{'oracle':>7s} | per-row permutation top-k (branch) | LightGBM TreeSHAP top-k (branch)")
     for name in names:
         rs = [r for r in rows if r["dataset"] == name]
         s = {k: float(np.mean([r[k] for r in rs])) for k in rs[0] if isinstance(rs[0][k], float)}
         s["auc_sd"] = float(np.std([r["auc"] for r in rs]))
         s["paper_auc"] = PAPER_TABNET_AUC[name]
         summary[name] = s
-        print(f"{name:8s} {s['auc']:9.4f} {s['auc_sd']:6.4f} {s['paper_auc']:6.3f} {s['topk_precision']:6.3f} "
-              f"{s.get('branch_topk_precision', float('nan')):7.3f} {s['global_oracle_precision']:7.3f}")
+        nan = float("nan")
+        print(f"{name:8s} {s['auc']:9.4f} {s['auc_sd']:6.4f} {s['paper_auc']:6.3f} {s['bayes_auc']:6.3f} "
+              f"{s.get('lgb_auc', nan):6.3f} {s['topk_precision']:6.3f} {s.get('branch_topk_precision', nan):7.3f} "
+              f"{s['global_oracle_precision']:7.3f} | {s.get('perm_topk_precision', nan):.3f} "
+              f"({s.get('perm_branch_topk_precision', nan):.3f}) | {s.get('lgb_shap_topk_precision', nan):.3f} "
+              f"({s.get('lgb_shap_branch_topk_precision', nan):.3f})")
     print(json.dumps({"schedule": args.schedule, "epochs": budget, "mask_type": args.mask_type, "kernels": kernels,
                       "overrides": args.overrides,
                       "threads": args.threads, "seeds": seeds, "summary": summary, "runs": rows}, default=float))

@@ -17,9 +17,12 @@ Sections (each prints a table; the last line of output is one JSON object with a
 2. **explain** — ``explain`` on 1M rows (Syn4, 5 steps) and on 100k × 300 features: seconds and
    peak extra RSS beyond the returned arrays, each run in a fresh subprocess so peaks are clean.
 3. **auc** — Syn4–6, seeds 0/1/2, train/valid/test drawn with different seeds, early stopping
-   (patience 10) on the valid set within ``--auc-epochs``: (a) both with identical hyperparameters
+   (patience 10) on the valid set within ``--auc-epochs`` (100; 200 is pytorch-tabnet's default): (a) both with identical hyperparameters
    (constant lr 0.02), (b) ours with its recipe (entmax-1.5 masks, one-cycle lr schedule over the same epoch budget,
-   best validation epoch restored; see docs/tabnet.md). Mean and spread (max − min).
+   best validation epoch restored; see docs/tabnet.md). Mean and spread (max − min), on each seed's own
+   10k test set and on one 50k test set shared by all seeds (whose spread is the training seed's
+   alone); the Bayes-optimal score's AUC on the same test sets says how much spread the test sets
+   alone bring.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from gridcrit.models.synthetic_benchmarks import make_syn
+from gridcrit.models.synthetic_benchmarks import make_syn, true_log_odds
 from gridcrit.models.tabnet import TabNetClassifier
 
 ARCH = {"n_d": 16, "n_a": 16, "gamma": 1.5, "n_independent": 2, "n_shared": 2, "momentum": 0.02}
@@ -209,25 +212,43 @@ def bench_auc(args) -> dict:
     results: dict = {}
     impls = args.auc_impls.split(",")
     for name in names:
-        res: dict[str, list] = {k: [] for impl in ("ref", "ours_same", "ours_recipe") for k in (impl, impl + "_s")}
+        res: dict[str, list] = {k: [] for impl in ("ref", "ours_same", "ours_recipe")
+                                for k in (impl, impl + "_s", impl + "_common")}
+        # one large test set shared by every seed: its spread is the training seed's alone (each seed's own
+        # 10k test set adds sampling noise that no model removes; the Bayes score's spread measures it)
+        Xc, yc, _ = make_syn(name, COMMON_TEST_ROWS, COMMON_TEST_SEED)
+        bayes = []
         for seed in seeds:
             X, y, _ = make_syn(name, 10_000, seed)
             Xv, yv, _ = make_syn(name, 10_000, 100 + seed)
             Xt, yt, _ = make_syn(name, 10_000, 1000 + seed)
-            line = f"{name} seed {seed}:"
+            bayes.append(roc_auc_score(yt, true_log_odds(name, Xt)))
+            line = f"{name} seed {seed} (Bayes {bayes[-1]:.4f}):"
             for impl in impls:
                 t = time.perf_counter()
                 m = _fit_auc_model(impl, base, seed, args.threads, X, y, (Xv, yv))
                 res[impl + "_s"].append(time.perf_counter() - t)
                 res[impl].append(roc_auc_score(yt, m.predict_proba(Xt)[:, 1]))
-                line += f"  {impl} {res[impl][-1]:.4f} ({res[impl + '_s'][-1]:.0f} s)"
+                res[impl + "_common"].append(roc_auc_score(yc, m.predict_proba(Xc)[:, 1]))
+                line += f"  {impl} {res[impl][-1]:.4f} / common {res[impl + '_common'][-1]:.4f} ({res[impl + '_s'][-1]:.0f} s)"
             print(line, flush=True)
         summary = {k: {"mean": float(np.mean(v)), "spread": float(np.ptp(v)), "values": [round(x, 4) for x in v]}
                    for k, v in res.items() if v}
+        summary["bayes_per_seed_test"] = {"mean": float(np.mean(bayes)), "spread": float(np.ptp(bayes)),
+                                          "values": [round(x, 4) for x in bayes]}
+        summary["bayes_common_test"] = float(roc_auc_score(yc, true_log_odds(name, Xc)))
         results[name] = summary
-        print(f"{name}: mean AUC (spread max-min) " + " | ".join(
-            f"{impl} {summary[impl]['mean']:.4f} ({summary[impl]['spread']:.4f})" for impl in impls), flush=True)
+        print(f"{name}: mean AUC (spread max-min), per-seed test sets [Bayes {summary['bayes_per_seed_test']['mean']:.4f}"
+              f" ({summary['bayes_per_seed_test']['spread']:.4f})] " + " | ".join(
+                  f"{impl} {summary[impl]['mean']:.4f} ({summary[impl]['spread']:.4f})" for impl in impls), flush=True)
+        print(f"{name}: mean AUC (spread max-min), common {COMMON_TEST_ROWS // 1000}k test set [Bayes "
+              f"{summary['bayes_common_test']:.4f}] " + " | ".join(
+                  f"{impl} {summary[impl + '_common']['mean']:.4f} ({summary[impl + '_common']['spread']:.4f})"
+                  for impl in impls), flush=True)
     return results
+
+
+COMMON_TEST_ROWS, COMMON_TEST_SEED = 50_000, 7_777
 
 
 # our recipe for Syn4–6 (docs/tabnet.md): same architecture and epoch budget, entmax-1.5 masks,

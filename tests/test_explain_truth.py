@@ -187,3 +187,17 @@ def test_twin_check_can_leave_the_history_by_cause_out(tiny_twin, tiny_store):
     assert animals[crit].any() and (~animals[crit]).any()
     assert r["topk_critical"]["topk_hit_rate"] == 1.0
     assert r["topk_critical_physical"]["topk_hit_rate"] == pytest.approx((~animals[crit]).mean())
+
+
+@pytest.mark.parametrize("name", ["Syn1", "Syn4", "Syn6"])
+def test_true_log_odds_is_calibrated_on_make_syn_labels(name):
+    from gridcrit.models.synthetic_benchmarks import true_log_odds
+
+    X, y, _ = make_syn(name, 40_000, seed=5)
+    p = 1.0 / (1.0 + np.exp(-true_log_odds(name, X)))
+    bins = np.digitize(p, [0.2, 0.4, 0.6, 0.8])
+    for b in np.unique(bins):  # observed rate matches the Bayes probability within each fifth
+        sel = bins == b
+        assert abs(y[sel].mean() - p[sel].mean()) < 0.03, (b, sel.sum())
+    with pytest.raises(ValidationError, match="Syn7"):
+        true_log_odds("Syn7", X)
