@@ -77,7 +77,7 @@ def schedule(kind: str, epochs: int) -> dict:
 
 
 def run_one(name: str, seed: int, args) -> dict:
-    X, y, _ = make_syn(name, 10_000, seed)
+    X, y, _ = make_syn(name, args.train_rows, seed)
     Xv, yv, _ = make_syn(name, 10_000, 100 + seed)
     Xt, yt, truth = make_syn(name, 10_000, 1000 + seed)
     epochs = args.epochs or DEFAULT_EPOCHS[name]
@@ -101,7 +101,7 @@ def run_one(name: str, seed: int, args) -> dict:
     if args.references:
         # the same rows explained two other ways: how much this model's predictions really move with each
         # feature (per-row permutation, model-agnostic), and exact TreeSHAP of LightGBM on the same split
-        scores["perm_"] = permutation_attributions(_Proba(clf), pd.DataFrame(Xt), n_repeats=4, seed=seed)[0]
+        scores["perm_"] = permutation_attributions(clf, pd.DataFrame(Xt), n_repeats=4, seed=seed)[0]
         gbm, scores["lgb_shap_"] = lightgbm_treeshap(X, y, Xv, yv, Xt, seed)
         r["lgb_auc"] = roc_auc_score(yt, gbm)
     for prefix, sc in scores.items():
@@ -116,15 +116,6 @@ def run_one(name: str, seed: int, args) -> dict:
             r[prefix + "branch_right_topk_precision"] = topk_precision(sc[~left], truth[~left], exclude=excl[~left])
             r["branch_global_oracle_precision"] = best_global_ranking_precision(truth, exclude=excl)
     return r
-
-
-class _Proba:
-    """Probabilities for :func:`permutation_attributions` (which reads ``task`` to choose them)."""
-
-    task = "classification"
-
-    def __init__(self, clf):
-        self.predict_proba = clf.predict_proba
 
 
 def lightgbm_treeshap(X, y, Xv, yv, Xt, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -147,6 +138,8 @@ def main() -> None:
     ap.add_argument("--schedule", choices=["fast", "paper"], default="fast")
     ap.add_argument("--epochs", type=int, default=None, help="fast schedule's epochs (default: DEFAULT_EPOCHS)")
     ap.add_argument("--mask-type", default="entmax")
+    ap.add_argument("--train-rows", type=int, default=10_000,
+                    help="training rows (the paper: 10k; more shows what the data, not the method, limits)")
     ap.add_argument("--no-references", dest="references", action="store_false",
                     help="skip the per-row permutation and LightGBM TreeSHAP references")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("GRIDCRIT_THREADS", "1")))
@@ -164,7 +157,7 @@ def main() -> None:
     sched = schedule(args.schedule, 0)
     paper_epochs = sched.pop("max_epochs")
     budget = paper_epochs if args.schedule == "paper" else (args.epochs or {n: DEFAULT_EPOCHS[n] for n in names})
-    print(f"schedule={args.schedule} {sched} epochs={budget} mask={args.mask_type} "
+    print(f"schedule={args.schedule} {sched} epochs={budget} train rows={args.train_rows} mask={args.mask_type} "
           f"overrides={args.overrides} threads={args.threads} GLU kernels={kernels} load={os.getloadavg()[0]:.1f}",
           flush=True)
     rows = []
@@ -199,7 +192,8 @@ def main() -> None:
               f"{s['global_oracle_precision']:7.3f} | {s.get('perm_topk_precision', nan):.3f} "
               f"({s.get('perm_branch_topk_precision', nan):.3f}) | {s.get('lgb_shap_topk_precision', nan):.3f} "
               f"({s.get('lgb_shap_branch_topk_precision', nan):.3f})")
-    print(json.dumps({"schedule": args.schedule, "epochs": budget, "mask_type": args.mask_type, "kernels": kernels,
+    print(json.dumps({"schedule": args.schedule, "epochs": budget, "train_rows": args.train_rows,
+                      "mask_type": args.mask_type, "kernels": kernels,
                       "overrides": args.overrides,
                       "threads": args.threads, "seeds": seeds, "summary": summary, "runs": rows}, default=float))
 

@@ -13,7 +13,8 @@ top-k precision (branch features, x11 excluded) of several aggregations of the s
 * ``sd(c)*M``: by the step's logit spread over the rows;
 * ``gxi``: Σ_i |gradient × input| through each step's masked input (mask held fixed).
 
-    .venv/bin/python benchmarks/tabnet_mask_anatomy.py [--dataset Syn4] [--seed 0] [--rows 4000]
+    .venv/bin/python benchmarks/tabnet_mask_anatomy.py [--dataset Syn4] [--seed 0] [--rows 4000] \
+        [--train-rows 10000] [--epochs N]
 
 Ends with one JSON line (docs/tabnet.md, "Where the masks fall short").
 """
@@ -64,13 +65,15 @@ def main() -> None:
     ap.add_argument("--dataset", default="Syn4", choices=["Syn4", "Syn5", "Syn6"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rows", type=int, default=4000, help="test rows analysed")
+    ap.add_argument("--train-rows", type=int, default=10_000)
+    ap.add_argument("--epochs", type=int, default=None, help="default: the paper benchmark's")
     args = ap.parse_args()
     torch.set_num_threads(1)
     name, seed = args.dataset, args.seed
-    X, y, _ = make_syn(name, 10_000, seed)
+    X, y, _ = make_syn(name, args.train_rows, seed)
     Xv, yv, _ = make_syn(name, 10_000, 100 + seed)
     Xt, _, truth = make_syn(name, args.rows, 1000 + seed)
-    clf = TabNetClassifier(**paper_arch(name), **schedule("fast", DEFAULT_EPOCHS[name]), mask_type="entmax",
+    clf = TabNetClassifier(**paper_arch(name), **schedule("fast", args.epochs or DEFAULT_EPOCHS[name]), mask_type="entmax",
                            seed=seed, n_threads=1).fit(X, y, eval_set=[(Xv, yv)])
     t = step_terms(clf, Xt)
     M, eta, c, gxi = t["M"], t["eta"], t["c"], t["gxi"]
@@ -98,7 +101,8 @@ def main() -> None:
                   "x11<0": topk_precision(imp[left], truth[left], exclude=excl[left]),
                   "x11>=0": topk_precision(imp[~left], truth[~left], exclude=excl[~left])}
         print(f"{k:12s} branch {res[k]['branch']:.3f}  x11 < 0 {res[k]['x11<0']:.3f}  x11 ≥ 0 {res[k]['x11>=0']:.3f}")
-    print(json.dumps({"dataset": name, "seed": seed, "rows": args.rows, "precision": res}))
+    print(json.dumps({"dataset": name, "seed": seed, "rows": args.rows, "train_rows": args.train_rows,
+                      "precision": res}))
 
 
 if __name__ == "__main__":

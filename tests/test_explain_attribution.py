@@ -147,6 +147,25 @@ def test_permutation_any_model_and_auto(data):
         attribute(m, X, method="lime")
 
 
+def test_permutation_of_a_plain_classifier_compares_probabilities():
+    """An estimator without gridcrit's ``task`` but with predict_proba (sklearn, TabNetClassifier) is
+    scored on its probabilities (a label flip would make per-row values multiples of 1) and with
+    log loss over its ``classes_`` (string labels included)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from gridcrit.explain.permutation import permutation_attributions
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=300), "noise": rng.normal(size=300)})
+    y = np.where(X["a"] + 0.3 * rng.normal(size=300) > 0, "alto", "bajo")
+    m = LogisticRegression().fit(X, y)
+    rows, glob = permutation_attributions(m, X, y, n_repeats=2, seed=0)
+    fractional = (rows[:, 0] > 1e-6) & (np.abs(rows[:, 0] - np.round(rows[:, 0])) > 1e-6)
+    assert fractional.mean() > 0.9  # probability changes, not label flips
+    assert rows[:, 0].mean() > 5 * rows[:, 1].mean()
+    assert glob[0] > 0.1 and glob[1] < 0.02  # log-loss increase: large for a, ~0 for noise
+
+
 def test_local_text_spanish_and_english(data):
     X, y, _ = data
     m = make_model("xgboost", n_estimators=30, max_depth=3).fit(X, y)

@@ -20,16 +20,34 @@ import numpy as np
 import pandas as pd
 
 
+def _task(model: Any) -> str:
+    """gridcrit models say their ``task``; any other estimator with ``predict_proba`` (sklearn
+    classifiers, our TabNetClassifier) is a classifier, so its probabilities are compared, not labels."""
+    task = getattr(model, "task", None)
+    if task is None:
+        task = "classification" if hasattr(model, "predict_proba") else "regression"
+    return task
+
+
 def _output(model: Any, X: pd.DataFrame) -> np.ndarray:
-    if getattr(model, "task", None) == "classification" and hasattr(model, "predict_proba"):
+    if _task(model) == "classification" and hasattr(model, "predict_proba"):
         return np.asarray(model.predict_proba(X), dtype=float)
     return np.asarray(model.predict(X), dtype=float).reshape(len(X), -1)
 
 
+def _class_codes(model: Any, y: np.ndarray) -> np.ndarray:
+    if hasattr(model, "codec_"):
+        return np.asarray(model.codec_.encode(y))
+    classes = getattr(model, "classes_", None)
+    if classes is not None:  # sklearn convention: predict_proba columns follow classes_
+        return np.searchsorted(np.asarray(classes), y)
+    return y.astype(int)
+
+
 def _loss(model: Any, out: np.ndarray, y: np.ndarray) -> float:
-    task = getattr(model, "task", "regression")
+    task = _task(model)
     if task == "classification":
-        codes = np.asarray(model.codec_.encode(y)) if hasattr(model, "codec_") else y.astype(int)
+        codes = _class_codes(model, y)
         p = np.clip(out[np.arange(len(out)), codes], 1e-12, 1)
         return float(-np.mean(np.log(p)))
     pred = out[:, 0]
