@@ -94,6 +94,19 @@ def test_tabnet_masks_are_unsigned_rows_sum_to_one(data):
     assert np.allclose(rev.values[:, ::-1], att.values) and np.allclose(rev.masks[:, :, ::-1], att.masks)
 
 
+def test_tabnet_fitted_on_an_array_is_explained_from_an_array():
+    from gridcrit.models.tabnet import TabNetClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    clf = TabNetClassifier(max_epochs=3, n_steps=2, n_threads=1).fit(X, y)
+    for method in ("tabnet", "ig", "permutation"):  # columns are positional, named as the model names them
+        att = attribute(clf, X[:40], method=method, n_repeats=1)
+        assert att.values.shape == (40, 3)
+        assert att.feature_names == [str(c) for c in clf.preprocessor_.feature_names]
+
+
 def test_zoo_tabnet_is_explained_on_the_inputs_its_network_saw():
     """The zoo wrapper log-transforms heavy-tailed columns before TabNet: masks must see that too."""
     rng = np.random.default_rng(0)

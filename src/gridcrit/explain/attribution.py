@@ -143,6 +143,8 @@ def _as_frame(model: Any, X: Any) -> pd.DataFrame:
     if isinstance(X, pd.DataFrame):
         return X
     names = getattr(model, "feature_names_in_", None)
+    if names is None:  # a TabNet fitted on an array names its columns itself; X is positional then
+        names = getattr(getattr(getattr(model, "net_", model), "preprocessor_", None), "feature_names", None)
     arr = np.asarray(X)
     if arr.ndim != 2:
         raise ValidationError(f"X must be a 2-D table, got shape {arr.shape}")
