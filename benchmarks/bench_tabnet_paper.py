@@ -104,17 +104,19 @@ def run_one(name: str, seed: int, args) -> dict:
         scores["perm_"] = permutation_attributions(clf, pd.DataFrame(Xt), n_repeats=4, seed=seed)[0]
         gbm, scores["lgb_shap_"] = lightgbm_treeshap(X, y, Xv, yv, Xt, seed)
         r["lgb_auc"] = roc_auc_score(yt, gbm)
+    branch = name in ("Syn4", "Syn5", "Syn6")
+    if branch:
+        excl = np.zeros_like(truth)
+        excl[:, 10] = True
+        left = Xt[:, 10] < 0  # the branch x11 chooses, scored separately (docs/tabnet.md: the x1·x2 branch)
+        r["branch_global_oracle_precision"] = best_global_ranking_precision(truth, exclude=excl)
     for prefix, sc in scores.items():
         if prefix:
             r[prefix + "topk_precision"] = topk_precision(sc, truth)
-        if name in ("Syn4", "Syn5", "Syn6"):
-            excl = np.zeros_like(truth)
-            excl[:, 10] = True
+        if branch:
             r[prefix + "branch_topk_precision"] = topk_precision(sc, truth, exclude=excl)
-            left = Xt[:, 10] < 0  # the branch x11 chooses, scored separately (docs/tabnet.md: the x1·x2 branch)
             r[prefix + "branch_left_topk_precision"] = topk_precision(sc[left], truth[left], exclude=excl[left])
             r[prefix + "branch_right_topk_precision"] = topk_precision(sc[~left], truth[~left], exclude=excl[~left])
-            r["branch_global_oracle_precision"] = best_global_ranking_precision(truth, exclude=excl)
     return r
 
 

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from gridcrit.errors import ValidationError
+from gridcrit.explain.permutation import model_task, permutation_attributions
 
 METHODS = ("auto", "tabnet", "treeshap", "ig", "permutation")
 
@@ -143,8 +144,9 @@ def _as_frame(model: Any, X: Any) -> pd.DataFrame:
     if isinstance(X, pd.DataFrame):
         return X
     names = getattr(model, "feature_names_in_", None)
-    if names is None:  # a TabNet fitted on an array names its columns itself; X is positional then
-        names = getattr(getattr(getattr(model, "net_", model), "preprocessor_", None), "feature_names", None)
+    pre = getattr(getattr(model, "net_", model), "preprocessor_", None)
+    if names is None and pre is not None:  # a TabNet fitted on an array names its columns itself; X is positional
+        names = pre.feature_names
     arr = np.asarray(X)
     if arr.ndim != 2:
         raise ValidationError(f"X must be a 2-D table, got shape {arr.shape}")
@@ -154,10 +156,10 @@ def _as_frame(model: Any, X: Any) -> pd.DataFrame:
 
 
 def _predicted_class(model: Any, X: pd.DataFrame) -> np.ndarray | None:
-    if getattr(model, "task", None) == "classification" or hasattr(model, "predict_proba"):
+    if model_task(model) == "classification":
         try:
             return np.argmax(np.asarray(model.predict_proba(X)), axis=1)
-        except Exception:  # regressors without predict_proba, or a task that is not classification
+        except Exception:  # a model that says it classifies but has no usable predict_proba
             return None
     return None
 
@@ -283,8 +285,7 @@ def _ig(model: Any, X: pd.DataFrame, steps: int, batch_rows: int) -> Attribution
     if kind not in ("tabnet", "tabnet_raw") and (not hasattr(model, "module_") or not hasattr(model, "encoder_")):
         raise ValidationError(f"method 'ig' needs a torch model of the zoo (tabnet, mlp, ft_transformer), "
                               f"got {type(model).__name__}")
-    classifier = getattr(model, "task", "") == "classification" or hasattr(model, "predict_proba")
-    pred = _predicted_class(model, X) if classifier else None
+    pred = _predicted_class(model, X)
     if kind in ("tabnet", "tabnet_raw"):
         est, Xn, order = _tabnet_input(model, X, "ig")
         vals = tabnet_integrated_gradients(est, Xn, steps=steps, batch_rows=batch_rows, target=pred)[:, order]
@@ -297,8 +298,6 @@ def _ig(model: Any, X: pd.DataFrame, steps: int, batch_rows: int) -> Attribution
 
 # ------------------------------------------------------------------------------------- permutation
 def _permutation(model: Any, X: pd.DataFrame, y: Any, n_repeats: int, seed: int) -> Attribution:
-    from gridcrit.explain.permutation import permutation_attributions
-
     rows, glob = permutation_attributions(model, X, y, n_repeats=n_repeats, seed=seed)
     pred = _predicted_class(model, X)
     return Attribution(rows, list(map(str, X.columns)), "permutation", False, _normalise(glob),

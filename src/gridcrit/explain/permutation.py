@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 
-def _task(model: Any) -> str:
-    """gridcrit models say their ``task``; any other estimator with ``predict_proba`` (sklearn
-    classifiers, our TabNetClassifier) is a classifier, so its probabilities are compared, not labels."""
+def model_task(model: Any) -> str:
+    """``"classification"``, ``"regression"`` or ``"poisson"``: gridcrit's zoo models say their
+    ``task``; any other estimator with ``predict_proba`` (sklearn classifiers, our TabNetClassifier)
+    is a classifier, so its probabilities are what explanations compare, not its labels."""
     task = getattr(model, "task", None)
     if task is None:
         task = "classification" if hasattr(model, "predict_proba") else "regression"
@@ -30,7 +31,7 @@ def _task(model: Any) -> str:
 
 
 def _output(model: Any, X: pd.DataFrame) -> np.ndarray:
-    if _task(model) == "classification" and hasattr(model, "predict_proba"):
+    if model_task(model) == "classification" and hasattr(model, "predict_proba"):
         return np.asarray(model.predict_proba(X), dtype=float)
     return np.asarray(model.predict(X), dtype=float).reshape(len(X), -1)
 
@@ -45,7 +46,7 @@ def _class_codes(model: Any, y: np.ndarray) -> np.ndarray:
 
 
 def _loss(model: Any, out: np.ndarray, y: np.ndarray) -> float:
-    task = _task(model)
+    task = model_task(model)
     if task == "classification":
         codes = _class_codes(model, y)
         p = np.clip(out[np.arange(len(out)), codes], 1e-12, 1)
