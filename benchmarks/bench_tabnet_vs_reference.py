@@ -22,7 +22,9 @@ Sections (each prints a table; the last line of output is one JSON object with a
    best validation epoch restored; see docs/tabnet.md). Mean and spread (max − min), on each seed's own
    10k test set and on one 50k test set shared by all seeds (whose spread is the training seed's
    alone); the Bayes-optimal score's AUC on the same test sets says how much spread the test sets
-   alone bring.
+   alone bring. ``--auc-seeds 0,1,…,9`` runs more seeds; with more than two, the per-seed (paired:
+   same data) difference of ours minus pytorch-tabnet is printed with its standard error, which
+   says whether a gap in the 3-seed means is more than seed noise.
 """
 
 from __future__ import annotations
@@ -206,7 +208,7 @@ def _fit_auc_model(impl: str, base: dict, seed: int, threads: int, X, y, valid):
 
 def bench_auc(args) -> dict:
     names = ["Syn4"] if args.quick else args.auc_datasets.split(",")
-    seeds = [0] if args.quick else [0, 1, 2]
+    seeds = [0] if args.quick else [int(x) for x in args.auc_seeds.split(",")]
     base = {**ARCH, "lambda_sparse": 0.01, "n_steps": 5, "batch_size": 1024, "virtual_batch_size": 128, "lr": 0.02,
             "max_epochs": 30 if args.quick else args.auc_epochs, "patience": 10}
     results: dict = {}
@@ -237,6 +239,17 @@ def bench_auc(args) -> dict:
         summary["bayes_per_seed_test"] = {"mean": float(np.mean(bayes)), "spread": float(np.ptp(bayes)),
                                           "values": [round(x, 4) for x in bayes]}
         summary["bayes_common_test"] = float(roc_auc_score(yc, true_log_odds(name, Xc)))
+        if len(seeds) > 2:
+            # the same data for both fits of a seed, so the per-seed difference is the paired comparison;
+            # its standard error says whether a gap in means is more than seed noise
+            for a, b in (("ours_same", "ref"), ("ours_recipe", "ref")):
+                if res[a] and res[b]:
+                    d = np.array(res[a]) - np.array(res[b])
+                    se = float(d.std(ddof=1) / np.sqrt(len(d)))
+                    summary[f"{a}_minus_{b}"] = {"mean": float(d.mean()), "se": se, "wins": int((d > 0).sum())}
+                    print(f"{name}: {a} − {b} per seed (paired, own test sets): mean {d.mean():+.4f} ± {se:.4f} (se), "
+                          f"{a} ahead on {(d > 0).sum()} of {len(d)} seeds; sd over seeds {a} "
+                          f"{np.std(res[a], ddof=1):.4f}, {b} {np.std(res[b], ddof=1):.4f}", flush=True)
         results[name] = summary
         print(f"{name}: mean AUC (spread max-min), per-seed test sets [Bayes {summary['bayes_per_seed_test']['mean']:.4f}"
               f" ({summary['bayes_per_seed_test']['spread']:.4f})] " + " | ".join(
@@ -265,6 +278,7 @@ def main() -> None:
     ap.add_argument("--explain-rows", type=int, default=1_000_000, help="rows for the 11-feature explain (÷10 for 300 features)")
     ap.add_argument("--auc-datasets", default="Syn4,Syn5,Syn6")
     ap.add_argument("--auc-epochs", type=int, default=100)
+    ap.add_argument("--auc-seeds", default="0,1,2", help="training seeds (data seed s, validation 100+s, test 1000+s)")
     ap.add_argument("--auc-impls", default="ref,ours_same,ours_recipe",
                     help="which fits of the AUC section to run (pytorch-tabnet is deterministic with 1 thread, so "
                          "its AUCs can be taken from an earlier run of the same seeds)")

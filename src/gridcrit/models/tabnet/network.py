@@ -485,8 +485,9 @@ def reconstruction_loss(x_hat: Tensor, x: Tensor, hidden_cols: Tensor, eps: floa
 def init_weights(net: nn.Module, generator: torch.Generator) -> None:
     """Deterministic initialisation from ``generator`` (never the global RNG).
 
-    GLU linears get the reference implementation's Xavier gain; the head and attention linears the
-    reference's non-GLU gain; embeddings N(0, 1).
+    GLU linears get Xavier-normal with the reference implementation's gain formula applied to the GLU
+    width (the reference uses the linear's full width 2·out; see ``_init_glu``); the head and
+    attention linears the reference's non-GLU gain; embeddings N(0, 1).
     """
     from gridcrit.models.tabnet.layers import GLULayer
 
