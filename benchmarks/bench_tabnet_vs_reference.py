@@ -258,6 +258,15 @@ def bench_auc(args) -> dict:
               f"{summary['bayes_common_test']:.4f}] " + " | ".join(
                   f"{impl} {summary[impl + '_common']['mean']:.4f} ({summary[impl + '_common']['spread']:.4f})"
                   for impl in impls), flush=True)
+        if "ref" in impls and len(seeds) > 1:  # the bar: mean not lower, spread (max − min) at most half the reference's
+            for impl in (i for i in impls if i != "ref"):
+                verdicts = []
+                for view, suffix in (("own test sets", ""), ("shared test set", "_common")):
+                    mine, ref = summary[impl + suffix], summary["ref" + suffix]
+                    ok_mean, ok_spread = mine["mean"] >= ref["mean"], mine["spread"] <= ref["spread"] / 2
+                    verdicts.append(f"{view}: mean {'met' if ok_mean else 'NOT met'}, spread ≤ ½ "
+                                    f"{'met' if ok_spread else 'NOT met'} ({mine['spread']:.4f} vs {ref['spread']:.4f})")
+                print(f"{name} {impl} vs ref over {len(seeds)} seeds — " + "; ".join(verdicts), flush=True)
     return results
 
 
