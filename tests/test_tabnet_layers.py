@@ -39,6 +39,63 @@ def test_entmax_matches_bisection_reference():
     assert torch.allclose(entmax15(z), ref, atol=1e-8)
 
 
+def _mask_kernels():
+    from gridcrit.models.tabnet import native
+
+    nk = native.mask_kernels()
+    if nk is None:
+        pytest.skip("compiled mask kernels unavailable (no compiler, or GRIDCRIT_TABNET_NATIVE=0)")
+    return nk
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_compiled_mask_forwards_are_bit_identical_to_pytorch(dtype):
+    # the compiled forwards must change no result: same bits as the PyTorch operations they replace
+    from gridcrit.models.tabnet import sparsemax as sm
+
+    _mask_kernels()
+    g = torch.Generator().manual_seed(3)
+    cases = [torch.randn(r, d, generator=g, dtype=dtype) * scale
+             for r, d in [(1024, 11), (37, 300), (5, 1), (64, 33), (100, 2)] for scale in (1e-3, 1.0, 30.0, 1e4)]
+    cases.append(torch.randint(-3, 4, (512, 11), generator=g).to(dtype))  # ties
+    cases.append(torch.zeros(4, 6, dtype=dtype))
+    for z in cases:
+        assert torch.equal(sm.sparsemax_forward(z), sm.sparsemax_forward_torch(z)), z.shape
+        assert torch.equal(sm.entmax15_forward(z), sm.entmax15_forward_torch(z)), z.shape
+
+
+def test_compiled_mask_forwards_turn_a_nan_row_into_nan():
+    from gridcrit.models.tabnet import sparsemax as sm
+
+    _mask_kernels()
+    z = torch.randn(3, 5)
+    z[1, 2] = float("nan")
+    for fwd in (sm.sparsemax_forward, sm.entmax15_forward):
+        p = fwd(z)
+        assert torch.isnan(p[1]).all() and not torch.isnan(p[[0, 2]]).any()
+
+
+@pytest.mark.parametrize("mask_type", ["sparsemax", "entmax"])
+def test_training_is_identical_with_and_without_compiled_mask_forwards(mask_type, monkeypatch):
+    import numpy as np
+
+    from gridcrit.models.synthetic_benchmarks import make_syn
+    from gridcrit.models.tabnet import TabNetClassifier, native
+
+    _mask_kernels()
+    X, y, _ = make_syn("Syn4", 2048, seed=0)
+
+    def fit():
+        clf = TabNetClassifier(n_d=8, n_a=8, n_steps=3, batch_size=512, virtual_batch_size=128, max_epochs=3,
+                               mask_type=mask_type, seed=0, n_threads=1).fit(X, y)
+        return clf.predict_proba(X), clf.explain(X[:256])[0]
+
+    with_compiled = fit()
+    monkeypatch.setattr(native, "mask_kernels", lambda: None)
+    without = fit()
+    assert np.array_equal(with_compiled[0], without[0]) and np.array_equal(with_compiled[1], without[1])
+
+
 @pytest.mark.parametrize("fn", [sparsemax, entmax15])
 def test_gradcheck(fn):
     g = torch.Generator().manual_seed(2)

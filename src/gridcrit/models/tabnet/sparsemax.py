@@ -7,6 +7,11 @@ exactly zero weight on features — which is what makes TabNet's masks readable.
   ``p = max(z − τ, 0)`` with τ chosen so that ``Σ p = 1``.
 * entmax-1.5 (Peters et al. 2019): ``p = max(z/2 − τ, 0)²``; smoother than sparsemax, still sparse.
 
+On CPU the forward passes run as compiled kernels when they can be built
+(:func:`gridcrit.models.tabnet.native.mask_kernels`): one pass per row doing exactly the
+operations written below, so the results are bit-identical; ``*_forward_torch`` are the PyTorch
+versions, used otherwise.
+
 Each normaliser is a pair of plain tensor kernels, ``forward(z) -> p`` and
 ``backward(p, grad_p) -> grad_z``, with closed-form backward passes (the Jacobians only involve
 the support, so no sort appears in the backward pass). :data:`MASK_KERNELS` exposes the pairs so
@@ -24,10 +29,13 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
 from torch.autograd import Function
+
+from gridcrit.models.tabnet import native
 
 # 1..d along the last dim, cached per (d, dtype, device): creating it is a dispatcher call per step
 _ARANGE: dict[tuple[int, torch.dtype, torch.device], Tensor] = {}
@@ -42,7 +50,29 @@ def _arange_like(z: Tensor, d: int) -> Tensor:
     return r if z.dim() == 1 else r.view([1] * (z.dim() - 1) + [d])
 
 
+def _compiled(z: Tensor) -> Any | None:
+    """The compiled mask kernels if they apply to ``z`` (contiguous 2-D float CPU tensor), else None."""
+    if z.dim() == 2 and z.dtype in (torch.float32, torch.float64) and z.device.type == "cpu" and z.is_contiguous():
+        return native.mask_kernels()
+    return None
+
+
 def sparsemax_forward(z: Tensor) -> Tensor:
+    """sparsemax along the last dimension (compiled when possible, same results as :func:`sparsemax_forward_torch`)."""
+    nk = _compiled(z)
+    return nk.sparsemax_fwd(z) if nk is not None else sparsemax_forward_torch(z)
+
+
+def entmax15_forward(z: Tensor) -> Tensor:
+    """entmax-1.5 along the last dimension (compiled when possible, same results as :func:`entmax15_forward_torch`)."""
+    nk = _compiled(z)
+    if nk is None:
+        return entmax15_forward_torch(z)
+    zz, s, mean, delta = nk.entmax15_prep(z)
+    return nk.entmax15_finish(zz, s, mean, torch.sqrt(delta))  # ATen's sqrt, as in the PyTorch path
+
+
+def sparsemax_forward_torch(z: Tensor) -> Tensor:
     """sparsemax along the last dimension (sort-based exact algorithm).
 
     With ``z`` sorted descending and ``f(k) = (Σ_{j≤k} z_(j) − 1) / k``, the threshold is
@@ -63,7 +93,7 @@ def sparsemax_backward(out: Tensor, grad_out: Tensor) -> Tensor:
     return g.sub_(supp.mul_(v_hat))
 
 
-def entmax15_forward(z: Tensor) -> Tensor:
+def entmax15_forward_torch(z: Tensor) -> Tensor:
     """entmax with α = 1.5 along the last dimension (exact sort-based algorithm)."""
     z = z / 2.0
     z = z - z.amax(dim=-1, keepdim=True)
