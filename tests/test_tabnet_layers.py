@@ -96,6 +96,24 @@ def test_training_is_identical_with_and_without_compiled_mask_forwards(mask_type
     assert np.array_equal(with_compiled[0], without[0]) and np.array_equal(with_compiled[1], without[1])
 
 
+def test_mask_kernels_that_cannot_be_built_fall_back_with_one_warning(monkeypatch):
+    from gridcrit.models.tabnet import native
+    from gridcrit.models.tabnet import sparsemax as sm
+
+    def no_compiler(**_):
+        raise RuntimeError("compiler missing\nninja: build stopped: subcommand failed.")
+
+    monkeypatch.setattr(native, "_build", no_compiler)
+    native.built_masks.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="mask kernels could not be built .*ninja: build stopped"):
+            assert native.built_masks() is None
+        z = torch.randn(8, 5)
+        assert torch.equal(sm.sparsemax_forward(z), sm.sparsemax_forward_torch(z))  # cached None: no second warning
+    finally:
+        native.built_masks.cache_clear()  # the next caller loads the real module again
+
+
 @pytest.mark.parametrize("fn", [sparsemax, entmax15])
 def test_gradcheck(fn):
     g = torch.Generator().manual_seed(2)

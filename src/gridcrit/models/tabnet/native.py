@@ -282,60 +282,51 @@ static void entmax15_finish_rows(const T* zz, const T* s, const T* mean, const T
   }
 }
 
+static void check2d(const torch::Tensor& t, const char* what) {
+  TORCH_CHECK(t.dim() == 2 && t.is_contiguous() && t.device().is_cpu(), what, ": need a contiguous 2-D CPU tensor");
+}
+
+// f(T{}, r0, r1) on row blocks of `like` (float or double), in parallel when torch has threads
 template <typename F>
-static torch::Tensor rowwise(torch::Tensor z, const char* name, F f) {
-  TORCH_CHECK(z.dim() == 2 && z.is_contiguous() && z.device().is_cpu(), name, ": need a contiguous 2-D CPU tensor");
-  auto out = torch::empty_like(z);
-  const int64_t n = z.size(0), d = z.size(1);
-  if (n == 0 || d == 0) return out;
-  AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "mask_rowwise", [&] {
-    const scalar_t* zp = z.data_ptr<scalar_t>();
-    scalar_t* op = out.data_ptr<scalar_t>();
-    at::parallel_for(0, n, 256, [&](int64_t r0, int64_t r1) { f(zp, op, r0, r1, d); });
+static void over_rows(const torch::Tensor& like, F f) {
+  if (like.size(0) == 0 || like.size(1) == 0) return;
+  AT_DISPATCH_FLOATING_TYPES(like.scalar_type(), "tabnet_mask_rows", [&] {
+    at::parallel_for(0, like.size(0), 256, [&](int64_t r0, int64_t r1) { f(scalar_t(0), r0, r1); });
   });
-  return out;
 }
 
 torch::Tensor sparsemax_fwd(torch::Tensor z) {
-  return rowwise(z, "sparsemax_fwd", [](auto zp, auto op, int64_t r0, int64_t r1, int64_t d) {
-    sparsemax_rows(zp, op, r0, r1, d);
+  check2d(z, "sparsemax_fwd");
+  auto out = torch::empty_like(z);
+  over_rows(z, [&](auto tag, int64_t r0, int64_t r1) {
+    using T = decltype(tag);
+    sparsemax_rows(z.data_ptr<T>(), out.data_ptr<T>(), r0, r1, z.size(1));
   });
-}
-
-static void check2d(const torch::Tensor& t, const char* what) {
-  TORCH_CHECK(t.dim() == 2 && t.is_contiguous() && t.device().is_cpu(), what, ": need a contiguous 2-D CPU tensor");
+  return out;
 }
 
 std::vector<torch::Tensor> entmax15_prep(torch::Tensor z) {
   check2d(z, "entmax15_prep");
   auto zz = torch::empty_like(z), s = torch::empty_like(z), mean = torch::empty_like(z), delta = torch::empty_like(z);
-  const int64_t n = z.size(0), d = z.size(1);
-  if (n > 0 && d > 0) {
-    AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "entmax15_prep", [&] {
-      at::parallel_for(0, n, 256, [&](int64_t r0, int64_t r1) {
-        entmax15_prep_rows(z.data_ptr<scalar_t>(), zz.data_ptr<scalar_t>(), s.data_ptr<scalar_t>(),
-                           mean.data_ptr<scalar_t>(), delta.data_ptr<scalar_t>(), r0, r1, d);
-      });
-    });
-  }
+  over_rows(z, [&](auto tag, int64_t r0, int64_t r1) {
+    using T = decltype(tag);
+    entmax15_prep_rows(z.data_ptr<T>(), zz.data_ptr<T>(), s.data_ptr<T>(), mean.data_ptr<T>(), delta.data_ptr<T>(),
+                       r0, r1, z.size(1));
+  });
   return {zz, s, mean, delta};
 }
 
 torch::Tensor entmax15_finish(torch::Tensor zz, torch::Tensor s, torch::Tensor mean, torch::Tensor root) {
-  for (auto* t : {&zz, &s, &mean, &root}) check2d(*t, "entmax15_finish");
-  TORCH_CHECK(s.sizes() == zz.sizes() && mean.sizes() == zz.sizes() && root.sizes() == zz.sizes() &&
-              s.scalar_type() == zz.scalar_type() && mean.scalar_type() == zz.scalar_type() &&
-              root.scalar_type() == zz.scalar_type(), "entmax15_finish: shapes/dtypes differ");
-  auto out = torch::empty_like(zz);
-  const int64_t n = zz.size(0), d = zz.size(1);
-  if (n > 0 && d > 0) {
-    AT_DISPATCH_FLOATING_TYPES(zz.scalar_type(), "entmax15_finish", [&] {
-      at::parallel_for(0, n, 256, [&](int64_t r0, int64_t r1) {
-        entmax15_finish_rows(zz.data_ptr<scalar_t>(), s.data_ptr<scalar_t>(), mean.data_ptr<scalar_t>(),
-                             root.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), r0, r1, d);
-      });
-    });
+  for (auto* t : {&zz, &s, &mean, &root}) {
+    check2d(*t, "entmax15_finish");
+    TORCH_CHECK(t->sizes() == zz.sizes() && t->scalar_type() == zz.scalar_type(), "entmax15_finish: shapes/dtypes differ");
   }
+  auto out = torch::empty_like(zz);
+  over_rows(zz, [&](auto tag, int64_t r0, int64_t r1) {
+    using T = decltype(tag);
+    entmax15_finish_rows(zz.data_ptr<T>(), s.data_ptr<T>(), mean.data_ptr<T>(), root.data_ptr<T>(), out.data_ptr<T>(),
+                         r0, r1, zz.size(1));
+  });
   return out;
 }
 """
@@ -378,30 +369,29 @@ def _build(tag: str = "tabnet", source: str = _SOURCE, functions: tuple[str, ...
                        extra_cflags=flags, build_directory=str(build_dir), verbose=False)
 
 
+def _build_or_warn(what: str, fallback: str, **build: Any) -> Any | None:
+    try:
+        return _build(what=what, **build)
+    except Exception as exc:  # no compiler / ninja / headers: the ATen path works everywhere
+        last = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+        warnings.warn(f"gridcrit: {what} could not be built ({type(exc).__name__}: {last}); using {fallback}",
+                      RuntimeWarning, stacklevel=3)
+        return None
+
+
 @functools.cache
 def built() -> Any | None:
     """The compiled module (``bn_glu_fwd``, ``bn_glu_bwd``), built on first call; None if it cannot be."""
-    try:
-        return _build()
-    except Exception as exc:  # no compiler / ninja / headers: the ATen path works everywhere
-        last = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
-        warnings.warn(f"gridcrit: TabNet CPU kernels could not be built ({type(exc).__name__}: {last}); using "
-                      "PyTorch's kernels (same maths, slower)", RuntimeWarning, stacklevel=2)
-        return None
+    return _build_or_warn("TabNet CPU kernels", "PyTorch's kernels (same maths, slower)")
 
 
 @functools.cache
 def built_masks() -> Any | None:
-    """The compiled mask normalisers (``sparsemax_fwd``, ``entmax15_prep`` / ``entmax15_finish``), built on first call; None if
-    they cannot be (the PyTorch path gives the same results)."""
-    try:
-        return _build("tabnet_masks", _MASK_SOURCE, ("sparsemax_fwd", "entmax15_prep", "entmax15_finish"), _MASK_FLAGS,
-                      "TabNet mask kernels")
-    except Exception as exc:
-        last = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
-        warnings.warn(f"gridcrit: TabNet mask kernels could not be built ({type(exc).__name__}: {last}); using "
-                      "PyTorch's operations (identical results, slower)", RuntimeWarning, stacklevel=2)
-        return None
+    """The compiled mask normalisers (``sparsemax_fwd``, ``entmax15_prep`` / ``entmax15_finish``), built on
+    first call; None if they cannot be (the PyTorch path gives the same results)."""
+    return _build_or_warn("TabNet mask kernels", "PyTorch's operations (identical results, slower)",
+                          tag="tabnet_masks", source=_MASK_SOURCE,
+                          functions=("sparsemax_fwd", "entmax15_prep", "entmax15_finish"), flags=_MASK_FLAGS)
 
 
 def mask_kernels() -> Any | None:
