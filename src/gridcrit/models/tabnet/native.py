@@ -16,7 +16,8 @@ float64; results equal ATen's to rounding (``tests/test_tabnet_fused.py`` compar
 
 The C++ source is compiled with ``torch.utils.cpp_extension`` (needs a C++ compiler and ninja) the
 first time a TabNet trains, into ``~/.cache/gridcrit/tabnet-kernels/<key>`` — the key hashes the
-source, flags, torch version and the CPU's flags, because it is built for this CPU (``-march=native``).
+source, flags, torch version and location (one build per environment) and the CPU's flags, because it
+is built for this CPU (``-march=native``).
 If it cannot be built the ATen path is used (one warning). ``GRIDCRIT_TABNET_NATIVE=0`` turns it off.
 
 A second, separately compiled module holds the **mask normalisers' forward passes**
@@ -360,7 +361,10 @@ def _build(tag: str = "tabnet", source: str = _SOURCE, functions: tuple[str, ...
         # the `ninja` wheel installs next to this interpreter, which need not be on PATH
         os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
 
-    key = hashlib.sha1("\0".join([source, *flags, torch.__version__, _cpu_signature()]).encode()).hexdigest()[:12]
+    # torch.__file__: each environment gets its own build (the generated build file holds its include paths,
+    # so two virtual environments sharing one folder would rebuild every time they alternate)
+    key = hashlib.sha1("\0".join([source, *flags, torch.__version__, torch.__file__, _cpu_signature()]).encode())
+    key = key.hexdigest()[:12]
     build_dir = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gridcrit" / "tabnet-kernels" / key
     build_dir.mkdir(parents=True, exist_ok=True)
     if not any(build_dir.glob("*.so")):
