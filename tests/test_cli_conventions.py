@@ -12,3 +12,26 @@ def test_version(capsys):
 
 def test_unknown_command_fails(capsys):
     assert run(["no-such-command"]) != 0
+
+
+def test_busy_spinner_only_on_a_terminal_and_never_with_json(monkeypatch):
+    import io
+
+    import pytest
+    from rich.console import Console
+
+    from gridcrit.cli import common
+
+    def shown(quiet: bool, terminal: bool) -> str:
+        buf = io.StringIO()
+        monkeypatch.setattr(common, "err_console", Console(file=buf, force_terminal=terminal, width=80))
+        with common.busy(quiet, "entrenando tabnet…"):
+            pass
+        return buf.getvalue()
+
+    assert "entrenando tabnet…" in shown(quiet=False, terminal=True)
+    assert shown(quiet=True, terminal=True) == ""  # --json: stdout and stderr stay clean
+    assert shown(quiet=False, terminal=False) == ""  # piped / captured stderr: no control codes
+    monkeypatch.setattr(common, "err_console", Console(file=io.StringIO(), force_terminal=True))
+    with pytest.raises(ValueError), common.busy(False, "x"):  # a failing step still raises through it
+        raise ValueError("boom")

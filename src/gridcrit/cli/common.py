@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,6 +40,22 @@ LangOpt = Annotated[
 
 console = Console()  # human output (stdout)
 err_console = Console(stderr=True)
+
+
+@contextmanager
+def busy(quiet: bool, text: str) -> Iterator[None]:
+    """A spinner with the elapsed time on stderr while a long step runs (model fits, explanations,
+    topology): nothing with ``--json`` or when stderr is not a terminal, and nothing left behind
+    when the step ends. Lines printed meanwhile (e.g. the one-off kernel build notice) appear above it."""
+    if quiet or not err_console.is_terminal:
+        yield
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console,
+                  transient=True) as bar:
+        bar.add_task(text, total=None)
+        yield
 
 
 def default_store() -> Path:

@@ -12,7 +12,16 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, StoreOpt, console, default_store, emit, err_console
+from gridcrit.cli.common import (
+    JsonOpt,
+    LangOpt,
+    OutOpt,
+    StoreOpt,
+    busy,
+    console,
+    default_store,
+    emit,
+)
 from gridcrit.errors import NotFoundError, ValidationError
 
 
@@ -171,10 +180,7 @@ def register(app: typer.Typer) -> None:
         """Explain a model: global, per class, per asset, TabNet steps / Explicar un modelo."""
         if global_ and asset is not None:
             raise ValidationError("--global and --asset exclude each other")
-        from contextlib import nullcontext
-
-        busy = nullcontext() if as_json else err_console.status("explaining / explicando ...")
-        with busy:
+        with busy(as_json, "explicando…" if lang == "es" else "explaining…"):
             res = run_explain(store, model, asset=asset, period=period, method=method, lang=lang,
                               out=out, twin=twin, max_rows=max_rows, compare=compare)
         emit(res, as_json, _human)

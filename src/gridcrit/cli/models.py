@@ -14,7 +14,17 @@ from typing import Annotated, Any
 
 import typer
 
-from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, StoreOpt, console, default_store, emit, translate
+from gridcrit.cli.common import (
+    JsonOpt,
+    LangOpt,
+    OutOpt,
+    StoreOpt,
+    busy,
+    console,
+    default_store,
+    emit,
+    translate,
+)
 from gridcrit.errors import ValidationError
 
 TargetOpt = Annotated[str, typer.Option("--target", help="saifi | saidi | count | risk (or a y_* column).")]
@@ -28,6 +38,7 @@ ParamOpt = Annotated[list[str] | None, typer.Option(
     "--param", help="Model parameter NAME=VALUE (compare/tune: MODEL.NAME=VALUE); repeatable.")]
 
 _T = {
+    "training": {"es": "entrenando {m}…", "en": "training {m}…"},
     "trained": {"es": "Modelo {m} entrenado para {t} en {s:.1f} s.", "en": "Trained {m} for {t} in {s:.1f} s."},
     "registered": {"es": "Registrado como versión {v} ({slot}).", "en": "Registered as version {v} ({slot})."},
     "saved": {"es": "Artefacto escrito en {p}.", "en": "Artefact written to {p}."},
@@ -127,8 +138,9 @@ def register(app: typer.Typer) -> None:
         from gridcrit.models.train import train_model
 
         frame, feats, cats = _load(store, level, period, dataset, progress=not as_json)
-        res = train_model(frame, feats, target, model, task=task, params=parse_params(param),
-                          test_periods=test_periods, categorical=cats)
+        with busy(as_json, _t("training", lang, m=model)):
+            res = train_model(frame, feats, target, model, task=task, params=parse_params(param),
+                              test_periods=test_periods, categorical=cats)
         version = None if no_register else _register_model(store, res, level, period, frame)
         if out is not None:
             res["model"].save(out)
@@ -245,9 +257,10 @@ def register(app: typer.Typer) -> None:
 
             ds = build_dataset(store, level=level, period=period, progress=not as_json)
         expo = [c.strip() for c in exposure.split(",")] if exposure else default_exposure(ds)
-        res = forecast_compare(ds.frame, target_column(target), expo,
-                               models=[m.strip() for m in models.split(",") if m.strip()],
-                               test_periods=test_periods, window=window, params=parse_params(param, per_model=True))
+        names = [m.strip() for m in models.split(",") if m.strip()]
+        with busy(as_json, _t("training", lang, m=", ".join(names))):
+            res = forecast_compare(ds.frame, target_column(target), expo, models=names, test_periods=test_periods,
+                                   window=window, params=parse_params(param, per_model=True))
         if out is not None:
             Path(out).mkdir(parents=True, exist_ok=True)
             res["periods"].to_csv(Path(out) / "forecast_periods.csv", index=False)

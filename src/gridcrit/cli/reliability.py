@@ -11,7 +11,16 @@ from typing import Annotated
 
 import typer
 
-from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, StoreOpt, console, default_store, emit, err_console
+from gridcrit.cli.common import (
+    JsonOpt,
+    LangOpt,
+    OutOpt,
+    StoreOpt,
+    busy,
+    console,
+    default_store,
+    emit,
+)
 
 TEXT = {
     "es": {
@@ -74,7 +83,7 @@ def register(app: typer.Typer) -> None:
             from gridcrit.errors import ValidationError
 
             raise ValidationError(f"--out {out}: use a .parquet or .csv file name")
-        with _busy(as_json, "calculando índices…" if lang == "es" else "computing indices…"):
+        with busy(as_json, "calculando índices…" if lang == "es" else "computing indices…"):
             res = compute_indices(
                 store or default_store(), by, period, exclude_med=exclude_med, only_with_events=only_events,
                 unplanned_only=unplanned,
@@ -125,7 +134,7 @@ def register(app: typer.Typer) -> None:
         from gridcrit.reliability.indices import write_frame
         from gridcrit.reliability.topology import Topology
 
-        with _busy(as_json, "construyendo la topología…" if lang == "es" else "building the topology…"):
+        with busy(as_json, "construyendo la topología…" if lang == "es" else "building the topology…"):
             topo = Topology.from_store(store or default_store(), fecha)
             summary = topo.circuit_summary()
         if out:
@@ -154,7 +163,7 @@ def register(app: typer.Typer) -> None:
         """Downstream segments, transformers, customers; depth; upstream protection / aguas abajo de un equipo."""
         from gridcrit.reliability.topology import Topology
 
-        with _busy(as_json, "construyendo la topología…" if lang == "es" else "building the topology…"):
+        with busy(as_json, "construyendo la topología…" if lang == "es" else "building the topology…"):
             topo = Topology.from_store(store or default_store(), fecha)
             tr = topo.trace(device)
         if as_json:
@@ -170,13 +179,6 @@ def register(app: typer.Typer) -> None:
         console.print(f"segments ({d['n_segments']}): {short(d['segments'])}", markup=False, highlight=False, soft_wrap=True)
         console.print(f"transformers ({d['n_transformers']}): {short(d['transformers'])}", markup=False, highlight=False, soft_wrap=True)
         console.print(f"protective_upstream: {', '.join(d['protective_upstream']) or '-'}", markup=False, highlight=False, soft_wrap=True)
-
-
-def _busy(quiet: bool, text: str):
-    """A spinner on stderr while a step runs (hidden with --json and when stderr is not a terminal)."""
-    from contextlib import nullcontext
-
-    return nullcontext() if quiet else err_console.status(text)
 
 
 def _fmt(v, digits: int = 4) -> str:
