@@ -179,6 +179,17 @@ def test_explain_shapes_and_normalisation(fitted, frame):
     assert fi[0] > fi[3]  # "a" drives the label, "c" is noise
 
 
+def test_explain_batches_wide_inputs_by_width():
+    # a wide input is explained in batches of ~2^20 cells (bounded memory), with the same result as one batch
+    X = np.random.default_rng(0).standard_normal((2000, 600)).astype(np.float32)
+    clf = TabNetClassifier(**{**FAST, "max_epochs": 1}).fit(X, (X[:, 0] > 0).astype(int))
+    assert clf._rows_per_batch(clf.network_) < len(X)  # 1747 rows: two batches here
+    imp, masks = clf.explain(X)
+    imp1, masks1 = clf.explain(X, batch_size=len(X))
+    np.testing.assert_allclose(imp, imp1, atol=1e-5)
+    np.testing.assert_allclose(masks, masks1, atol=1e-5)
+
+
 def test_entmax_masks(syn1):
     X, y = syn1
     clf = TabNetClassifier(**FAST, mask_type="entmax").fit(X, y)
