@@ -12,16 +12,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from gridcrit.cli.common import (
-    JsonOpt,
-    LangOpt,
-    OutOpt,
-    StoreOpt,
-    busy,
-    console,
-    default_store,
-    emit,
-)
+from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, StoreOpt, busy, console, default_store, emit
 from gridcrit.errors import NotFoundError, ValidationError
 
 

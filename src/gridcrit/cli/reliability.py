@@ -11,16 +11,7 @@ from typing import Annotated
 
 import typer
 
-from gridcrit.cli.common import (
-    JsonOpt,
-    LangOpt,
-    OutOpt,
-    StoreOpt,
-    busy,
-    console,
-    default_store,
-    emit,
-)
+from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, StoreOpt, busy, console, default_store, emit
 
 TEXT = {
     "es": {
