@@ -11,8 +11,11 @@ class GridcritError(Exception):
     exit_code: int = 1
 
 
-class ValidationError(GridcritError):
-    """Input data failed validation. ``problems`` holds ``file:row:column: what`` lines."""
+class ValidationError(GridcritError, ValueError):
+    """Input data failed validation. ``problems`` holds ``file:row:column: what`` lines.
+
+    Also a :class:`ValueError`, so that code written for scikit-learn estimators (and sklearn's own
+    estimator checks) catches bad input to our models the way it catches theirs."""
 
     exit_code = 2
 

@@ -21,14 +21,19 @@ Example::
 from __future__ import annotations
 
 import copy
+import inspect
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F  # noqa: N812 (the universal PyTorch alias)
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import DataConversionWarning, NotFittedError
+from sklearn.utils.multiclass import check_classification_targets
 
 from gridcrit.errors import ValidationError
 from gridcrit.models.tabnet.network import (
@@ -52,6 +57,57 @@ def _rows(X: Any, start: int, stop: int) -> Any:
 
 def _n_rows(X: Any) -> int:
     return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+def _check_X(X: Any, fitted: _TabNetBase | None = None) -> pd.DataFrame | np.ndarray:
+    """``X`` as a DataFrame or ndarray, or a ValueError worded as scikit-learn words it (its
+    estimator checks and users' habits rely on the wording). ``fitted`` adds predict time's
+    column-count check (a DataFrame for a model fitted on one is matched by name instead)."""
+    if sp.issparse(X):
+        raise ValidationError("TabNet needs dense input but X is a sparse matrix; convert it with X.toarray()")
+    if not isinstance(X, (pd.DataFrame, pd.Series, np.ndarray)):
+        X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValidationError(
+            f"Expected a 2-D X, got shape {X.shape}. Reshape your data: X.reshape(-1, 1) if it has a single "
+            "feature, X.reshape(1, -1) if it is a single row"
+        )
+    if isinstance(X, np.ndarray) and X.dtype.kind == "c":
+        raise ValidationError("Complex data not supported: X has a complex dtype")
+    if fitted is not None and X.shape[1] != fitted.n_features_in_ and not (
+        isinstance(X, pd.DataFrame) and fitted.preprocessor_.from_frame
+    ):
+        raise ValidationError(
+            f"X has {X.shape[1]} features, but {type(fitted).__name__} is expecting {fitted.n_features_in_} "
+            "features as input"
+        )
+    return X
+
+
+def _check_fit_data(est: _TabNetBase, X: Any, y: Any = None, needs_y: bool = False) -> tuple[Any, Any]:
+    """Training ``X`` (and ``y`` as an array) checked: 2-D, ≥ 2 rows, rows of X and y matching."""
+    X = _check_X(X)
+    if needs_y and y is None:
+        raise ValidationError(f"{type(est).__name__} requires y to be passed, but the target y is None")
+    if X.shape[0] < 2:  # batch normalisation has no statistics to use on one row
+        raise ValidationError(f"TabNet needs at least 2 training rows, got n_samples={X.shape[0]} (shape {X.shape})")
+    if y is not None:
+        y = np.asarray(y)
+        if y.ndim == 0 or len(y) != X.shape[0]:
+            raise ValidationError(f"X has {X.shape[0]} rows but y has {len(y) if y.ndim else 'a single value'}")
+    return X, y
+
+
+def _with_base_parameters(cls: type) -> type:
+    """Give ``cls.__init__`` (``own parameters, **kwargs`` for the base's) the full keyword-only
+    signature, so that sklearn's ``get_params`` / ``clone`` / estimator checks and ``help()`` see
+    every hyperparameter without the base's 28 being repeated in three classes."""
+    own = inspect.signature(cls.__init__)
+    params = [p for p in own.parameters.values() if p.kind != p.VAR_KEYWORD]
+    params += [p.replace(kind=p.KEYWORD_ONLY) for n, p in inspect.signature(_TabNetBase.__init__).parameters.items()
+               if n != "self"]
+    cls.__init__.__signature__ = own.replace(parameters=params)
+    return cls
 
 
 class _TabNetBase(BaseEstimator):
@@ -153,6 +209,10 @@ class _TabNetBase(BaseEstimator):
         if not hasattr(self, "network_"):
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit first.")
 
+    def _check_predict_X(self, X: Any) -> pd.DataFrame | np.ndarray:
+        self._check_fitted()
+        return _check_X(X, self)
+
     def _train_kwargs(self) -> dict:
         return {
             "batch_size": int(self.batch_size), "drop_last": bool(self.drop_last), "max_epochs": int(self.max_epochs),
@@ -222,7 +282,7 @@ class _TabNetBase(BaseEstimator):
         ``batch_size`` rows at a time (default: about 2²⁰ input cells, at most 8192 rows), so the
         working set beyond the outputs is bounded (~80 MB at 300 features, a few MB at 11).
         """
-        self._check_fitted()
+        X = self._check_predict_X(X)
         net = self._explain_network()
         pre = self.preprocessor_
         n, f = _n_rows(X), pre.n_features
@@ -312,11 +372,13 @@ class _SupervisedTabNet(_TabNetBase):
     def _sample_weights(self, y: torch.Tensor, sample_weight: Any) -> torch.Tensor | None:
         if sample_weight is None:
             return None
-        w = np.asarray(sample_weight, dtype=np.float32).reshape(-1)
-        if w.shape[0] != y.shape[0]:
-            raise ValidationError(f"sample_weight has {w.shape[0]} values for {y.shape[0]} rows")
+        w = np.asarray(sample_weight, dtype=np.float32)
+        if w.shape != (y.shape[0],):
+            raise ValidationError(f"sample_weight has shape {w.shape}; expected one value per row, ({y.shape[0]},)")
         if not np.isfinite(w).all() or (w < 0).any():
             raise ValidationError("sample_weight must be finite and non-negative")
+        if not w.any():
+            raise ValidationError("Sample weights must contain at least one non-zero number")
         return torch.from_numpy(w)
 
     def _score_eval(self, x_num: torch.Tensor, x_cat: torch.Tensor, y: Any) -> float:
@@ -330,8 +392,7 @@ class _SupervisedTabNet(_TabNetBase):
         from its encoder and embedding weights and reuses its input mapping (fine-tuning).
         ``warm_start=True`` continues training the current weights on a second ``fit``.
         """
-        if _n_rows(X) != len(y):
-            raise ValidationError(f"X has {_n_rows(X)} rows but y has {len(y)}")
+        X, y = _check_fit_data(self, X, y, needs_y=True)
         with torch_threads(self.n_threads), gc_paused():
             reuse = bool(self.warm_start) and hasattr(self, "network_") and from_pretrained is None
             self._generator_ = torch.Generator().manual_seed(int(self.seed) + (getattr(self, "n_fits_", 0) if reuse else 0))
@@ -357,9 +418,9 @@ class _SupervisedTabNet(_TabNetBase):
             if eval_set:
                 if not isinstance(eval_set, (list, tuple)) or not isinstance(eval_set[0], (list, tuple)):
                     raise ValidationError("eval_set must be a list of (X_val, y_val) pairs")
-                Xv, yv = eval_set[0]
-                if _n_rows(Xv) != len(yv):
-                    raise ValidationError(f"eval_set X has {_n_rows(Xv)} rows but y has {len(yv)}")
+                Xv, yv = _check_X(eval_set[0][0], self), np.asarray(eval_set[0][1])
+                if yv.ndim == 0 or len(Xv) != len(yv):
+                    raise ValidationError(f"eval_set X has {len(Xv)} rows but y has {yv.size}")
                 xv_num, xv_cat = self.preprocessor_.transform(Xv)
 
                 def evaluate() -> float:
@@ -393,7 +454,7 @@ class _SupervisedTabNet(_TabNetBase):
 
     def _forward_all(self, X: Any) -> np.ndarray:
         """Raw network outputs for all rows, in batches."""
-        self._check_fitted()
+        X = self._check_predict_X(X)
         chunks = []
         with torch_threads(self.n_threads), torch.inference_mode():
             self.network_.eval()
@@ -408,6 +469,7 @@ class _SupervisedTabNet(_TabNetBase):
             return torch.cat([self.network_(x_num[s : s + bs], x_cat[s : s + bs])[0] for s in range(0, x_num.shape[0], bs)])
 
 
+@_with_base_parameters
 class TabNetClassifier(ClassifierMixin, _SupervisedTabNet):
     """TabNet for binary and multiclass classification (softmax head, cross-entropy loss).
 
@@ -430,26 +492,24 @@ class TabNetClassifier(ClassifierMixin, _SupervisedTabNet):
         super().__init__(**kwargs)
         self.class_weight = class_weight
 
-    # sklearn's get_params reads the signature of __init__; expose the base parameters too
-    @classmethod
-    def _get_param_names(cls):
-        return sorted(set(_TabNetBase._get_param_names()) | {"class_weight"})
-
     def _n_outputs(self) -> int:
         return len(self.classes_)
 
     def _targets(self, y: Any, fitting: bool) -> torch.Tensor:
         y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn("A column-vector y was passed when a 1d array was expected; using y.ravel()",
+                          DataConversionWarning, stacklevel=4)
+            y = y.ravel()
         if y.ndim != 1:
-            y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
-            if y.ndim != 1:
-                raise ValidationError(f"y must be 1-D class labels, got shape {y.shape}")
+            raise ValidationError(f"y must be 1-D class labels, got shape {y.shape}")
         if fitting:
             if len(y) and any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y[:1000].tolist()):
                 raise ValidationError("y contains missing labels")
+            check_classification_targets(y)  # "Unknown label type: continuous" for a regression target
             self.classes_ = np.unique(y)
             if len(self.classes_) < 2:
-                raise ValidationError(f"y has a single class ({self.classes_[0]!r}); need at least two")
+                raise ValidationError(f"y has only 1 class ({self.classes_[0]}); a classifier needs at least two")
         codes = np.searchsorted(self.classes_, y)
         codes = np.clip(codes, 0, len(self.classes_) - 1)
         if not np.array_equal(self.classes_[codes], y):
@@ -511,9 +571,11 @@ class TabNetClassifier(ClassifierMixin, _SupervisedTabNet):
         return torch.softmax(out, dim=1).numpy()
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first: it raises NotFittedError before classes_ is needed
+        return self.classes_[proba.argmax(axis=1)]
 
 
+@_with_base_parameters
 class TabNetRegressor(RegressorMixin, _SupervisedTabNet):
     """TabNet regression with one or several outputs.
 
@@ -541,10 +603,6 @@ class TabNetRegressor(RegressorMixin, _SupervisedTabNet):
     def __init__(self, *, objective: str = "mse", **kwargs):
         super().__init__(**kwargs)
         self.objective = objective
-
-    @classmethod
-    def _get_param_names(cls):
-        return sorted(set(_TabNetBase._get_param_names()) | {"objective"})
 
     def _poisson(self) -> bool:
         if self.objective not in self._OBJECTIVES:
@@ -623,6 +681,7 @@ class TabNetRegressor(RegressorMixin, _SupervisedTabNet):
         return pred[:, 0] if self.y_1d_ else pred
 
 
+@_with_base_parameters
 class TabNetPretrainer(_TabNetBase):
     """Self-supervised TabNet: learns to reconstruct randomly hidden features (no labels needed).
 
@@ -646,10 +705,6 @@ class TabNetPretrainer(_TabNetBase):
         self.n_shared_decoder = n_shared_decoder
         self.n_indep_decoder = n_indep_decoder
 
-    @classmethod
-    def _get_param_names(cls):
-        return sorted(set(_TabNetBase._get_param_names()) | {"pretraining_ratio", "n_shared_decoder", "n_indep_decoder"})
-
     def _build_pretrain(self) -> torch.nn.Module:
         return self._build(
             TabNetPretrainNetwork, n_shared_decoder=self.n_shared_decoder, n_indep_decoder=self.n_indep_decoder
@@ -659,6 +714,7 @@ class TabNetPretrainer(_TabNetBase):
         """Pretrain on unlabelled ``X`` (``y`` is ignored; it exists for sklearn pipelines)."""
         if not 0.0 < float(self.pretraining_ratio) < 1.0:
             raise ValidationError(f"pretraining_ratio must be in (0, 1), got {self.pretraining_ratio}")
+        X, _ = _check_fit_data(self, X)
         with torch_threads(self.n_threads), gc_paused():
             reuse = bool(self.warm_start) and hasattr(self, "network_")
             self._generator_ = torch.Generator().manual_seed(int(self.seed) + (getattr(self, "n_fits_", 0) if reuse else 0))
@@ -676,7 +732,7 @@ class TabNetPretrainer(_TabNetBase):
             evaluate = None
             if eval_set:
                 first = eval_set[0]
-                Xv = first[0] if isinstance(first, (list, tuple)) else first
+                Xv = _check_X(first[0] if isinstance(first, (list, tuple)) else first, self)
                 xv_num, xv_cat = self.preprocessor_.transform(Xv)
                 # fixed hidden pattern so epochs are comparable
                 hv = torch.bernoulli(torch.full((xv_num.shape[0], f), r), generator=torch.Generator().manual_seed(int(self.seed) + 1))
@@ -703,7 +759,7 @@ class TabNetPretrainer(_TabNetBase):
 
     def reconstruct(self, X: Any) -> np.ndarray:
         """Reconstruction of the embedded input with nothing hidden, ``[n, d]`` (for inspection)."""
-        self._check_fitted()
+        X = self._check_predict_X(X)
         out = []
         f = self.preprocessor_.n_model_features
         with torch_threads(self.n_threads), torch.inference_mode():

@@ -60,10 +60,10 @@ class TabularPreprocessor:
     @classmethod
     def fit(cls, X: Any, cat_features: Any = "auto", nan_indicators: bool = True) -> TabularPreprocessor:
         df, from_frame = _as_frame(X, None)
-        if df.shape[0] == 0:
-            raise ValidationError("X has no rows")
+        if df.shape[0] == 0:  # sklearn's wording, which its estimator checks match
+            raise ValidationError(f"X has 0 sample(s) (shape={df.shape}) while a minimum of 1 is required.")
         if df.shape[1] == 0:
-            raise ValidationError("X has no columns")
+            raise ValidationError(f"X has 0 feature(s) (shape={df.shape}) while a minimum of 1 is required.")
         names = [str(c) for c in df.columns]
         if len(set(names)) != len(names):
             dup = sorted({n for n in names if names.count(n) > 1})
