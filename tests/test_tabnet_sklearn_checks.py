@@ -21,7 +21,7 @@ _SMALL = dict(n_d=8, n_a=8, n_steps=2, max_epochs=25, batch_size=64, virtual_bat
 _EXPECTED_FAILURES = {
     "check_sample_weight_equivalence_on_dense_data": (
         "mini-batch training: a weight of 2 and a repeated row give different batches and steps, so the "
-        "fitted weights differ (the loss is weighted correctly: tests/test_tabnet_estimators.py)"
+        "fitted weights differ (the loss itself is: test_weighted_loss_equals_repeated_rows)"
     ),
     "check_methods_subset_invariance": (
         "float32: BLAS picks its kernels by batch size, so a row's prediction can differ in the last "
@@ -53,3 +53,15 @@ def test_signature_lists_every_hyperparameter():
         assert all(p.kind == p.KEYWORD_ONLY for p in params.values())
         est = cls(n_d=4, seed=3)
         assert clone(est).get_params()["n_d"] == 4 and clone(est).get_params()["seed"] == 3
+
+
+def test_weighted_loss_equals_repeated_rows():
+    # what check_sample_weight_equivalence asks of the whole fit, on the loss: weight 2 = the row twice
+    import torch
+
+    torch.manual_seed(0)
+    out, yc, yr = torch.randn(6, 2), torch.tensor([0, 1, 1, 0, 1, 0]), torch.randn(6, 2)
+    w = torch.tensor([2.0, 1.0, 0.0, 1.0, 3.0, 1.0])
+    keep = torch.tensor([0, 0, 1, 3, 4, 4, 4, 5])
+    for est, y in ((TabNetClassifier(), yc), (TabNetRegressor(), yr), (TabNetRegressor(objective="poisson"), yr.abs())):
+        assert torch.allclose(est._loss(out, y, w), est._loss(out[keep], y[keep], None)), est
