@@ -21,12 +21,18 @@ constant target, a class with one member, no rows) raise :class:`gridcrit.errors
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import DataConversionWarning, NotFittedError
+from sklearn.utils import ClassifierTags, RegressorTags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
 
 from gridcrit.errors import NotFoundError, ValidationError
 
@@ -36,15 +42,25 @@ FORMAT_VERSION = 1
 
 
 def as_frame(X: Any, columns: list[str] | None = None) -> pd.DataFrame:
-    """``X`` as a DataFrame with string column names (arrays get ``f0..fN`` or ``columns``)."""
+    """``X`` as a DataFrame with string column names (arrays get ``f0..fN`` or ``columns``).
+
+    What cannot be a table fails with a ValueError worded as scikit-learn words it (its estimator
+    checks, and users' habits, rely on the wording)."""
     if isinstance(X, pd.DataFrame):
         df = X
         if not all(isinstance(c, str) for c in df.columns):
             df = df.rename(columns={c: str(c) for c in df.columns})
         return df
+    if sp.issparse(X):
+        raise ValidationError("the models need dense input but X is a sparse matrix; convert it with X.toarray()")
     arr = np.asarray(X)
     if arr.ndim != 2:
-        raise ValidationError(f"X must be a 2-D table, got an array with shape {arr.shape}")
+        raise ValidationError(
+            f"X must be a 2-D table, got an array with shape {arr.shape}. Reshape your data: X.reshape(-1, 1) "
+            "if it has a single feature, X.reshape(1, -1) if it is a single row"
+        )
+    if arr.dtype.kind == "c":
+        raise ValidationError("Complex data not supported: X has a complex dtype")
     cols = columns if columns is not None and len(columns) == arr.shape[1] else [f"f{i}" for i in range(arr.shape[1])]
     return pd.DataFrame(arr, columns=cols)
 
@@ -60,10 +76,16 @@ def check_task(task: str) -> str:
     return task
 
 
-def check_target(y: Any, task: str, what: str = "target") -> np.ndarray:
-    """Validate ``y`` for ``task`` and return it as a 1-D array (clear messages, no tracebacks)."""
+def check_target(y: Any, task: str, what: str = "target", min_class_members: int = 2) -> np.ndarray:
+    """Validate ``y`` for ``task`` and return it as a 1-D array (clear messages, no tracebacks).
+
+    ``min_class_members``: the workflows (train, compare) refuse a class seen once — on the
+    utility's tables that is nearly always a mistyped label; the estimators themselves accept it
+    (``1``), as sklearn estimators do."""
     y_arr = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y)
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+        warnings.warn("A column-vector y was passed when a 1d array was expected; using y.ravel()",
+                      DataConversionWarning, stacklevel=3)
         y_arr = y_arr[:, 0]
     if y_arr.ndim != 1:
         raise ValidationError(f"{what} must be one column, got shape {y_arr.shape}")
@@ -73,10 +95,16 @@ def check_target(y: Any, task: str, what: str = "target") -> np.ndarray:
         ser = pd.Series(y_arr)
         if ser.isna().any():
             raise ValidationError(f"{what} has {int(ser.isna().sum())} missing class labels")
+        if ser.dtype.kind == "f" and not np.isfinite(y_arr).all():
+            raise ValidationError(f"{what} has infinite class labels")
+        try:
+            check_classification_targets(y_arr)
+        except ValueError as e:  # "Unknown label type: continuous ..." for a regression target
+            raise ValidationError(f"{what}: {e}") from None
         counts = ser.astype(str).value_counts()
         if len(counts) < 2:
-            raise ValidationError(f"{what} has a single class ({counts.index[0]!r}): nothing to classify")
-        lonely = counts[counts < 2]
+            raise ValidationError(f"{what} has only 1 class ({counts.index[0]!r}): nothing to classify")
+        lonely = counts[counts < min_class_members]
         if len(lonely):
             raise ValidationError(
                 f"{what}: class {lonely.index[0]!r} has only one member; merge it or add data "
@@ -99,9 +127,9 @@ def check_target(y: Any, task: str, what: str = "target") -> np.ndarray:
 
 def check_rows(X: pd.DataFrame, y: np.ndarray | None = None, what: str = "X") -> None:
     if len(X) == 0:
-        raise ValidationError(f"{what} has no rows")
+        raise ValidationError(f"{what} has 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
     if X.shape[1] == 0:
-        raise ValidationError(f"{what} has no feature columns")
+        raise ValidationError(f"{what} has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
     if y is not None and len(y) != len(X):
         raise ValidationError(f"{what} has {len(X)} rows but the target has {len(y)}")
 
@@ -129,7 +157,23 @@ class LabelCodec:
             raise ValidationError(f"class label {e.args[0]!r} was not seen in training ({self.classes})") from None
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        return np.asarray(self.classes, dtype=object)[codes]
+        return self.array()[codes]
+
+    def array(self) -> np.ndarray:
+        """The classes as an array of their own dtype (int labels stay ints; mixed ones are objects)."""
+        return np.asarray(self.classes, dtype=object if len({type(c) for c in self.classes}) > 1 else None)
+
+
+def check_sample_weight(sample_weight: Any, n_rows: int) -> np.ndarray:
+    """One finite, non-negative weight per row, not all zero, as float64."""
+    w = np.asarray(sample_weight, dtype=float)
+    if w.shape != (n_rows,):
+        raise ValidationError(f"sample_weight has shape {w.shape}; expected one value per row, ({n_rows},)")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValidationError("sample_weight must be finite and non-negative")
+    if not w.any():
+        raise ValidationError("Sample weights must contain at least one non-zero number")
+    return w
 
 
 def is_constant(values: np.ndarray, missing_is_input: bool = True) -> bool:
@@ -256,12 +300,18 @@ class ZooModel(BaseEstimator):
     """
 
     kind: ClassVar[str] = "base"
-    _estimator_type_by_task: ClassVar[dict[str, str]] = {"classification": "classifier"}
 
     # -- sklearn conveniences ------------------------------------------------------------------
-    @property
-    def _estimator_type(self) -> str:  # lets sklearn scorers tell classifiers from regressors
-        return "classifier" if getattr(self, "task", "regression") == "classification" else "regressor"
+    def __sklearn_tags__(self):
+        # a classifier or a regressor by ``task`` (sklearn's scorers, CV splitters and checks read this)
+        tags = super().__sklearn_tags__()
+        if getattr(self, "task", "regression") == "classification":
+            tags.estimator_type, tags.classifier_tags = "classifier", ClassifierTags()
+        else:
+            tags.estimator_type, tags.regressor_tags = "regressor", RegressorTags()
+        tags.input_tags.allow_nan = True  # missing values are inputs (trees natively, nets via indicators)
+        tags.input_tags.categorical = tags.input_tags.string = True
+        return tags
 
     # -- public API ----------------------------------------------------------------------------
     def fit(self, X: Any, y: Any, eval_set: list[tuple[Any, Any]] | None = None,
@@ -269,13 +319,17 @@ class ZooModel(BaseEstimator):
         """Fit on ``X``/``y``; ``eval_set=[(X_val, y_val)]`` drives early stopping."""
         check_task(self.task)
         X = as_frame(X)
-        y_arr = check_target(y, self.task)
+        if y is None:
+            raise ValidationError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        if len(X) == 1:
+            raise ValidationError(f"n_samples=1: {type(self).__name__} needs at least 2 training rows")
+        y_arr = check_target(y, self.task, min_class_members=1)
         check_rows(X, y_arr)
         self.feature_names_in_ = np.array([str(c) for c in X.columns], dtype=object)
         self.n_features_in_ = X.shape[1]
         if self.task == "classification":
             self.codec_ = LabelCodec.fit(y_arr)
-            self.classes_ = np.asarray(self.codec_.classes, dtype=object)
+            self.classes_ = self.codec_.array()
             y_fit = self.codec_.encode(y_arr)
         else:
             y_fit = y_arr.astype(float)
@@ -289,9 +343,7 @@ class ZooModel(BaseEstimator):
             check_rows(Xv, yv, "eval_set X")
             yv = self.codec_.encode(yv) if self.task == "classification" else yv.astype(float)
             ev = (Xv, yv)
-        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        if sw is not None and len(sw) != len(X):
-            raise ValidationError(f"sample_weight has {len(sw)} values for {len(X)} rows")
+        sw = None if sample_weight is None else check_sample_weight(sample_weight, len(X))
         self._fit(X, y_fit, ev, sw)
         return self
 
@@ -302,11 +354,17 @@ class ZooModel(BaseEstimator):
             return self.codec_.decode(np.argmax(raw, axis=1))
         return np.asarray(raw, dtype=float)
 
+    @available_if(lambda self: self.task == "classification")  # a regressor has no predict_proba at all
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities ``[n, n_classes]`` (classification only)."""
-        if self.task != "classification":
-            raise ValidationError(f"predict_proba needs task='classification' (this model's task is {self.task!r})")
         return np.asarray(self._predict_raw(self._prepare(X)), dtype=float)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy (classification) or R² (regression, poisson), as sklearn's classifiers and regressors."""
+        from sklearn.metrics import accuracy_score, r2_score
+
+        metric = accuracy_score if self.task == "classification" else r2_score
+        return float(metric(y, self.predict(X), sample_weight=sample_weight))
 
     def save(self, path: str | Path) -> None:
         """Write ``model.json`` + weights into folder ``path`` (created)."""
@@ -339,7 +397,7 @@ class ZooModel(BaseEstimator):
         model.n_features_in_ = len(meta["feature_names"])
         if meta["classes"] is not None:
             model.codec_ = LabelCodec(meta["classes"])
-            model.classes_ = np.asarray(meta["classes"], dtype=object)
+            model.classes_ = model.codec_.array()
         model._load_state(meta["state"])
         model._load_weights(path)
         return model
@@ -347,10 +405,15 @@ class ZooModel(BaseEstimator):
     # -- helpers -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "feature_names_in_"):
-            raise ValidationError(f"{type(self).__name__} is not fitted yet; call fit() first")
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit() first")
 
     def _prepare(self, X: Any) -> pd.DataFrame:
         self._check_fitted()
+        if not isinstance(X, pd.DataFrame) and not sp.issparse(X):
+            X = np.asarray(X)
+        if not isinstance(X, pd.DataFrame) and X.ndim == 2 and X.shape[1] != self.n_features_in_:
+            raise ValidationError(f"X has {np.shape(X)[1]} features, but {type(self).__name__} is expecting "
+                                  f"{self.n_features_in_} features as input")
         X = as_frame(X, list(self.feature_names_in_))
         if len(X) == 0:
             raise ValidationError("X has no rows to predict")

@@ -36,7 +36,7 @@ import pandas as pd
 
 from gridcrit.errors import GridcritError, ValidationError
 from gridcrit.models import metrics as M  # noqa: N812
-from gridcrit.models.base import check_task, model_size_bytes
+from gridcrit.models.base import check_target, check_task, model_size_bytes
 from gridcrit.runtime import default_threads
 
 BASELINE = "historical_mean"
@@ -275,6 +275,8 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
     # the risk classes' cut points are quantiles of positive SAIFI: refit them on each fold's
     # training rows so no test-period value shapes the classes a model is scored on
     rebin = _rebins_risk(frame, target, task)
+    if task == "classification" and not rebin:  # the user's own labels: e.g. a class seen once is a typo
+        check_target(frame[target], task)
     global _JOB
     _JOB = {"frame": frame, "X": model_frame(frame, features, categorical), "splits": splits, "target": target,
             "task": task, "params": model_params or {}, "asset_col": asset_col, "period_col": period_col,

@@ -25,6 +25,7 @@ import pandas as pd
 
 from gridcrit.errors import ValidationError
 from gridcrit.models import metrics as M  # noqa: N812
+from gridcrit.models.base import check_target
 from gridcrit.models.compare import default_task, historical_mean, model_frame, target_column
 from gridcrit.runtime import default_threads
 
@@ -58,6 +59,7 @@ def train_model(frame: pd.DataFrame, features: Sequence[str], target: str, model
     is_fit = ~is_test & ~is_val
     X = model_frame(frame, features, categorical)
     y = frame[col]
+    check_target(y[is_fit], task, what=f"{col} (training periods)")  # e.g. a class seen once: a mistyped label
     m = make_model(model, task, **(params or {}))
     t0 = time.perf_counter()
     ev = [(X[is_val], y[is_val])] if is_val.any() else None

@@ -506,7 +506,10 @@ class TabNetClassifier(ClassifierMixin, _SupervisedTabNet):
         if fitting:
             if len(y) and any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y[:1000].tolist()):
                 raise ValidationError("y contains missing labels")
-            check_classification_targets(y)  # "Unknown label type: continuous" for a regression target
+            try:
+                check_classification_targets(y)
+            except ValueError as e:  # "Unknown label type: continuous ..." for a regression target
+                raise ValidationError(f"y: {e}") from None
             self.classes_ = np.unique(y)
             if len(self.classes_) < 2:
                 raise ValidationError(f"y has only 1 class ({self.classes_[0]}); a classifier needs at least two")
