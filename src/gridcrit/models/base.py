@@ -41,16 +41,11 @@ FORMAT = "gridcrit-model"
 FORMAT_VERSION = 1
 
 
-def as_frame(X: Any, columns: list[str] | None = None) -> pd.DataFrame:
-    """``X`` as a DataFrame with string column names (arrays get ``f0..fN`` or ``columns``).
-
-    What cannot be a table fails with a ValueError worded as scikit-learn words it (its estimator
-    checks, and users' habits, rely on the wording)."""
+def check_table(X: Any) -> pd.DataFrame | np.ndarray:
+    """``X`` as a DataFrame or a 2-D array. What cannot be a table (sparse, 1-D, complex) fails with a
+    ValueError worded as scikit-learn words it: its estimator checks, and users' habits, rely on it."""
     if isinstance(X, pd.DataFrame):
-        df = X
-        if not all(isinstance(c, str) for c in df.columns):
-            df = df.rename(columns={c: str(c) for c in df.columns})
-        return df
+        return X
     if sp.issparse(X):
         raise ValidationError("the models need dense input but X is a sparse matrix; convert it with X.toarray()")
     arr = np.asarray(X)
@@ -61,6 +56,24 @@ def as_frame(X: Any, columns: list[str] | None = None) -> pd.DataFrame:
         )
     if arr.dtype.kind == "c":
         raise ValidationError("Complex data not supported: X has a complex dtype")
+    return arr
+
+
+def check_n_features(X: pd.DataFrame | np.ndarray, model: Any) -> None:
+    """Predict time: ``X`` has the fitted model's number of columns (sklearn's wording)."""
+    if X.shape[1] != model.n_features_in_:
+        raise ValidationError(f"X has {X.shape[1]} features, but {type(model).__name__} is expecting "
+                              f"{model.n_features_in_} features as input")
+
+
+def as_frame(X: Any, columns: list[str] | None = None) -> pd.DataFrame:
+    """``X`` as a DataFrame with string column names (arrays get ``f0..fN`` or ``columns``)."""
+    if isinstance(X, pd.DataFrame):
+        df = X
+        if not all(isinstance(c, str) for c in df.columns):
+            df = df.rename(columns={c: str(c) for c in df.columns})
+        return df
+    arr = check_table(X)
     cols = columns if columns is not None and len(columns) == arr.shape[1] else [f"f{i}" for i in range(arr.shape[1])]
     return pd.DataFrame(arr, columns=cols)
 
@@ -409,11 +422,9 @@ class ZooModel(BaseEstimator):
 
     def _prepare(self, X: Any) -> pd.DataFrame:
         self._check_fitted()
-        if not isinstance(X, pd.DataFrame) and not sp.issparse(X):
-            X = np.asarray(X)
-        if not isinstance(X, pd.DataFrame) and X.ndim == 2 and X.shape[1] != self.n_features_in_:
-            raise ValidationError(f"X has {np.shape(X)[1]} features, but {type(self).__name__} is expecting "
-                                  f"{self.n_features_in_} features as input")
+        X = check_table(X)
+        if not isinstance(X, pd.DataFrame):  # a DataFrame is matched by column name instead
+            check_n_features(X, self)
         X = as_frame(X, list(self.feature_names_in_))
         if len(X) == 0:
             raise ValidationError("X has no rows to predict")

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 import torch.nn.functional as F  # noqa: N812 (the universal PyTorch alias)
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -36,6 +35,7 @@ from sklearn.exceptions import DataConversionWarning, NotFittedError
 from sklearn.utils.multiclass import check_classification_targets
 
 from gridcrit.errors import ValidationError
+from gridcrit.models.base import check_n_features, check_sample_weight, check_table
 from gridcrit.models.tabnet.network import (
     TabNetNetwork,
     TabNetPretrainNetwork,
@@ -60,27 +60,11 @@ def _n_rows(X: Any) -> int:
 
 
 def _check_X(X: Any, fitted: _TabNetBase | None = None) -> pd.DataFrame | np.ndarray:
-    """``X`` as a DataFrame or ndarray, or a ValueError worded as scikit-learn words it (its
-    estimator checks and users' habits rely on the wording). ``fitted`` adds predict time's
-    column-count check (a DataFrame for a model fitted on one is matched by name instead)."""
-    if sp.issparse(X):
-        raise ValidationError("TabNet needs dense input but X is a sparse matrix; convert it with X.toarray()")
-    if not isinstance(X, (pd.DataFrame, pd.Series, np.ndarray)):
-        X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValidationError(
-            f"Expected a 2-D X, got shape {X.shape}. Reshape your data: X.reshape(-1, 1) if it has a single "
-            "feature, X.reshape(1, -1) if it is a single row"
-        )
-    if isinstance(X, np.ndarray) and X.dtype.kind == "c":
-        raise ValidationError("Complex data not supported: X has a complex dtype")
-    if fitted is not None and X.shape[1] != fitted.n_features_in_ and not (
-        isinstance(X, pd.DataFrame) and fitted.preprocessor_.from_frame
-    ):
-        raise ValidationError(
-            f"X has {X.shape[1]} features, but {type(fitted).__name__} is expecting {fitted.n_features_in_} "
-            "features as input"
-        )
+    """``X`` as a DataFrame or 2-D array (:func:`~gridcrit.models.base.check_table`); ``fitted`` adds
+    predict time's column-count check (a DataFrame for a model fitted on one is matched by name)."""
+    X = check_table(X)
+    if fitted is not None and not (isinstance(X, pd.DataFrame) and fitted.preprocessor_.from_frame):
+        check_n_features(X, fitted)
     return X
 
 
@@ -372,14 +356,7 @@ class _SupervisedTabNet(_TabNetBase):
     def _sample_weights(self, y: torch.Tensor, sample_weight: Any) -> torch.Tensor | None:
         if sample_weight is None:
             return None
-        w = np.asarray(sample_weight, dtype=np.float32)
-        if w.shape != (y.shape[0],):
-            raise ValidationError(f"sample_weight has shape {w.shape}; expected one value per row, ({y.shape[0]},)")
-        if not np.isfinite(w).all() or (w < 0).any():
-            raise ValidationError("sample_weight must be finite and non-negative")
-        if not w.any():
-            raise ValidationError("Sample weights must contain at least one non-zero number")
-        return torch.from_numpy(w)
+        return torch.from_numpy(check_sample_weight(sample_weight, y.shape[0]).astype(np.float32))
 
     def _score_eval(self, x_num: torch.Tensor, x_cat: torch.Tensor, y: Any) -> float:
         raise NotImplementedError
