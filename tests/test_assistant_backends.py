@@ -168,10 +168,12 @@ def test_config_from_env(monkeypatch):
         make_backend("gpt")
 
 
-def test_llamacpp_missing_falls_back(store, monkeypatch):
+def test_llamacpp_missing_is_an_error_not_a_silent_fallback(store, monkeypatch):
+    """An explicitly requested backend that is not installed/configured is an error naming what is
+    missing (the optional extra or the model file), not an extractive answer with exit code 0."""
     monkeypatch.setenv("GRIDCRIT_LLAMACPP_MODEL", "/nonexistent/model.gguf")
-    a = Assistant(store, backend="llamacpp").ask("¿a qué distancia deben estar las ramas de los árboles?")
-    assert a.backend == "extractive" and ("llamacpp" in a.fallback)
+    with pytest.raises(GridcritError, match=r"gridcrit\[llamacpp\]|GRIDCRIT_LLAMACPP_MODEL"):
+        Assistant(store, backend="llamacpp").ask("¿a qué distancia deben estar las ramas de los árboles?")
 
 
 def test_hidden_instructions_are_data_not_commands(store, server):

@@ -73,8 +73,9 @@ def _has_events(store: Path) -> bool:
 class Assistant:
     """Answers regulation questions (retrieval + backend) and data questions (validated read-only SQL).
 
-    ``backend``: extractive (default) | openai | llamacpp; an LLM backend that fails, times out or cites
-    passages it was not given falls back to extractive (``Answer.fallback`` says why).
+    ``backend``: extractive (default) | openai | llamacpp; one that is not installed or configured raises
+    (GridcritError naming what is missing); an LLM backend that fails, times out or cites passages it was
+    not given while answering falls back to extractive (``Answer.fallback`` says why).
     """
 
     def __init__(self, store: str | Path, backend: str = "extractive", k: int = 5, dense: bool = True,
@@ -108,6 +109,8 @@ class Assistant:
         q = check_question(question)
         if lang not in ("es", "en"):
             raise ValidationError(f"unknown language {lang!r}; use es or en")
+        if self.backend_name != "extractive":
+            self.backend()  # an explicitly requested backend that is not available is an error, not a fallback
         tr = Trace()
         tr.step("question", q[:200], {"chars": len(q)})
         if self._events is None:
@@ -159,7 +162,7 @@ class Assistant:
         passages = r.search(q, k=self.k, docs=docs)
         pids = []
         for p in passages:
-            pids.append(tr.step("passage", f"[{p.n}] {p.doc} {p.anchor} p.{p.page}",
+            pids.append(tr.step("passage", f"[{p.n}] {p.cite()}",
                     {"score": p.score, "bm25_rank": p.bm25_rank, "dense_rank": p.dense_rank, "text": p.text[:300]},
                     after=rid))
         be = self.backend()

@@ -44,6 +44,16 @@ class BackendError(GridcritError):
     """An LLM backend failed (server down, HTTP error, timeout, bad response)."""
 
 
+def cite_ref(doc: str, anchor: str, page: int) -> str:
+    """"doc, Art. 13.2, p. 56"; an anchor that is already a page ("p. 7 ¶2") is not followed by its page."""
+    return f"{doc}, {anchor}" if re.match(r"p\. ?\d", anchor) else f"{doc}, {anchor}, p. {page}"
+
+
+def _where(anchor: str, doc: str, page: int) -> str:
+    """"Art. 13.2 (doc, p. 56)", or "p. 7 ¶2 (doc)" for a page anchor."""
+    return f"{anchor} ({doc})" if re.match(r"p\. ?\d", anchor) else f"{anchor} ({doc}, p. {page})"
+
+
 def looks_like_instruction(sentence: str) -> bool:
     """True for text that addresses the assistant instead of stating a rule (prompt injection)."""
     return bool(_INJECTION.search(sentence))
@@ -168,19 +178,19 @@ class ExtractiveBackend:
             elif overlap < max(1, first_overlap // 3):
                 continue  # a weak extra passage adds noise, not evidence
             span = " … ".join(quote)  # non-adjacent sentences: each part is a verbatim span
-            lines.append(f"- {p.anchor} ({p.doc}, p. {p.page}): «{span}» [{p.n}]")
+            lines.append(f"- {_where(p.anchor, p.doc, p.page)}: «{span}» [{p.n}]")
             cites.append(Citation(p.n, p.doc, p.anchor, p.page, span))
         if not cites:
             return Draft(t["none"], [], self.name)
         first = cites[0]
-        summary = t["summary"].format(c=f"{first.anchor} ({first.doc}, p. {first.page})", n=first.n)
+        summary = t["summary"].format(c=_where(first.anchor, first.doc, first.page), n=first.n)
         rest = [f"{c.anchor} [{c.n}]" for c in cites[1:]]
         summary += t["also"].format(refs=", ".join(rest)) if rest else "."
         lines += ["", summary]
         docs = sorted({p.doc for p in passages})
         if routed_all and len(docs) > 1:
             lines.append(t["both"].format(docs=", ".join(docs)))
-        lines += ["", t["sources"]] + [f"[{c.n}] {c.doc}, {c.anchor}, p. {c.page}" for c in cites]
+        lines += ["", t["sources"]] + [f"[{c.n}] {cite_ref(c.doc, c.anchor, c.page)}" for c in cites]
         return Draft("\n".join(lines), cites, self.name)
 
 
@@ -335,6 +345,17 @@ class LlamaCppBackend:
         self.threads = threads
         self._llm = None
 
+    def check(self) -> None:
+        """BackendError naming what is missing (the optional extra, the model file) — without loading it."""
+        import importlib.util
+
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise BackendError("llamacpp backend needs the optional extra: pip install 'gridcrit[llamacpp]' "
+                               "(and a GGUF model file in GRIDCRIT_LLAMACPP_MODEL)")
+        if not self.model_path or not os.path.exists(self.model_path):
+            raise BackendError(f"llamacpp backend: GGUF model file not found: {self.model_path or '(unset)'}"
+                               " (set GRIDCRIT_LLAMACPP_MODEL)")
+
     def _load(self):
         if self._llm is None:
             try:
@@ -376,5 +397,7 @@ def make_backend(name: str, **kwargs):
     if name == "openai":
         return OpenAIBackend(LLMConfig.from_env(**kwargs) if kwargs else None)
     if name == "llamacpp":
-        return LlamaCppBackend(**kwargs)
+        be = LlamaCppBackend(**kwargs)
+        be.check()
+        return be
     raise GridcritError(f"unknown backend {name!r}; choose extractive, openai or llamacpp")

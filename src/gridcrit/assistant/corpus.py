@@ -85,14 +85,15 @@ def add_document(
     """Extract, segment, embed and store the PDF at ``path`` as document ``name`` (replacing it).
 
     ``aliases``: extra words a question may use to name this document (e.g. "retie 2013, anexo").
-    ``progress(stage, done, total)`` reports embedding progress. Raises ValidationError for an empty,
+    ``progress(stage, done, total)`` reports progress: stage "pages" (PDF pages read), then "embed"
+    (passages embedded). Raises ValidationError for an empty,
     non-PDF, unreadable or text-less (scanned) file, naming the file; the store is unchanged then.
     """
     path = Path(path)
     name = name or default_name(path)
     if not _NAME.match(name):
         raise ValidationError(f"invalid document name {name!r}: use letters, digits, '.', '-', '_' (max 80)")
-    pages = extract_pages(path)
+    pages = extract_pages(path, (lambda d, n: progress("pages", d, n)) if progress else None)
     units = segment_pages(name, pages)
     if not units:
         raise ValidationError(f"{path}: no text passages found after removing headers/footers")

@@ -26,7 +26,8 @@ from pathlib import Path
 from gridcrit.assistant.retrieval import fold
 from gridcrit.data.schema import CAUSE_CODES, TABLES
 from gridcrit.data.store import connect
-from gridcrit.errors import GridcritError, ValidationError
+from gridcrit.errors import GridcritError, NotFoundError, ValidationError
+from gridcrit.reliability.indices import MOMENTARY_H
 
 MAX_ROWS = 1000
 TIMEOUT_S = 5.0
@@ -69,7 +70,9 @@ def view_sql() -> list[str]:
            SELECT i.*, year(i.inicio) AS anio, month(i.inicio) AS mes,
                   coalesce(i.cto_equi_ope, a.FPARENT) AS circuito, a.MUN AS municipio, a.DEP AS departamento,
                   {_cause_case('i.causa')} AS causa_cod,
-                  coalesce(c.nombre, i.causa) AS causa_nombre
+                  coalesce(c.nombre, i.causa) AS causa_nombre,
+                  coalesce(i.duracion_h, date_diff('second', i.inicio, i.fin) / 3600.0, 0)
+                      <= {MOMENTARY_H + 1e-9!r} AS momentanea
            FROM interrupciones i
            LEFT JOIN v_activos a ON a.CODE = i.equipo_ope
            LEFT JOIN (VALUES {names}) c(cod, nombre) ON c.cod = ({_cause_case('i.causa')})""",
@@ -198,8 +201,13 @@ class DataQuery:
 
 METRICS = {  # name -> (SQL expression, Spanish label, English label)
     "eventos": ("count(DISTINCT evento)", "interrupciones", "interruptions"),
-    "saifi": ("sum(SAIFI)", "SAIFI", "SAIFI"),
-    "saidi": ("sum(SAIDI)", "SAIDI (h)", "SAIDI (h)"),
+    # SAIFI/SAIDI come from gridcrit.reliability.compute_indices (as `gridcrit indices`); these SQL forms
+    # are only used for filters it has no level for (cause, equipment type): the per-row columns are each
+    # row's contribution to the system index, summed over sustained rows (> 3 min) as IEEE 1366 does.
+    "saifi": ("sum(SAIFI) FILTER (WHERE NOT momentanea)", "contribución al SAIFI del sistema",
+              "contribution to the system SAIFI"),
+    "saidi": ("sum(SAIDI) FILTER (WHERE NOT momentanea)", "contribución al SAIDI del sistema (h)",
+              "contribution to the system SAIDI (h)"),
     "usuarios": ("sum(cnt_usus)", "usuarios afectados", "customers affected"),
     "horas": ("sum(duracion_h)", "horas de interrupción", "interruption hours"),
     "trafos": ("sum(CNT_TRAFOS_AFEC)", "transformadores afectados", "transformers affected"),
@@ -227,9 +235,53 @@ _DATA_HINTS = re.compile(
 )
 
 
-def is_data_question(question: str) -> bool:
-    """True when a question asks about the utility's events rather than the regulation."""
+# English data questions are mapped word by word onto the Spanish vocabulary the parser knows (the
+# words are English-only, so a Spanish question is unchanged). Order matters: phrases before words.
+_EN_TO_ES = [(re.compile(rf"\b(?:{a})\b"), b) for a, b in (
+    (r"how many", "cuantas"), (r"how long", "cuanto dur"), (r"how much", "cuanto"),
+    (r"what|which", "que"), (r"interruptions?|outages?|power cuts?|blackouts?", "interrupciones"),
+    (r"events?", "eventos"), (r"faults?|failures?", "fallas"),
+    (r"circuits", "circuitos"), (r"circuit|feeder", "circuito"),
+    (r"municipalities|towns", "municipios"), (r"municipality|town", "municipio"),
+    (r"departments", "departamentos"), (r"department", "departamento"),
+    (r"customers|users|clients", "usuarios"), (r"affected", "afectados"),
+    (r"transformers", "transformadores"), (r"transformer", "transformador"),
+    (r"switches|reclosers|breakers", "interruptores"), (r"switch|recloser|breaker", "interruptor"),
+    (r"segments|lines", "tramos"), (r"segment|line", "tramo"),
+    (r"(?:equipment|device) types?|types? of (?:equipment|device)", "tipo de equipo"),
+    (r"causes", "causas"), (r"cause", "causa"), (r"caused by|due to|because of", "por"),
+    (r"vegetation|trees?|branch(?:es)?|pruning", "vegetacion"), (r"animals?|birds?|squirrels?|possums?", "animal"),
+    (r"lightning|storms?|weather|rain|winds?|atmospheric", "rayos"), (r"third[ -]part(?:y|ies)|vandalism", "tercero"),
+    (r"unknown", "desconocida"), (r"poles?|crossarms?", "postes"), (r"omitted", "omitida"),
+    (r"unplanned|unscheduled", "no programadas"),
+    (r"average|mean", "promedio"), (r"duration", "duracion"), (r"hours", "horas"),
+    (r"trend|evolution", "tendencia"), (r"per year|by year|yearly|annual|annually|each year|year by year", "por ano"),
+    (r"per month|by month|monthly|each month|month by month", "por mes"),
+    (r"highest|most|worst|maximum|largest|top", "mas"), (r"lowest|fewest|least|best|minimum|smallest", "menos"),
+    (r"between", "entre"), (r"and", "y"), (r"from", "desde"), (r"to|until", "hasta"),
+    (r"per|by|each", "por"), (r"in|on|at", "en"), (r"of", "de"), (r"the", "los"),
+    (r"in total|overall|whole system", "en total"), (r"all", "todas"),
+    (r"three", "tres"), (r"five", "cinco"), (r"ten", "diez"),
+    *[(m, es) for m, es in zip(
+        ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+         "november", "december"],
+        ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+         "noviembre", "diciembre"], strict=True)],
+    (r"regulation|article|requires?|must|shall", "reglamento"),
+)]
+
+
+def normalise(question: str) -> str:
+    """Folded question with English data words mapped to the Spanish ones the parser knows."""
     q = fold(question)
+    for pat, es in _EN_TO_ES:
+        q = pat.sub(es, q)
+    return q
+
+
+def is_data_question(question: str) -> bool:
+    """True when a question (Spanish or English) asks about the utility's events rather than the regulation."""
+    q = normalise(question)
     if re.search(r"\b(retie|reglamento|articulo|norma|exige|requisit|debe[n]? )", q):
         return bool(re.search(r"\b(saifi|saidi|cuantas interrupciones|cuantos eventos)\b", q))
     # a circuit or municipality alone is not enough ("¿cómo se protegen los circuitos de emergencia?"):
@@ -249,14 +301,98 @@ def _matching_codes(con, column: str, words: set[str]) -> list[str]:
         sorted(words)).fetchall()]
 
 
+def _network_circuits(con, words: set[str]) -> list[str]:
+    """Circuits (``FPARENT`` of the asset tables) equal, case-insensitively, to one of ``words``."""
+    if not words:
+        return []
+    marks = ", ".join("?" for _ in words)
+    return [r[0] for r in con.execute(
+        f"SELECT DISTINCT FPARENT FROM redmt WHERE upper(FPARENT) IN ({marks}) ORDER BY 1", sorted(words)).fetchall()]
+
+
 def _municipalities(con) -> list[str]:
     return [r[0] for r in con.execute(
         "SELECT MUN FROM trafos UNION SELECT MUN FROM switches UNION SELECT MUN FROM redmt").fetchall() if r[0]]
 
 
-def parse_question(question: str, con) -> DataQuery:
-    """Rule-based Spanish parser (no LLM). Raises ValidationError when it cannot map the question."""
-    q = fold(question)
+_ASSET_WORDS = re.compile(
+    r"\b(?:circuitos?|circuits?|feeders?|equipos?|activos?|assets?|devices?|transformador(?:es)?|transformers?|"
+    r"trafos?|interruptor(?:es)?|reconectador(?:es)?|switch(?:es)?|reclosers?|tramos?|segments?)\s+"
+    r"(?:(?:de|del|el|la|los|las|the|of|code|codigo|número|numero|no\.?)\s+)*([A-Za-z0-9_\-]{2,})",
+    re.IGNORECASE,
+)
+_UNIT_TOKEN = re.compile(r"^\d+(?:[.,]\d+)?(?:kv|v|kva|mva|va|kw|mw|w|km|m|cm|mm|a|ka|h|min|s|hz|ohm)$", re.IGNORECASE)
+
+
+def _named_codes(question: str) -> list[str]:
+    """Tokens of ``question`` that name an asset: codes mixing letters and digits ("NSA23L14", "T00123"),
+    and the word after "circuito"/"transformador"/… when it is written in capitals or holds a digit."""
+    out: list[str] = []
+    for tok in re.findall(r"[A-Za-z0-9_\-]{3,}", question):
+        if re.search(r"\d", tok) and re.search(r"[A-Za-z]", tok) and not _UNIT_TOKEN.match(tok):
+            out.append(tok.upper())
+    for m in _ASSET_WORDS.finditer(question):
+        tok = m.group(1)
+        if (tok.isupper() or re.search(r"\d", tok)) and not re.fullmatch(r"(19|20)\d\d", tok) \
+                and not _UNIT_TOKEN.match(tok):
+            out.append(tok.upper())
+    return list(dict.fromkeys(out))
+
+
+def _known_codes(con, words: list[str]) -> set[str]:
+    """The ``words`` that are a circuit, an operated device or an asset code anywhere in the data."""
+    if not words:
+        return set()
+    marks = ", ".join("?" for _ in words)
+    sql = (f"SELECT DISTINCT upper(CAST(c AS VARCHAR)) FROM (SELECT cto_equi_ope AS c FROM interrupciones "
+           "UNION ALL SELECT equipo_ope FROM interrupciones UNION ALL SELECT CODE FROM trafos UNION ALL "
+           "SELECT FPARENT FROM trafos UNION ALL SELECT CODE FROM switches UNION ALL SELECT FPARENT FROM switches "
+           "UNION ALL SELECT CODE FROM redmt UNION ALL SELECT FPARENT FROM redmt) "
+           f"WHERE upper(CAST(c AS VARCHAR)) IN ({marks})")
+    return {r[0] for r in con.execute(sql, words).fetchall()}
+
+
+def _suggest(con, code: str, circuit: bool) -> list[str]:
+    import difflib
+
+    if circuit:
+        sql = ("SELECT DISTINCT CAST(c AS VARCHAR) FROM (SELECT cto_equi_ope AS c FROM interrupciones "
+               "UNION ALL SELECT FPARENT FROM redmt) WHERE c IS NOT NULL")
+    else:
+        sql = ("SELECT DISTINCT CAST(c AS VARCHAR) FROM (SELECT cto_equi_ope AS c FROM interrupciones UNION ALL "
+               "SELECT equipo_ope FROM interrupciones) WHERE c IS NOT NULL")
+    names = [r[0] for r in con.execute(sql).fetchall()]
+    by_upper = {n.upper(): n for n in names}
+    return [by_upper[m] for m in difflib.get_close_matches(code.upper(), list(by_upper), n=3, cutoff=0.6)]
+
+
+def check_named_assets(question: str, con, lang: str = "es") -> None:
+    """NotFoundError when the question names a circuit or asset code that is not in the data (the answer
+    would otherwise silently be about the whole system), with the closest existing names."""
+    named = _named_codes(question)
+    known = _known_codes(con, named)
+    municipalities = {fold(m).upper() for m in _municipalities(con)}
+    missing = [c for c in named if c not in known and fold(c).upper() not in municipalities]
+    if not missing:
+        return
+    code = missing[0]
+    circuit = bool(re.search(r"\b(circuito|circuit|feeder)", fold(question)))
+    near = _suggest(con, code, circuit)
+    if lang == "en":
+        what = "circuit" if circuit else "circuit or asset"
+        hint = f"; did you mean {', '.join(near)}?" if near else "; list them with 'gridcrit indices --by circuit'"
+        raise NotFoundError(f"{what} {code} does not exist in the store's data{hint}")
+    what = "el circuito" if circuit else "el circuito o activo"
+    hint = f"; ¿quiso decir {', '.join(near)}?" if near else "; véalos con 'gridcrit indices --by circuit'"
+    raise NotFoundError(f"{what} {code} no existe en los datos del almacén{hint}")
+
+
+def parse_question(question: str, con, lang: str = "es") -> DataQuery:
+    """Rule-based parser (no LLM) for Spanish questions and their English equivalents. Raises
+    NotFoundError for a named circuit/asset that is not in the data, ValidationError when it cannot
+    map the question."""
+    check_named_assets(question, con, lang)
+    q = normalise(question)
     dq = DataQuery()
     avg = bool(re.search(r"\b(promedio|media|medio|en promedio)\b", q))
     if "saifi" in q:
@@ -284,6 +420,8 @@ def parse_question(question: str, con) -> DataQuery:
             dq.filters["mes"] = num
     upper_words = {w.upper() for w in re.findall(r"[A-Za-z0-9_\-]{3,}", question)}
     circuits = _matching_codes(con, "cto_equi_ope", upper_words)
+    if not circuits:  # a circuit of the network without interruptions: its answer is 0, not the system's
+        circuits = [c for c in _network_circuits(con, upper_words)]
     if circuits:
         dq.filters["circuito"] = circuits[0]
     equipos = [e for e in _matching_codes(con, "equipo_ope", upper_words) if e not in circuits]
@@ -338,6 +476,10 @@ def parse_question(question: str, con) -> DataQuery:
         dq.order = "desc"
         dq.limit = int(top.group(1)) if top and top.group(1).isdigit() else None
     if not (dq.filters or dq.group or re.search(r"\b(total|en total|todas|sistema)\b", q)):
+        if lang == "en":
+            raise ValidationError(
+                "I did not understand the data question: name a circuit, municipality, cause, equipment type or "
+                "period (e.g. 'how many interruptions did circuit X have in 2023?')")
         raise ValidationError(
             "no entendí la pregunta de datos: nombre un circuito, municipio, causa, tipo de equipo o periodo "
             "(p. ej. '¿cuántas interrupciones tuvo el circuito X en 2023?')"
@@ -411,9 +553,154 @@ def _describe(dq: DataQuery | None, res: SQLResult, lang: str) -> str:
 
 _SQL_PROMPT = """Write ONE DuckDB SELECT statement answering the question. Use only the view v_eventos with columns:
 evento, periodo, equipo_ope, tipo_equi_ope, cto_equi_ope, inicio, fin, duracion_h, causa, tipo_causa, CNT_TRAFOS_AFEC,
-cnt_usus, SAIDI, SAIFI, anio, mes, circuito, municipio, departamento, causa_cod, causa_nombre.
-Count interruptions with count(DISTINCT evento); SAIFI/SAIDI of a group are sums of the row columns.
+cnt_usus, SAIDI, SAIFI, anio, mes, circuito, municipio, departamento, causa_cod, causa_nombre, momentanea.
+Count interruptions with count(DISTINCT evento); momentanea is true for interruptions of at most 3 minutes.
 Reply with the SQL only, inside ```sql ... ```."""
+
+_SCOPE = {"system": ("del sistema", "of the system"), "circuit": ("del circuito", "of the circuit"),
+          "municipality": ("del municipio", "of the municipality")}
+_INDEX_LEVEL = {"circuito": "circuit", "municipio": "municipality"}
+_TIME_FILTERS = ("anio", "anio_in", "anio_between", "mes")
+
+
+def _index_plan(dq: DataQuery) -> tuple[str, str, bool] | None:
+    """(level, period, unplanned_only) of compute_indices for a SAIFI/SAIDI question, or None when a
+    filter or grouping has no level there (cause, equipment type, device, department)."""
+    f = dict(dq.filters)
+    unplanned = f.pop("tipo_causa", None) == "NP"
+    if "tipo_causa" in dq.filters and not unplanned:
+        return None
+    other = [k for k in f if k not in _TIME_FILTERS and k not in _INDEX_LEVEL]
+    other += [g for g in dq.group if g not in _INDEX_LEVEL and g not in ("anio", "mes")]
+    levels = {_INDEX_LEVEL[c] for c in [*f, *dq.group] if c in _INDEX_LEVEL}
+    if other or len(levels) > 1:
+        return None
+    period = "month" if ("mes" in dq.group or "mes" in f) else "year"
+    return (levels.pop() if levels else "system"), period, unplanned
+
+
+def _indices_answer(dq: DataQuery, store: str | Path, plan: tuple[str, str, bool], lang: str) -> DataAnswer:
+    """SAIFI/SAIDI exactly as ``gridcrit indices``: IEEE 1366 over sustained interruptions (> 3 min), per
+    month divided by the customers of the group, a year's value the sum of its months."""
+    import duckdb
+    import numpy as np
+    import pandas as pd
+
+    from gridcrit.reliability.indices import compute_indices
+
+    by, period, unplanned = plan
+    # A separate in-memory instance attaching the store read-only: the connections of open_readonly lock
+    # the configuration of the store's own instance, which compute_indices adjusts.
+    icon = duckdb.connect(":memory:")
+    try:
+        icon.execute("ATTACH '" + str(Path(store)).replace("'", "''") + "' AS store (READ_ONLY)")
+        icon.execute("USE store")
+        fr = compute_indices(icon, by=by, period=period, unplanned_only=unplanned).frame
+    finally:
+        icon.close()
+    per = fr["period"].astype(str)
+    keep = np.ones(len(fr), dtype=bool)
+    f = dq.filters
+    if "anio" in f:
+        keep &= (per.str[:4] == str(f["anio"])).to_numpy()
+    if "anio_in" in f:
+        keep &= per.str[:4].isin([str(y) for y in f["anio_in"]]).to_numpy()
+    if "anio_between" in f:
+        y = per.str[:4].astype(int)
+        keep &= ((y >= f["anio_between"][0]) & (y <= f["anio_between"][1])).to_numpy()
+    if "mes" in f:
+        keep &= (per.str[5:7] == f"{int(f['mes']):02d}").to_numpy()
+    for col in _INDEX_LEVEL:
+        if col in f:
+            keep &= (fr["group"].astype(str) == str(f[col])).to_numpy()
+    fr = fr[keep]
+    per = per[keep]
+    idx = "SAIFI" if dq.metric == "saifi" else "SAIDI"
+    t = pd.DataFrame({"valor": fr[idx].to_numpy(dtype=float), "contrib": fr[idx + "_contrib"].to_numpy(dtype=float),
+                      "maifi": fr["MAIFI"].to_numpy(dtype=float), "events": fr["events"].to_numpy()})
+    for g in dq.group:
+        if g in _INDEX_LEVEL:
+            t[g] = fr["group"].to_numpy(dtype=object)
+        elif g == "anio":
+            t[g] = per.str[:4].astype(int).to_numpy()
+        elif g == "mes":
+            t[g] = per.str[5:7].astype(int).to_numpy()
+    es = lang != "en"
+    scope = _SCOPE[by][0 if es else 1]
+    use_contrib = by != "system" and bool(t["valor"].isna().any())
+    if use_contrib:  # no customer base for some group-months (NaN in `indices`): its system contribution
+        t["valor"] = t["contrib"]
+    cmd = f"gridcrit indices --by {by} --period {period}" + (" --unplanned-only" if unplanned else "")
+    if es:
+        how = (f"IEEE 1366 (como `{cmd}`): interrupciones sostenidas (> 3 min) ÷ usuarios {scope}, "
+               "suma de los valores mensuales")
+    else:
+        how = (f"IEEE 1366 (as `{cmd}`): sustained interruptions (> 3 min) ÷ customers {scope}, "
+               "sum of the monthly values")
+    label = ("SAIFI" if idx == "SAIFI" else "SAIDI (h)")
+    if use_contrib:
+        label = METRICS[dq.metric][1 if es else 2]
+        how = (f"columna {idx}_contrib de `{cmd}`: sin base de usuarios {scope} en algún mes, se da su aporte al "
+               "índice del sistema (interrupciones sostenidas > 3 min ÷ usuarios del sistema)" if es else
+               f"column {idx}_contrib of `{cmd}`: no customer base {scope} in some month, so its contribution to "
+               "the system index is given (sustained interruptions > 3 min ÷ customers of the system)")
+
+    def total(x: pd.Series) -> float | None:
+        return None if x.isna().all() else float(x.sum())  # NaN: no customer base for the group
+
+    if not dq.group:
+        if t.empty:
+            rows: list[list] = []
+            text = ("No hay datos que cumplan esas condiciones." if es else "No data match those conditions.")
+        else:
+            v, c, m = total(t["valor"]), total(t["contrib"]), total(t["maifi"])
+            rows = [[v]]
+            cond = ", ".join(f"{k}={val}" for k, val in f.items())
+            shown = "—" if v is None else f"{v:.3f}"
+            text = f"{label}: {shown}" + (f" ({cond})" if cond else "") + f" — {how}."
+            extra = []
+            if by != "system" and c is not None and not use_contrib:
+                extra.append(("contribución al índice del sistema: " if es else "contribution to the system index: ")
+                             + f"{c:.3f}")
+            if idx == "SAIFI" and m is not None:
+                extra.append(("MAIFI (interrupciones momentáneas ≤ 3 min): " if es else
+                              "MAIFI (momentary interruptions ≤ 3 min): ") + f"{m:.3f}")
+            if extra:
+                text += "\n" + "; ".join(extra) + "."
+        return DataAnswer(text, "", [], ["valor"], rows, asdict(dq), "indices", [])
+    agg = t.groupby(dq.group, sort=True, dropna=True)["valor"].agg(total).reset_index()
+    if dq.order == "period":
+        agg = agg.sort_values(dq.group, kind="stable")
+    elif dq.order in ("desc", "asc"):
+        agg = agg.sort_values(["valor", *dq.group], ascending=[dq.order == "asc", *[True] * len(dq.group)],
+                              na_position="last", kind="stable")
+    if dq.limit:
+        agg = agg.head(int(dq.limit))
+    cols = [*dq.group, "valor"]
+    rows = [[(x.item() if hasattr(x, "item") else x) for x in r] for r in agg[cols].itertuples(index=False)]
+    rows = [[None if isinstance(x, float) and x != x else x for x in r] for r in rows]
+    res = SQLResult(cols, rows, False, 0.0)
+    text = _describe(dq, res, lang) + (f"\n({label}: {how}.)" if rows else "")
+    return DataAnswer(text, "", [], cols, rows, asdict(dq), "indices", [])
+
+
+def _momentary_note(con, dq: DataQuery, res: SQLResult, lang: str, timeout_s: float) -> str:
+    """For an interruption count: how many were momentary (≤ 3 min), which `gridcrit indices` does not
+    count in SAIFI/SAIDI nor in its ``events`` column."""
+    if dq.metric != "eventos" or dq.group or len(res.rows) != 1 or not res.rows[0][-1]:
+        return ""
+    sql, params = to_sql(dq)
+    sql = sql.replace(f"{METRICS['eventos'][0]} AS valor",
+                      "count(DISTINCT evento) FILTER (WHERE NOT momentanea) AS sostenidas", 1)
+    sus = run_select(con, sql, params, 1, timeout_s).rows[0][0] or 0
+    mom = int(res.rows[0][-1]) - int(sus)
+    if mom <= 0:
+        return ""
+    if lang == "en":
+        return (f"\nof which {mom} momentary (≤ 3 min) and {sus} sustained; only sustained interruptions count "
+                "in SAIFI/SAIDI and in the events of `gridcrit indices`.")
+    return (f"\nde ellas {mom} momentáneas (≤ 3 min) y {sus} sostenidas; solo las sostenidas cuentan en "
+            "SAIFI/SAIDI y en los eventos de `gridcrit indices`.")
 
 
 def answer_data_question(question: str, store: str | Path, lang: str = "es", llm=None,
@@ -423,6 +710,16 @@ def answer_data_question(question: str, store: str | Path, lang: str = "es", llm
     con = open_readonly(store)
     try:
         notes: list[str] = []
+        check_named_assets(question, con, lang)
+        try:
+            dq = parse_question(question, con, lang)
+        except ValidationError:
+            if llm is None:
+                raise
+            dq = None
+        plan = _index_plan(dq) if dq is not None and dq.metric in ("saifi", "saidi") else None
+        if plan is not None:
+            return _indices_answer(dq, store, plan, lang)
         if llm is not None:
             try:
                 text = llm.complete([{"role": "system", "content": _SQL_PROMPT},
@@ -433,12 +730,19 @@ def answer_data_question(question: str, store: str | Path, lang: str = "es", llm
                 return DataAnswer(_describe(None, res, lang), sql, [], res.columns, res.rows, None, "llm", notes)
             except GridcritError as e:
                 notes.append(f"LLM SQL not used: {e}")
-        dq = parse_question(question, con)
+        if dq is None:
+            dq = parse_question(question, con, lang)
         sql, params = to_sql(dq)
         res = run_select(con, sql, params, max_rows, timeout_s)
         if res.truncated:
             notes.append(f"result truncated to {max_rows} rows")
-        return DataAnswer(_describe(dq, res, lang), sql, params, res.columns, res.rows, asdict(dq),
+        text = _describe(dq, res, lang) + _momentary_note(con, dq, res, lang, timeout_s)
+        if dq.metric in ("saifi", "saidi"):
+            text += ("\n(sumas de las columnas SAIFI/SAIDI por fila de las interrupciones sostenidas > 3 min: "
+                     "su aporte al índice del sistema, que `gridcrit indices --by system` suma)" if lang != "en" else
+                     "\n(sums of the per-row SAIFI/SAIDI columns of sustained interruptions > 3 min: their "
+                     "contribution to the system index, which `gridcrit indices --by system` adds up)")
+        return DataAnswer(text, sql, params, res.columns, res.rows, asdict(dq),
                           "llm->rules" if llm is not None else "rules", notes)
     finally:
         con.close()

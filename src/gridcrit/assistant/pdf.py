@@ -9,8 +9,12 @@ outrank the real article.
 
 from __future__ import annotations
 
+import logging
 import re
+import warnings
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from gridcrit.errors import NotFoundError, ValidationError
@@ -24,8 +28,23 @@ def _mask(line: str) -> str:
     return re.sub(r"\d+", "#", re.sub(r"\s+", " ", line.strip().lower()))
 
 
-def read_pdf_pages(path: str | Path) -> list[str]:
-    """Raw text of every page of the PDF at ``path``.
+@contextmanager
+def _quiet_pypdf() -> Iterator[None]:
+    """pypdf logs its findings ("EOF marker not found", "Ignoring wrong pointing object") on stderr before
+    raising or recovering; the error we raise names the problem in one line instead."""
+    log = logging.getLogger("pypdf")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        log.setLevel(level)
+
+
+def read_pdf_pages(path: str | Path, progress: Callable[[int, int], None] | None = None) -> list[str]:
+    """Raw text of every page of the PDF at ``path``; ``progress(done, total)`` after each page.
 
     Raises NotFoundError if missing, ValidationError naming the file if it is empty, not a PDF,
     unreadable/encrypted, or has no extractable text (a scanned PDF needs OCR first).
@@ -46,10 +65,16 @@ def read_pdf_pages(path: str | Path) -> list[str]:
     from pypdf.errors import PdfReadError
 
     try:
-        reader = pypdf.PdfReader(str(path))
-        if reader.is_encrypted:
-            raise ValidationError(f"{path}: encrypted PDF is not supported / PDF cifrado no soportado")
-        pages = [(p.extract_text() or "") for p in reader.pages]
+        with _quiet_pypdf():
+            reader = pypdf.PdfReader(str(path))
+            if reader.is_encrypted:
+                raise ValidationError(f"{path}: encrypted PDF is not supported / PDF cifrado no soportado")
+            pages = []
+            n = len(reader.pages)
+            for p in reader.pages:
+                pages.append(p.extract_text() or "")
+                if progress:
+                    progress(len(pages), n)
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
         raise ValidationError(f"{path}: unreadable PDF ({type(e).__name__}: {e}) / PDF ilegible") from e
     if not pages:
@@ -87,6 +112,6 @@ def strip_running_lines(pages: list[str]) -> list[str]:
     return out
 
 
-def extract_pages(path: str | Path) -> list[str]:
-    """Clean text of every page (index 0 = page 1)."""
-    return strip_running_lines(read_pdf_pages(path))
+def extract_pages(path: str | Path, progress: Callable[[int, int], None] | None = None) -> list[str]:
+    """Clean text of every page (index 0 = page 1); ``progress(done, total)`` after each page read."""
+    return strip_running_lines(read_pdf_pages(path, progress))

@@ -92,7 +92,18 @@ _STOP = set(
     ["a", "al", "algo", "algun", "alguna", "algunas", "alguno", "algunos", "ante", "antes", "como", "con", "contra", "cual", "cuales", "cuando", "de", "del", "desde", "donde", "dos", "el", "ella", "ellas", "ellos", "en", "entre", "era", "es", "esa", "esas", "ese", "eso", "esos", "esta", "estas", "este", "esto", "estos", "fue", "ha", "hay", "la", "las", "le", "les", "lo", "los", "mas", "me", "mi", "mientras", "muy", "nada", "ni", "no", "nos", "o", "otra", "otro", "para", "pero", "poco", "por", "porque", "que", "quien", "se", "segun", "ser", "si", "sin", "sobre", "su", "sus", "tambien", "tanto", "te", "tiene", "todo", "todos", "tras", "tu", "un", "una", "uno", "unos", "y", "ya", "cuanto", "cuanta", "cuantos", "cuantas", "dice", "decir", "debe", "deben", "puede", "pueden", "esta", "estan", "hace", "hacer", "qué", "cómo", "cuál", "retie", "reglamento", "articulo", "numeral"]
 )
 _TOKEN = re.compile(r"[a-z0-9ñ]+")
-_ANCHOR_IN_Q = re.compile(r"\b(?:art[íi]culo|art\.?|numeral)\s*(\d{1,3}(?:\.\d{1,3}){0,5})", re.IGNORECASE)
+# units after a number: "13,2 kV", "5,6 m", "10 ohmios" are quantities, never article numbers
+UNITS = r"(?:kv|v|kva|mva|va|kw|mw|w|km|m|cm|mm|a|ka|ma|h|min|s|hz|ohm\w*|ω|%|°c|m2|mm2|kcmil|awg)"
+_QUANTITY = re.compile(r"\b(\d+)(?:[.,](\d+))?\s*(" + UNITS + r")(?![a-z0-9ñ])")
+_ANCHOR_IN_Q = re.compile(
+    r"\b(?:art[íi]culo|art\.?|numeral)\s*(\d{1,3}(?:\.\d{1,3}){0,5})(?![\d.,]*\s*" + UNITS + r"(?![a-z0-9ñ]))",
+    re.IGNORECASE)
+
+
+def quantity_tokens(text: str) -> str:
+    """Folded ``text`` with each number + unit written as one token ("13,2 kV" → "13p2kv"), so that a
+    voltage matches the same voltage and not article or table 13.2."""
+    return _QUANTITY.sub(lambda m: f"{m.group(1)}{'p' + m.group(2) if m.group(2) else ''}{m.group(3)}", text)
 
 
 def fold(text: str) -> str:
@@ -112,7 +123,7 @@ def tokenize(text: str) -> list[str]:
         import Stemmer
 
         _STEMMER = Stemmer.Stemmer("spanish")
-    toks = [t for t in _TOKEN.findall(fold(text)) if len(t) > 1 and t not in _STOP]
+    toks = [t for t in _TOKEN.findall(quantity_tokens(fold(text))) if len(t) > 1 and t not in _STOP]
     return _STEMMER.stemWords(toks)
 
 
@@ -140,7 +151,8 @@ class Passage:
     dense_rank: int | None
 
     def cite(self) -> str:
-        return f"{self.doc}, {self.anchor}, p. {self.page}"
+        return f"{self.doc}, {self.anchor}" if re.match(r"p\. ?\d", self.anchor) else \
+            f"{self.doc}, {self.anchor}, p. {self.page}"
 
     def to_dict(self) -> dict:
         return asdict(self)

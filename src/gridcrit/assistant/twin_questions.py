@@ -38,11 +38,13 @@ def twin_items(store: str | Path) -> list[dict]:
     items = [
         (f"¿cuántas interrupciones tuvo el circuito {circ} en {y}?",
          f"SELECT count(DISTINCT evento) FROM interrupciones WHERE cto_equi_ope = '{c}' AND year(inicio) = {y}", False),
-        (f"¿qué municipio tuvo el mayor SAIFI en {y}?",
-         f"SELECT mun, sum(SAIFI) v FROM ({MUN_SQL}) WHERE year(inicio) = {y} AND mun IS NOT NULL "
+        # SAIFI/SAIDI answers are those of `gridcrit indices` (customer bases per group and month), checked
+        # against compute_indices in tests/test_assistant_indices.py rather than by a reference SQL
+        (f"¿qué municipio tuvo más usuarios afectados en {y}?",
+         f"SELECT mun, sum(cnt_usus) v FROM ({MUN_SQL}) WHERE year(inicio) = {y} AND mun IS NOT NULL "
          "GROUP BY mun ORDER BY v DESC, mun LIMIT 1", True),
-        (f"¿cuál fue el SAIDI del circuito {circ2} en {y}?",
-         f"SELECT sum(SAIDI) FROM interrupciones WHERE cto_equi_ope = '{c2}' AND year(inicio) = {y}", False),
+        (f"¿cuántas horas de interrupción tuvo el circuito {circ2} en {y}?",
+         f"SELECT sum(duracion_h) FROM interrupciones WHERE cto_equi_ope = '{c2}' AND year(inicio) = {y}", False),
         (f"¿cuántas interrupciones por vegetación hubo en {mun.title()} en {y}?",
          f"SELECT count(DISTINCT evento) FROM ({MUN_SQL}) WHERE mun = '{m}' AND year(inicio) = {y} "
          "AND split_part(causa, '.', 1) = '27'", False),

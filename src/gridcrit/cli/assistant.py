@@ -15,8 +15,33 @@ from typing import Annotated
 
 import typer
 
-from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, StoreOpt, console, default_store, emit, to_json
+from gridcrit.cli.common import (
+    JsonOpt,
+    LangOpt,
+    OutOpt,
+    StoreOpt,
+    console,
+    default_store,
+    emit,
+    err_console,
+    to_json,
+)
 from gridcrit.errors import ValidationError
+
+
+def _val(v) -> str:
+    """A value for human output: "—" when missing (None, NaN, empty)."""
+    if v is None or v == "" or (isinstance(v, float) and v != v):
+        return "—"
+    return str(v)
+
+
+def _doc_line(d: dict, lang: str) -> str:
+    if lang == "en":
+        return (f"{d['doc']}: {d['pages']} pages, {d['units']} passages, year {_val(d['year'])}, "
+                f"aliases: {_val(d['aliases'])}")
+    return (f"{d['doc']}: {d['pages']} pp., {d['units']} pasajes, año {_val(d['year'])}, "
+            f"alias: {_val(d['aliases'])}")
 
 corpus_app = typer.Typer(help="Regulation corpus (PDF → citable passages) / corpus normativo.", no_args_is_help=True)
 assistant_app = typer.Typer(help="Assistant evaluation / evaluación del asistente.", no_args_is_help=True)
@@ -27,6 +52,7 @@ def corpus_add(
     files: Annotated[list[Path], typer.Argument(help="PDF files / archivos PDF.")],
     name: Annotated[str | None, typer.Option("--name", help="Document name (one file only).")] = None,
     aliases: Annotated[str, typer.Option("--aliases", help="Words that name this document in questions.")] = "",
+    lang: LangOpt = "es",
     store: StoreOpt = default_store(),
     as_json: JsonOpt = False,
 ) -> None:
@@ -36,28 +62,43 @@ def corpus_add(
     if name and len(files) > 1:
         raise ValidationError("--name applies to one file; add files one at a time to name them")
     infos = []
-    if as_json:
+    if as_json or not err_console.is_terminal:  # progress only for a person watching stderr
         infos = [add_document(store, f, name=name, aliases=aliases) for f in files]
     else:
-        from rich.progress import Progress
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        with Progress(console=console, transient=True) as bar:
+        stage_text = {"pages": "leyendo páginas" if lang == "es" else "reading pages",
+                      "embed": "vectorizando pasajes" if lang == "es" else "embedding passages"}
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err_console, transient=True) as bar:
+            overall = bar.add_task(("archivos" if lang == "es" else "files"), total=len(files)) if len(files) > 1 \
+                else None
             for f in files:
-                task = bar.add_task(f"{f.name}: embedding", total=None)
-                infos.append(add_document(store, f, name=name, aliases=aliases,
-                                          progress=lambda s, d, n, t=task: bar.update(t, completed=d, total=n)))
+                task = bar.add_task(f"{f.name}", total=None)
+
+                def step(stage, done, total, t=task, fname=f.name):
+                    bar.update(t, description=f"{fname}: {stage_text.get(stage, stage)}", completed=done, total=total)
+
+                infos.append(add_document(store, f, name=name, aliases=aliases, progress=step))
+                bar.remove_task(task)
+                if overall is not None:
+                    bar.advance(overall)
     rows = [i.__dict__ for i in infos]
 
     def human(r):
         for i in r:
-            console.print(f"[green]✓[/] {i['doc']}: {i['pages']} páginas, {i['units']} pasajes "
-                          f"({i['embedded_new']} vectores nuevos), año {i['year']}")
+            if lang == "en":
+                console.print(f"[green]✓[/] {i['doc']}: {i['pages']} pages, {i['units']} passages "
+                              f"({i['embedded_new']} new vectors), year {_val(i['year'])}", highlight=False)
+            else:
+                console.print(f"[green]✓[/] {i['doc']}: {i['pages']} páginas, {i['units']} pasajes "
+                              f"({i['embedded_new']} vectores nuevos), año {_val(i['year'])}", highlight=False)
 
     emit(rows, as_json, human)
 
 
 @corpus_app.command("list")
-def corpus_list(store: StoreOpt = default_store(), as_json: JsonOpt = False) -> None:
+def corpus_list(lang: LangOpt = "es", store: StoreOpt = default_store(), as_json: JsonOpt = False) -> None:
     """List documents / listar documentos."""
     from gridcrit.assistant.corpus import list_documents
 
@@ -65,9 +106,9 @@ def corpus_list(store: StoreOpt = default_store(), as_json: JsonOpt = False) -> 
 
     def human(r):
         if not r:
-            console.print("corpus vacío / empty corpus")
+            console.print("corpus vacío" if lang == "es" else "empty corpus")
         for d in r:
-            console.print(f"{d['doc']}: {d['pages']} pp., {d['units']} pasajes, año {d['year']}, alias: {d['aliases']}")
+            console.print(_doc_line(d, lang), markup=False, highlight=False)
 
     emit(rows, as_json, human)
 
@@ -76,17 +117,22 @@ def corpus_list(store: StoreOpt = default_store(), as_json: JsonOpt = False) -> 
 def corpus_show(
     anchor: Annotated[str, typer.Argument(help='Anchor, e.g. "Art. 20.2.1" or 20.2.1.')],
     doc: Annotated[str | None, typer.Option("--doc", help="Only this document.")] = None,
+    lang: LangOpt = "es",
     store: StoreOpt = default_store(),
     as_json: JsonOpt = False,
 ) -> None:
     """Show the passages of an anchor / mostrar un artículo o numeral."""
+    from rich.markup import escape
+
     from gridcrit.assistant.corpus import show_units
 
     rows = show_units(store, anchor, doc)
 
     def human(r):
         for u in r:
-            console.print(f"[bold]{u['doc']} {u['anchor']}[/] (p. {u['page']}–{u['page_end']}, parte {u['part']})")
+            part = "parte" if lang == "es" else "part"
+            console.print(f"[bold]{escape(u['doc'])} {escape(u['anchor'])}[/] (p. {u['page']}–{u['page_end']}, "
+                          f"{part} {u['part']})")
             console.print(u["text"], markup=False)
 
     emit(rows, as_json, human)
@@ -95,6 +141,7 @@ def corpus_show(
 @corpus_app.command("remove")
 def corpus_remove(
     name: Annotated[str, typer.Argument(help="Document name.")],
+    lang: LangOpt = "es",
     store: StoreOpt = default_store(),
     as_json: JsonOpt = False,
 ) -> None:
@@ -102,11 +149,12 @@ def corpus_remove(
     from gridcrit.assistant.corpus import remove_document
 
     n = remove_document(store, name)
-    emit({"removed": name, "units": n}, as_json, lambda r: console.print(f"eliminado {name} ({n} pasajes)"))
+    msg = f"eliminado {name} ({n} pasajes)" if lang == "es" else f"removed {name} ({n} passages)"
+    emit({"removed": name, "units": n}, as_json, lambda r: console.print(msg, markup=False))
 
 
 @corpus_app.command("tune")
-def corpus_tune(store: StoreOpt = default_store(), as_json: JsonOpt = False) -> None:
+def corpus_tune(lang: LangOpt = "es", store: StoreOpt = default_store(), as_json: JsonOpt = False) -> None:
     """Learn a query adapter from feedback; keep it only if held-out retrieval improves."""
     from gridcrit.assistant.feedback import tune
 
@@ -148,9 +196,9 @@ def ask_command(
     def human(r):
         console.print(r["text"], markup=False)
         if r["fallback"]:
-            console.print(f"[yellow]({r['fallback']})[/]")
+            console.print(f"({r['fallback']})", style="yellow", markup=False)
         if r["sql"]:
-            console.print(f"[dim]SQL: {r['sql']}  {r['params']}[/]", markup=True)
+            console.print(f"SQL: {r['sql']}  {r['params']}", style="dim", markup=False)
         if fb:
             console.print(f"[green]feedback guardado[/]: {fb['doc']} {fb['anchor']} ({fb['feedback_pairs']} pares)")
         if out:
@@ -193,6 +241,7 @@ def assistant_recommend(
     as_json: JsonOpt = False,
 ) -> None:
     """Maintenance recommendations per critical variable, each with a cited clause or 'insufficient evidence'."""
+    from gridcrit.assistant.backends import cite_ref
     from gridcrit.assistant.recommend import recommend
     from gridcrit.assistant.retrieval import Retriever
 
@@ -208,7 +257,8 @@ def assistant_recommend(
         for r in rs:
             if r["citation"]:
                 c = r["citation"]
-                console.print(f"• {r['action']} — {c['doc']} {c['anchor']} p. {c['page']}: «{c['quote']}»", markup=False)
+                console.print(f"• {r['action']} — {cite_ref(c['doc'], c['anchor'], c['page'])}: «{c['quote']}»",
+                              markup=False)
             else:
                 console.print(f"• {r['variable']}: {r['note']}", markup=False)
 
