@@ -195,6 +195,8 @@ def test_cli_indices_json_and_out(store, tmp_path, capsys):
     assert run(["indices", "--by", "nope", "--store", str(store)]) != 0
     assert "nope" in capsys.readouterr().err
     assert run(["indices", "--store", str(store), "--out", str(tmp_path / "x.txt")]) != 0
+    assert ".parquet o .csv" in capsys.readouterr().err  # Spanish by default
+    assert run(["indices", "--store", str(store), "--out", str(tmp_path / "x.txt"), "--lang", "en"]) != 0
     assert ".parquet or .csv" in capsys.readouterr().err
 
 

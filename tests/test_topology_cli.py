@@ -26,7 +26,7 @@ def test_topology_check_and_trace(tmp_path, capsys):
     assert sorted(tr["segments"]) == ["S2", "S3"] and tr["customers"] == 17 and tr["protective_upstream"] == ["C1"]
 
     assert run(["topology", "trace", "R1", "--store", str(store)]) == 0
-    assert "protective_upstream: C1" in capsys.readouterr().out
+    assert "protecciones aguas arriba: C1" in capsys.readouterr().out
     assert run(["topology", "trace", "NOPE", "--store", str(store)]) == 3
     assert "NOPE" in capsys.readouterr().err
     assert run(["topology", "check", "--store", str(tmp_path / "missing.duckdb")]) != 0

@@ -39,7 +39,8 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show version."),
     threads: int = typer.Option(
-        None, "--threads", envvar="GRIDCRIT_THREADS", help="Threads for torch/BLAS/GBDT (default: 1 on 2 cores)."
+        None, "--threads", envvar="GRIDCRIT_THREADS", min=1,
+        help="Threads for torch/BLAS/GBDT, at least 1 (default: 1 on 2 cores) / hilos de cálculo, al menos 1.",
     ),
 ) -> None:
     """gridcrit: data → reliability → features → models → explain → registry → assistant."""
@@ -64,8 +65,8 @@ app = cli_app
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (used by ``main`` and by tests)."""
     try:
-        cli_app(args=argv, prog_name="gridcrit", standalone_mode=False)
-        return 0
+        rc = cli_app(args=argv, prog_name="gridcrit", standalone_mode=False)
+        return rc if isinstance(rc, int) else 0  # a typer.Exit(code) inside a command comes back as its code
     except GridcritError as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         sys.stderr.write(f"gridcrit: error: {msg}\n")
@@ -75,8 +76,11 @@ def run(argv: list[str] | None = None) -> int:
     except typer.Abort:
         sys.stderr.write("gridcrit: aborted\n")
         return 130
-    except ClickException as e:
-        e.show()
+    except ClickException as e:  # usage errors too: one line, with where to find the usage
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        msg = " ".join(e.format_message().split())
+        sys.stderr.write(f"gridcrit: error: {msg}{hint}\n")
         return e.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("gridcrit: interrupted\n")

@@ -34,8 +34,27 @@ OutOpt = Annotated[
     Path | None, typer.Option("--out", help="Where to write results / dónde escribir los resultados.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout / salida JSON.")]
+LANGS = ("es", "en")
+
+
+def check_lang(value: str | None) -> str:
+    """``--lang`` (or ``$GRIDCRIT_LANG``): ``es`` (default) or ``en``; anything else is a usage error."""
+    if value is None or value == "":
+        return "es"
+    v = str(value).strip().lower()
+    if v not in LANGS:
+        raise typer.BadParameter(
+            f"{value!r} is not a supported language; use {' | '.join(LANGS)} "
+            f"/ idioma no soportado; use {' | '.join(LANGS)}"
+        )
+    return v
+
+
 LangOpt = Annotated[
-    str, typer.Option("--lang", envvar="GRIDCRIT_LANG", help="Language of texts: es | en / idioma: es | en.")
+    str,
+    typer.Option(
+        "--lang", envvar="GRIDCRIT_LANG", callback=check_lang, help="Language of texts: es | en / idioma: es | en."
+    ),
 ]
 
 console = Console()  # human output (stdout)
@@ -103,6 +122,58 @@ def emit(result: Any, as_json: bool, human: Callable[[Any], None] | None = None)
         human(result)
     else:
         console.print(result)
+
+
+def fmt_count(n: Any) -> str:
+    """A count with thousands separators (``5,423``), the same way in every table and line."""
+    try:
+        return f"{int(n):,}"
+    except (TypeError, ValueError):
+        return str(n)
+
+
+_CHECK = {
+    "date": {
+        "es": "{opt} {value!r}: fecha no válida; use AAAA-MM-DD (p. ej. 2024-06-30)",
+        "en": "{opt} {value!r}: not a valid date; use YYYY-MM-DD (e.g. 2024-06-30)",
+    },
+    "out_suffix": {
+        "es": "{opt} {value}: use un nombre de archivo {suffixes}",
+        "en": "{opt} {value}: use a {suffixes} file name",
+    },
+}
+
+
+def check_date(value: str | None, opt: str, lang: str = "es") -> str | None:
+    """``value`` if it is a calendar date written ``YYYY-MM-DD`` (None passes), else a one-line
+    :class:`~gridcrit.errors.ValidationError` naming the option."""
+    import re
+
+    from gridcrit.errors import ValidationError
+
+    if value is None:
+        return None
+    v = str(value).strip()
+    ok = re.fullmatch(r"\d{4}-\d{2}-\d{2}", v) is not None
+    if ok:
+        try:
+            date.fromisoformat(v)
+        except ValueError:
+            ok = False
+    if not ok:
+        raise ValidationError(translate(_CHECK, "date", lang, opt=opt, value=value))
+    return v
+
+
+def check_out_suffix(out: Path, opt: str, lang: str = "es", suffixes: tuple[str, ...] = (".parquet", ".csv")) -> str:
+    """The lower-case suffix of ``out`` if it is one of ``suffixes``, else a one-line ValidationError."""
+    from gridcrit.errors import ValidationError
+
+    suf = Path(out).suffix.lower()
+    if suf not in suffixes:
+        joined = (" o " if lang == "es" else " or ").join(suffixes)
+        raise ValidationError(translate(_CHECK, "out_suffix", lang, opt=opt, value=out, suffixes=joined))
+    return suf
 
 
 def translate(table: dict[str, dict[str, str]], key: str, lang: str, **kw: Any) -> str:

@@ -14,7 +14,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gridcrit.cli.common import DEFAULT_STORE, JsonOpt, LangOpt, OutOpt, StoreOpt, console, emit, translate
+from gridcrit.cli.common import (
+    JsonOpt,
+    LangOpt,
+    OutOpt,
+    StoreOpt,
+    console,
+    default_store,
+    emit,
+    fmt_count,
+    translate,
+)
 from gridcrit.errors import ValidationError
 
 _T = {
@@ -30,6 +40,23 @@ _T = {
         "en": "Contribution to system SAIFI / SAIDI by circuit (top {n} by SAIDI)",
     },
     "by_year": {"es": "SAIFI / SAIDI por año", "en": "SAIFI / SAIDI by year"},
+    # column headers
+    "file": {"es": "archivo", "en": "file"},
+    "table": {"es": "tabla", "en": "table"},
+    "status": {"es": "estado", "en": "status"},
+    "rows": {"es": "filas", "en": "rows"},
+    "added": {"es": "nuevas", "en": "added"},
+    "skipped": {"es": "omitidas", "en": "skipped"},
+    "first": {"es": "primera", "en": "first"},
+    "last": {"es": "última", "en": "last"},
+    "load": {"es": "carga", "en": "load"},
+    "at": {"es": "fecha", "en": "at"},
+    "circuit": {"es": "circuito", "en": "circuit"},
+    "events": {"es": "eventos", "en": "events"},
+    "year": {"es": "año", "en": "year"},
+    "from": {"es": "desde", "en": "from"},
+    "to": {"es": "hasta", "en": "to"},
+    "normalisation": {"es": "Normalización", "en": "Normalisation"},
     "demo": {
         "es": "Demo: gemelo '{scale}' (semilla {seed}) sintetizado en {a:.1f} s, ingerido en {b:.1f} s",
         "en": "Demo: '{scale}' twin (seed {seed}) synthesised in {a:.1f} s, ingested in {b:.1f} s",
@@ -53,40 +80,40 @@ def _print_problems(e: ValidationError, lang: str) -> None:
 def _show_ingest(rep: dict, lang: str) -> None:
     t = Table(title=_t("files", lang))
     for c in ("file", "table", "status", "rows", "added", "skipped"):
-        t.add_column(c, justify="right" if c in ("rows", "added", "skipped") else "left")
+        t.add_column(_t(c, lang), justify="right" if c in ("rows", "added", "skipped") else "left")
     for f in rep["files"]:
         t.add_row(
             Path(f["file"]).name,
             f["table"] or "-",
             f["status"],
-            str(f["rows_in_file"]),
-            str(f["rows_added"]),
-            str(f["skipped_duplicates"]),
+            fmt_count(f["rows_in_file"]),
+            fmt_count(f["rows_added"]),
+            fmt_count(f["skipped_duplicates"]),
         )
     console.print(t)
     console.print(
-        _t("loaded", lang, id=rep["load_id"], n=rep["rows_added"], s=rep["seconds"], store=rep["store"])
+        _t("loaded", lang, id=rep["load_id"], n=fmt_count(rep["rows_added"]), s=rep["seconds"], store=rep["store"])
     )
 
 
 def _show_info(info: dict, lang: str) -> None:
     t = Table(title=_t("tables", lang))
     for c in ("table", "rows", "first", "last"):
-        t.add_column(c, justify="right" if c == "rows" else "left")
+        t.add_column(_t(c, lang), justify="right" if c == "rows" else "left")
     for name, d in info["tables"].items():
-        t.add_row(name, f"{d['rows']:,}", d["first"] or "-", d["last"] or "-")
+        t.add_row(name, fmt_count(d["rows"]), d["first"] or "-", d["last"] or "-")
     console.print(t)
     if info.get("loads"):
         lt = Table(title="_loads")
         for c in ("load", "file", "table", "rows", "added", "at"):
-            lt.add_column(c, no_wrap=c in ("at", "rows", "added"))
+            lt.add_column(_t(c, lang), no_wrap=c in ("at", "rows", "added"))
         for ld in info["loads"][-30:]:
             lt.add_row(
                 str(ld["load_id"]),
                 Path(ld["file"]).name,
                 ld["table"],
-                f"{ld['rows_in_file']:,}",
-                f"{ld['rows_added']:,}",
+                fmt_count(ld["rows_in_file"]),
+                fmt_count(ld["rows_added"]),
                 ld["loaded_at"][:16],
             )
         console.print(lt)
@@ -96,19 +123,19 @@ def _show_summary(s: dict, lang: str) -> None:
     _show_info({"tables": s["tables"]}, lang)
     t = Table(title=_t("by_circuit", lang, n=len(s["by_circuit"])))
     for c in ("circuit", "events", "SAIFI", "SAIDI (h)"):
-        t.add_column(c, justify="left" if c == "circuit" else "right")
+        t.add_column(_t(c, lang) if c in _T else c, justify="left" if c == "circuit" else "right")
     for r in s["by_circuit"]:
-        t.add_row(str(r["circuit"]), str(r["events"]), f"{r['SAIFI'] or 0:.4f}", f"{r['SAIDI'] or 0:.4f}")
+        t.add_row(str(r["circuit"]), fmt_count(r["events"]), f"{r['SAIFI'] or 0:.4f}", f"{r['SAIDI'] or 0:.4f}")
     console.print(t)
     y = Table(title=_t("by_year", lang))
     for c in ("year", "from", "to", "events", "SAIFI", "SAIDI (h)"):
-        y.add_column(c, justify="right")
+        y.add_column(_t(c, lang) if c in _T else c, justify="right")
     for r in s["by_year"]:
         y.add_row(
             str(r["year"]),
             r["from"],
             r["to"],
-            str(r["events"]),
+            fmt_count(r["events"]),
             f"{r['SAIFI'] or 0:.3f}",
             f"{r['SAIDI'] or 0:.3f}",
         )
@@ -117,7 +144,7 @@ def _show_summary(s: dict, lang: str) -> None:
 
 def ingest_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive) / archivos o carpetas.")],
-    store: StoreOpt = Path(DEFAULT_STORE),
+    store: StoreOpt = None,  # type: ignore[assignment]
     as_json: JsonOpt = False,
     lang: LangOpt = "es",
 ) -> None:
@@ -128,7 +155,7 @@ def ingest_cmd(
     from gridcrit.data.ingest import ingest
 
     try:
-        rep = ingest(paths, store, progress=not as_json)
+        rep = ingest(paths, store or default_store(), progress=not as_json)
     except ValidationError as e:
         _print_problems(e, lang)
         raise
@@ -136,19 +163,19 @@ def ingest_cmd(
 
 
 def store_info_cmd(
-    store: StoreOpt = Path(DEFAULT_STORE), as_json: JsonOpt = False, lang: LangOpt = "es"
+    store: StoreOpt = None, as_json: JsonOpt = False, lang: LangOpt = "es"  # type: ignore[assignment]
 ) -> None:
     """Tables, row counts, periods covered and the load log / tablas, filas, periodos y cargas."""
     from gridcrit.data.store import store_info
 
-    emit(store_info(store), as_json, lambda r: _show_info(r, lang))
+    emit(store_info(store or default_store()), as_json, lambda r: _show_info(r, lang))
 
 
 def demo_cmd(
     store: StoreOpt = None,
     out: OutOpt = None,
     scale: Annotated[str, typer.Option("--scale", help="tiny | small | chec | 10x")] = "small",
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed (≥ 0) / semilla (≥ 0).")] = 0,
     as_json: JsonOpt = False,
     lang: LangOpt = "es",
 ) -> None:
@@ -189,8 +216,10 @@ def demo_cmd(
 
 
 def load_vegetation_cmd(
-    path: Annotated[Path, typer.Argument(help="VegetacionExistente.csv")],
-    store: StoreOpt = Path(DEFAULT_STORE),
+    path: Annotated[
+        Path, typer.Argument(help="Real VegetacionExistente.csv export / exportación real VegetacionExistente.csv.")
+    ],
+    store: StoreOpt = None,  # type: ignore[assignment]
     as_json: JsonOpt = False,
     lang: LangOpt = "es",
 ) -> None:
@@ -201,18 +230,43 @@ def load_vegetation_cmd(
     from gridcrit.data.real import ingest_vegetation
 
     try:
-        rep, norm = ingest_vegetation(path, store, progress=not as_json)
+        rep, norm = ingest_vegetation(path, store or default_store(), progress=not as_json)
     except ValidationError as e:
         _print_problems(e, lang)
         raise
     d = rep.to_dict()
     d["normalisation"] = norm
-    emit(d, as_json, lambda r: (_show_ingest(r, lang), console.print(r["normalisation"])))
+    emit(d, as_json, lambda r: (_show_ingest(r, lang), _show_normalisation(r["normalisation"], lang)))
+
+
+def _show_normalisation(norm: Any, lang: str) -> None:
+    """What the vegetation normalisation did, one ``key: value`` line each (not a Python repr)."""
+    console.print(f"[bold]{_t('normalisation', lang)}[/bold]")
+    if not isinstance(norm, dict):
+        console.print(f"  {norm}", markup=False, highlight=False)
+        return
+
+    def text(v: Any) -> str:
+        if isinstance(v, dict):
+            return "; ".join(f"{a}: {text(b)}" for a, b in v.items()) or "-"
+        if isinstance(v, (list, tuple)):
+            return ", ".join(map(str, v)) or "-"  # values, not counts: no thousands separator inside a list
+        if isinstance(v, int) and not isinstance(v, bool):
+            return fmt_count(v)
+        return str(v)
+
+    for k, v in norm.items():
+        console.print(f"  {k}: {text(v)}", markup=False, highlight=False, soft_wrap=True)
 
 
 def network_cmd(
-    folder: Annotated[Path, typer.Argument(help="red_nsa folder (circuitos.csv + point files)")],
-    tolerance_m: Annotated[float, typer.Option("--tolerance-m", help="Snapping tolerance in metres")] = 1.0,
+    folder: Annotated[
+        Path, typer.Argument(help="red_nsa folder (circuitos.csv + point files) / carpeta red_nsa.")
+    ],
+    tolerance_m: Annotated[
+        float,
+        typer.Option("--tolerance-m", min=0.0, help="Snapping tolerance in metres / tolerancia de unión, metros."),
+    ] = 1.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Build the graph of a WKT network export, snapping segment endpoints / construye el grafo."""

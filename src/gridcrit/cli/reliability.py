@@ -1,8 +1,8 @@
 """CLI commands of the reliability stage (thin shell over `gridcrit.reliability`).
 
 ``gridcrit indices --by LEVEL --period PERIOD [--exclude-med] [--store] [--out F.parquet|csv] [--json]``
-``gridcrit topology check [--fecha YYYY-MM-DD] [--store] [--json]``
-``gridcrit topology trace DEVICE [--store] [--json]``
+``gridcrit topology check [--date YYYY-MM-DD] [--store] [--json]``
+``gridcrit topology trace DEVICE [--date YYYY-MM-DD] [--store] [--json]``
 """
 
 from __future__ import annotations
@@ -11,7 +11,19 @@ from typing import Annotated
 
 import typer
 
-from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, StoreOpt, busy, console, default_store, emit
+from gridcrit.cli.common import (
+    JsonOpt,
+    LangOpt,
+    OutOpt,
+    StoreOpt,
+    busy,
+    check_date,
+    check_out_suffix,
+    console,
+    default_store,
+    emit,
+    fmt_count,
+)
 
 TEXT = {
     "es": {
@@ -22,6 +34,22 @@ TEXT = {
         "radial": "radial",
         "not_radial": "NO radial",
         "device": "equipo",
+        "summary": "corte {snapshot}: {circuits} circuitos, {segments} tramos, {transformers} transformadores, "
+                   "{switches} interruptores — {radial}, profundidad máxima {max_depth}",
+        "kind": "tipo",
+        "circuit": "circuito",
+        "node": "nodo",
+        "depth": "profundidad",
+        "distance_m": "distancia (m)",
+        "in_tree": "en el árbol",
+        "island": "isla",
+        "customers": "usuarios",
+        "segments": "tramos",
+        "transformers": "transformadores",
+        "protective_upstream": "protecciones aguas arriba",
+        "yes": "sí",
+        "no": "no",
+        "system": "SISTEMA",
     },
     "en": {
         "problems": "Data problems",
@@ -31,8 +59,36 @@ TEXT = {
         "radial": "radial",
         "not_radial": "NOT radial",
         "device": "device",
+        "summary": "snapshot {snapshot}: {circuits} circuits, {segments} segments, {transformers} transformers, "
+                   "{switches} switches — {radial}, max depth {max_depth}",
+        "kind": "kind",
+        "circuit": "circuit",
+        "node": "node",
+        "depth": "depth",
+        "distance_m": "distance (m)",
+        "in_tree": "in tree",
+        "island": "island",
+        "customers": "customers",
+        "segments": "segments",
+        "transformers": "transformers",
+        "protective_upstream": "upstream protection",
+        "yes": "yes",
+        "no": "no",
+        "system": "SYSTEM",
     },
 }
+
+# kinds of device a trace reports (DeviceTrace.kind), as shown to people
+KIND = {"es": {"switch": "interruptor", "transformer": "transformador", "segment": "tramo", "circuit": "circuito"}}
+
+DateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--date", "--fecha",
+        help="Snapshot date YYYY-MM-DD, latest snapshot at or before it (default: the latest) "
+             "/ fecha del corte AAAA-MM-DD (por omisión: el último).",
+    ),
+]
 
 
 def _t(lang: str, key: str) -> str:
@@ -51,9 +107,10 @@ def register(app: typer.Typer) -> None:
     @app.command("indices")
     def indices_cmd(
         by: Annotated[
-            str, typer.Option("--by", help="system | circuit | municipality | transformer | switch | segment")
+            str, typer.Option("--by", help="system | circuit | municipality | transformer | switch | segment "
+                                     "(grouping / agrupación)")
         ] = "system",
-        period: Annotated[str, typer.Option("--period", help="month | quarter | year")] = "month",
+        period: Annotated[str, typer.Option("--period", help="month | quarter | year (period / periodo)")] = "month",
         exclude_med: Annotated[
             bool, typer.Option("--exclude-med", help="Exclude IEEE 1366 major event days / excluir días de evento mayor.")
         ] = False,
@@ -61,7 +118,9 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--only-events", help="Only groups/periods with interruptions / solo con interrupciones.")
         ] = False,
         unplanned: Annotated[bool, typer.Option("--unplanned", help="Only tipo_causa = NP / solo no programadas.")] = False,
-        limit: Annotated[int, typer.Option("--limit", help="Rows shown in the table / filas mostradas.")] = 40,
+        limit: Annotated[
+            int, typer.Option("--limit", min=0, help="Rows shown in the table (≥ 0) / filas mostradas (≥ 0).")
+        ] = 40,
         store: StoreOpt = None,
         out: OutOpt = None,
         as_json: JsonOpt = False,
@@ -70,10 +129,8 @@ def register(app: typer.Typer) -> None:
         """Reliability indices SAIFI, SAIDI, CAIDI, ASAI, MAIFI / índices de confiabilidad IEEE 1366."""
         from gridcrit.reliability.indices import compute_indices, write_frame
 
-        if out and out.suffix.lower() not in (".parquet", ".csv"):  # fail before the computation
-            from gridcrit.errors import ValidationError
-
-            raise ValidationError(f"--out {out}: use a .parquet or .csv file name")
+        if out:  # fail before the computation
+            check_out_suffix(out, "--out", lang)
         with busy(as_json, "calculando índices…" if lang == "es" else "computing indices…"):
             res = compute_indices(
                 store or default_store(), by, period, exclude_med=exclude_med, only_with_events=only_events,
@@ -92,15 +149,20 @@ def register(app: typer.Typer) -> None:
                     "CAIDI": "CAIDI h", "ASAI": "ASAI", "MAIFI": "MAIFI", "SAIFI_contrib": "SAIFI sys"}
             for c, head in cols.items():
                 tab.add_column(head, justify="left" if c in ("group", "period") else "right", no_wrap=True)
+            from gridcrit.reliability.customers import SYSTEM
+
             for row in r.frame.head(limit).itertuples(index=False):
                 d = row._asdict()
-                tab.add_row(*[f"{d[c]:.0f}" if c == "customers" and d[c] == d[c] else _fmt(d[c], 6 if c == "ASAI" else 4) for c in cols])
+                if d["group"] == SYSTEM:  # the data keeps the key SISTEMA; people read it in their language
+                    d["group"] = _t(lang, "system")
+                tab.add_row(*[f"{d[c]:.0f}" if c == "customers" and d[c] == d[c]
+                              else _fmt(d[c], 6 if c == "ASAI" else 4) for c in cols])
             console.print(tab)
             if len(r.frame) > limit:
-                console.print(f"… {len(r.frame) - limit} {_t(lang, 'more')}")
+                console.print(f"… {fmt_count(len(r.frame) - limit)} {_t(lang, 'more')}")
             _print_report(r.report, lang)
             if written:
-                console.print(f"{_t(lang, 'wrote')} {written} ({len(r.frame)} {_t(lang, 'rows')})")
+                console.print(f"{_t(lang, 'wrote')} {written} ({fmt_count(len(r.frame))} {_t(lang, 'rows')})")
 
         if as_json:
             doc = res.to_dict(max_rows=None if out is None else 0)
@@ -115,7 +177,7 @@ def register(app: typer.Typer) -> None:
 
     @topo_app.command("check")
     def topology_check(
-        fecha: Annotated[str | None, typer.Option("--fecha", help="Snapshot date (latest at or before) / fecha del corte.")] = None,
+        fecha: DateOpt = None,
         store: StoreOpt = None,
         out: OutOpt = None,
         as_json: JsonOpt = False,
@@ -125,6 +187,9 @@ def register(app: typer.Typer) -> None:
         from gridcrit.reliability.indices import write_frame
         from gridcrit.reliability.topology import Topology
 
+        fecha = check_date(fecha, "--date", lang)
+        if out:
+            check_out_suffix(out, "--out", lang)
         with busy(as_json, "construyendo la topología…" if lang == "es" else "building the topology…"):
             topo = Topology.from_store(store or default_store(), fecha)
             summary = topo.circuit_summary()
@@ -135,9 +200,10 @@ def register(app: typer.Typer) -> None:
             return
         info = topo.report.info
         radial = _t(lang, "radial") if info.get("radial") else _t(lang, "not_radial")
+        counts = {k: fmt_count(info[k]) for k in ("circuits", "segments", "transformers", "switches")}
         console.print(
-            f"snapshot {info.get('snapshot')}: {info['circuits']} circuits, {info['segments']} segments, "
-            f"{info['transformers']} transformers, {info['switches']} switches — {radial}, max depth {info['max_depth']}",
+            _t(lang, "summary").format(snapshot=info.get("snapshot"), radial=radial, max_depth=info["max_depth"],
+                                       **counts),
             soft_wrap=True,
         )
         _print_report(topo.report, lang)
@@ -145,7 +211,7 @@ def register(app: typer.Typer) -> None:
     @topo_app.command("trace")
     def topology_trace(
         device: Annotated[str, typer.Argument(help="Switch, transformer, segment or circuit code / código del equipo.")],
-        fecha: Annotated[str | None, typer.Option("--fecha", help="Snapshot date / fecha del corte.")] = None,
+        fecha: DateOpt = None,
         full: Annotated[bool, typer.Option("--full", help="List every downstream segment / listar todo.")] = False,
         store: StoreOpt = None,
         as_json: JsonOpt = False,
@@ -154,6 +220,7 @@ def register(app: typer.Typer) -> None:
         """Downstream segments, transformers, customers; depth; upstream protection / aguas abajo de un equipo."""
         from gridcrit.reliability.topology import Topology
 
+        fecha = check_date(fecha, "--date", lang)
         with busy(as_json, "construyendo la topología…" if lang == "es" else "building the topology…"):
             topo = Topology.from_store(store or default_store(), fecha)
             tr = topo.trace(device)
@@ -163,13 +230,31 @@ def register(app: typer.Typer) -> None:
         d = tr.to_dict()
 
         def short(xs: list[str]) -> str:
+            if not xs:
+                return "-"
             return ", ".join(xs if full or len(xs) <= 10 else [*xs[:10], f"… (+{len(xs) - 10})"])
 
-        for k in ("device", "kind", "circuit", "node", "depth", "distance_m", "in_tree", "island", "customers"):
-            console.print(f"{k}: {d[k]}", markup=False, highlight=False, soft_wrap=True)
-        console.print(f"segments ({d['n_segments']}): {short(d['segments'])}", markup=False, highlight=False, soft_wrap=True)
-        console.print(f"transformers ({d['n_transformers']}): {short(d['transformers'])}", markup=False, highlight=False, soft_wrap=True)
-        console.print(f"protective_upstream: {', '.join(d['protective_upstream']) or '-'}", markup=False, highlight=False, soft_wrap=True)
+        def value(k: str) -> str:
+            v = d[k]
+            if isinstance(v, bool):
+                return _t(lang, "yes" if v else "no")
+            if k == "kind":
+                return KIND.get(lang, {}).get(v, v)
+            if k == "customers":
+                return fmt_count(v)
+            if v is None:
+                return "-"
+            return str(v)
+
+        def line(text: str) -> None:
+            console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+        line(f"{_t(lang, 'device')}: {d['device']}")
+        for k in ("kind", "circuit", "node", "depth", "distance_m", "in_tree", "island", "customers"):
+            line(f"{_t(lang, k)}: {value(k)}")
+        line(f"{_t(lang, 'segments')} ({fmt_count(d['n_segments'])}): {short(d['segments'])}")
+        line(f"{_t(lang, 'transformers')} ({fmt_count(d['n_transformers'])}): {short(d['transformers'])}")
+        line(f"{_t(lang, 'protective_upstream')}: {', '.join(d['protective_upstream']) or '-'}")
 
 
 def _fmt(v, digits: int = 4) -> str:

@@ -11,18 +11,22 @@ from typing import Annotated
 
 import typer
 
-from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, console, emit
+from gridcrit.cli.common import JsonOpt, LangOpt, OutOpt, console, emit, fmt_count
 from gridcrit.errors import ValidationError
 
 _TEXT = {
     "es": {"wrote": "Gemelo sintético escrito en", "table": "tabla", "rows": "filas", "file": "archivo",
            "metric": "métrica", "generated": "generado", "published": "publicado", "ratio": "razón",
            "ok": "pasa", "passed": "Calibración: {n}/{m} objetivos dentro de un factor {f}",
-           "customers": "usuarios", "seconds": "segundos", "need": "indique --out DIR (o --report DIR)"},
+           "customers": "usuarios", "seconds": "segundos", "need": "indique --out DIR (o --report DIR)",
+           "seed": "semilla", "circuits": "circuitos", "segments": "tramos", "transformers": "transformadores",
+           "switches": "interruptores", "supports": "apoyos"},
     "en": {"wrote": "Synthetic twin written to", "table": "table", "rows": "rows", "file": "file",
            "metric": "metric", "generated": "generated", "published": "published", "ratio": "ratio",
            "ok": "pass", "passed": "Calibration: {n}/{m} targets within a factor {f}",
-           "customers": "customers", "seconds": "seconds", "need": "give --out DIR (or --report DIR)"},
+           "customers": "customers", "seconds": "seconds", "need": "give --out DIR (or --report DIR)",
+           "seed": "seed", "circuits": "circuits", "segments": "segments", "transformers": "transformers",
+           "switches": "switches", "supports": "supports"},
 }
 
 
@@ -52,21 +56,21 @@ def register(app: typer.Typer) -> None:
     def synth_cmd(
         out: OutOpt = None,
         scale: Annotated[str, typer.Option("--scale", help="tiny | small | chec | 10x")] = "tiny",
-        seed: Annotated[int, typer.Option("--seed", help="Random seed / semilla.")] = 0,
+        seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed (≥ 0) / semilla (≥ 0).")] = 0,
         start: Annotated[str, typer.Option("--start", help="First month YYYY-MM / primer mes.")] = "2019-01",
         end: Annotated[str, typer.Option("--end", help="Last month YYYY-MM / último mes.")] = "2024-06",
         hazard: Annotated[
             list[str] | None,
-            typer.Option("--hazard", help="Driver multiplier NAME=X (repeatable), e.g. vegetation=2."),
+            typer.Option("--hazard", help="Driver multiplier NAME=X (repeatable), e.g. vegetation=2 / multiplicador de causa NOMBRE=X."),
         ] = None,
         snapshots: Annotated[
-            str, typer.Option("--snapshots", help="Asset snapshots: monthly | quarterly | last.")
+            str, typer.Option("--snapshots", help="Asset snapshots: monthly | quarterly | last / cortes de activos.")
         ] = "monthly",
         report: Annotated[
-            Path | None, typer.Option("--report", help="Compare DIR's events with CHEC's profile.")
+            Path | None, typer.Option("--report", help="Compare DIR's events with CHEC's profile / comparar con el perfil de CHEC.")
         ] = None,
         profile: Annotated[
-            Path | None, typer.Option("--profile", help="interrupciones_profile.json to compare against.")
+            Path | None, typer.Option("--profile", help="interrupciones_profile.json to compare against / perfil de referencia.")
         ] = None,
         as_json: JsonOpt = False,
         lang: LangOpt = "es",
@@ -96,16 +100,16 @@ def register(app: typer.Typer) -> None:
 def _show_synth(s: dict, t: dict[str, str]) -> None:
     from rich.table import Table
 
-    tab = Table(title=f"{t['wrote']} {s['out_dir']} ({s['scale']}, seed {s['seed']}, {s['start']}..{s['end']})")
+    tab = Table(title=f"{t['wrote']} {s['out_dir']} ({s['scale']}, {t['seed']} {s['seed']}, {s['start']}..{s['end']})")
     tab.add_column(t["table"])
     tab.add_column(t["rows"], justify="right")
     tab.add_column(t["file"])
     for k, n in s["rows"].items():
         tab.add_row(k, f"{n:,}", Path(s["files"][k]).name)
     console.print(tab)
-    console.print(", ".join(f"{k}: {v:,}" for k, v in s["assets"].items()))
-    console.print(f"{t['customers']}: " + ", ".join(f"{k} {v:,}" for k, v in s["customers"].items())
-                  + f"; {s['seconds']} {t['seconds']}")
+    console.print(", ".join(f"{t.get(k, k)}: {fmt_count(v)}" for k, v in s["assets"].items()), highlight=False)
+    console.print(f"{t['customers']}: " + ", ".join(f"{k} {fmt_count(v)}" for k, v in s["customers"].items())
+                  + f"; {s['seconds']} {t['seconds']}", highlight=False)
 
 
 def _show_report(r: dict, t: dict[str, str]) -> None:

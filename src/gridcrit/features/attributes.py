@@ -17,7 +17,7 @@ import pandas as pd
 
 from gridcrit.errors import NotFoundError, ValidationError
 from gridcrit.features.grid import Grid
-from gridcrit.features.periods import period_index, period_start
+from gridcrit.features.periods import period_index, period_label, period_start
 
 LEVELS = ("transformer", "switch", "segment", "circuit")
 LEVEL_TABLE = {"transformer": "trafos", "switch": "switches", "segment": "redmt", "circuit": "redmt"}
@@ -167,7 +167,8 @@ def build_grid(con, level: str, period: str, start: int | None, end: int | None,
     p0 = max(first, start) if start is not None else first
     p1 = end if end is not None else last
     if p1 < p0:
-        raise ValidationError(f"no {period}s to build: first possible {p0}, last {p1} (check --start/--end)")
+        first_l, last_l = period_label(np.array([p0, p1]), period)
+        raise ValidationError(f"no {period}s to build: first possible {first_l}, last {last_l} (check --start/--end)")
     periods = np.arange(p0, p1 + 1)
     snap_pos = snapshot_for(dates, periods, period)
     use = pd.DataFrame({"FECHA": dates[snap_pos].date, "p": periods, "start": period_start(periods, period).date})

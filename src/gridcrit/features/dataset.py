@@ -19,6 +19,7 @@ events / strokes / weather / vegetation records through their own dates. No iden
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -80,6 +81,26 @@ class CriticalityDataset:
         card_path(path).write_text(json.dumps(self.card, ensure_ascii=False, indent=1, default=str))
         return path
 
+    def to_csv(self, path: str | Path) -> Path:
+        """Write the frame as CSV (for spreadsheets and other tools) and the card as ``<stem>.card.json``.
+        Only Parquet carries the card inside the file; the modelling commands read Parquet."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        self.frame.to_csv(tmp, index=False)
+        tmp.replace(path)
+        card_path(path).write_text(json.dumps(self.card, ensure_ascii=False, indent=1, default=str))
+        return path
+
+    def write(self, path: str | Path) -> Path:
+        """Write Parquet for a ``.parquet`` name, CSV for a ``.csv`` name (the card beside either)."""
+        suffix = Path(path).suffix.lower()
+        if suffix == ".parquet":
+            return self.to_parquet(path)
+        if suffix == ".csv":
+            return self.to_csv(path)
+        raise ValidationError(f"{path}: use a .parquet or .csv file name")
+
 
 def card_path(path: str | Path) -> Path:
     """Where the data card of the dataset at ``path`` lives: ``<stem>.card.json`` beside it."""
@@ -117,6 +138,18 @@ def _str_column(codes: np.ndarray, labels) -> pd.Series:
     return arr.cast(pa.string()).to_pandas()
 
 
+def check_buffer(buffer_m) -> float:
+    """The exposure buffer radius in metres: a finite number ≥ 1 (feature names carry it as whole
+    metres, e.g. ``veg_records_100m``, so a smaller radius would be named ``0m``)."""
+    try:
+        b = float(buffer_m)
+    except (TypeError, ValueError):
+        raise ValidationError(f"buffer {buffer_m!r} is not a number of metres") from None
+    if not math.isfinite(b) or b < 1:
+        raise ValidationError(f"buffer {buffer_m!r}: must be a positive, finite number of metres (at least 1)")
+    return b
+
+
 def build_dataset(
     store,
     level: str = "transformer",
@@ -149,6 +182,7 @@ def build_dataset(
     """
     level = attributes.check_level(level)
     period = check_period(period)
+    buffer_m = check_buffer(buffer_m)
     own = not hasattr(store, "execute")
     con = connect(store, read_only=True) if own else store
     try:

@@ -55,6 +55,8 @@ def parse_period(label: str, period: str) -> int:
     try:
         if "Q" in label.upper():
             y, q = label.upper().split("-Q")
+            if not 1 <= int(q) <= 4:
+                raise ValueError(f"quarter {q}")
             if check_period(period) == "month":
                 return int(y) * 12 + (int(q) - 1) * 3
             return int(y) * 4 + int(q) - 1

@@ -862,6 +862,13 @@ def _snapshot_date(con, table: str, fecha: Any = None, required: bool = True):
     if fecha is None:
         row = con.execute(f'SELECT max(FECHA) FROM "{table}"').fetchone()
     else:
+        if isinstance(fecha, str):  # a typo ('ayer', '2021-13-01') is the user's, not DuckDB's
+            try:
+                ok = not pd.isna(pd.Timestamp(fecha.strip()))
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValidationError(f"snapshot date {fecha!r} is not a date; use YYYY-MM-DD (e.g. 2024-06-30)")
         row = con.execute(f'SELECT max(FECHA) FROM "{table}" WHERE FECHA <= CAST(? AS DATE)', [str(fecha)]).fetchone()
     if row is None or row[0] is None:
         if required:
