@@ -90,10 +90,15 @@ class FakeDataset:
     target_columns: list[str]
 
 
-def fake_dataset(store: Path, level: str = "transformer", period: str = "month") -> FakeDataset:
+def fake_dataset(store: Path, level: str = "transformer", period: str = "month", end: str | None = None) -> FakeDataset:
+    """The fake rows; an ``end`` after them adds that period with the last period's features and no
+    targets (as build_dataset does for the period after the events)."""
     con = connect(store, read_only=True)
     try:
         df = con.execute("SELECT * FROM _fake_rows ORDER BY period, asset_id").df()
     finally:
         con.close()
+    if end is not None and end > df["period"].max():
+        nxt = df[df["period"] == df["period"].max()].assign(period=end, y_saifi=np.nan, y_risk=None)
+        df = pd.concat([df, nxt], ignore_index=True)
     return FakeDataset(df, list(FEATURES), ["y_saifi", "y_risk"])

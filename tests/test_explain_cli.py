@@ -43,6 +43,14 @@ def test_asset_local_spanish_and_english(store, capsys):
     assert "Main drivers" in capsys.readouterr().out
 
 
+def test_summary_lines_follow_lang(store, capsys):
+    s, v = store
+    assert run(["explain", "--model", v, "--global", "--store", str(s)]) == 0
+    assert f"{80 * 12} filas" in capsys.readouterr().out
+    assert run(["explain", "--model", v, "--global", "--lang", "en", "--store", str(s)]) == 0
+    assert f"{80 * 12} rows" in capsys.readouterr().out
+
+
 def test_report_files(store, tmp_path, capsys):
     s, v = store
     out = tmp_path / "rep"

@@ -130,3 +130,56 @@ def test_predict_api_ranks_and_explains(world):
     np.testing.assert_allclose(np.sort(c.sum(axis=1))[::-1] - np.sort(model.predict(X))[::-1],
                                np.full(len(X), (c.sum(axis=1) - model.predict(X))[0]), atol=1e-4)
     assert "actual_saifi" in f.columns
+
+
+def test_predict_top_limits_json_and_rejects_negatives(world, capsys):
+    store, _, _ = world
+    assert run(["predict", "--store", str(store), "--top", "2", "--json"]) == 0
+    r = _json(capsys)
+    assert len(r["assets"]) == 2 and r["rows"] == 80  # --top applies to JSON; "rows" keeps the total
+    assert run(["predict", "--store", str(store), "--top", "0", "--json"]) == 0
+    assert len(_json(capsys)["assets"]) == 80  # 0: all
+    assert run(["predict", "--store", str(store), "--top", "-2"]) == 2
+    assert "--top" in capsys.readouterr().err
+    assert run(["retrain", "--store", str(store), "--eval-periods", "0"]) == 2
+    assert "--eval-periods" in capsys.readouterr().err
+
+
+def test_retrain_with_nothing_new_registers_nothing(world, capsys):
+    store, v1, new_dir = world
+    assert run(["retrain", "--data", str(new_dir), "--store", str(store), "--margin", "100", "--json"]) == 0
+    first = _json(capsys)
+    assert first["challenger"] == "v0002" and not first["nothing_new"]
+    # the same files again (+0 rows): nothing trained, nothing registered, the earlier challenger named
+    assert run(["retrain", "--data", str(new_dir), "--store", str(store), "--margin", "100"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Nada nuevo" in out and "v0002" in out and "--again" in out
+    assert [m["version"] for m in Registry(store).list()] == [v1, "v0002"]
+    assert run(["retrain", "--store", str(store), "--margin", "100", "--json"]) == 0  # no files: same
+    assert _json(capsys)["nothing_new"] == "v0002"
+    assert run(["retrain", "--store", str(store), "--margin", "100", "--again", "--json"]) == 0
+    assert _json(capsys)["challenger"] == "v0003"
+    # other options: a different retrain, so it trains
+    assert run(["retrain", "--store", str(store), "--margin", "100", "--replay", "3", "--json"]) == 0
+    assert _json(capsys)["challenger"] == "v0004"
+
+
+def test_retrain_errors_have_no_blank_line_before_them(world, capsys, tmp_path):
+    store, _, _ = world
+    assert run(["retrain", "--data", str(tmp_path / "nope"), "--store", str(store)]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("gridcrit: error: ") and err.count("\n") == 1
+
+
+def test_models_list_of_an_empty_slot_names_the_existing_ones(world, capsys):
+    store, _, _ = world
+    assert run(["models", "list", "--store", str(store), "--slot", "foo", "--lang", "en"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "No models in foo" in out and "transformer/month/saifi" in out
+
+
+def test_a_malformed_slot_names_the_form_and_the_slots(world, capsys):
+    store, _, _ = world
+    assert run(["predict", "--store", str(store), "--slot", "nonsense"]) == 2
+    err = capsys.readouterr().err
+    assert "level/period/target" in err and "transformer/month/saifi" in err and err.count("\n") == 1

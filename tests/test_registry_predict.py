@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from _registry_fakes import fake_dataset, fake_ingest, make_rows, write_export
-from gridcrit.errors import NotFoundError
+from gridcrit.errors import NotFoundError, ValidationError
 from gridcrit.registry.native import NativeGBDT
 from gridcrit.registry.predict import predict
 from gridcrit.registry.retrain import train_and_register
@@ -44,10 +44,26 @@ def test_default_period_is_latest_and_unknown_period_errors(store):
     train_and_register(store, NativeGBDT(n_estimators=10), name="xgboost", task="regression", target="saifi",
                        dataset_fn=fake_dataset)
     assert predict(store, dataset_fn=fake_dataset).period == "2019-12"
-    with pytest.raises(NotFoundError, match=r"period '2030-01' not in the dataset \(2019-01\.\.2019-12\)"):
+    with pytest.raises(NotFoundError, match=r"period '2018-03' not in the dataset \(2019-01\.\.2019-12\)"):
+        predict(store, period="2018-03", dataset_fn=fake_dataset)
+    with pytest.raises(ValidationError, match=r"'2030-01' is beyond the data \(last 2019-12\).*only the next period, 2020-01"):
         predict(store, period="2030-01", dataset_fn=fake_dataset)
     with pytest.raises(NotFoundError, match="v0042"):
         predict(store, model="v0042", dataset_fn=fake_dataset)
     res = predict(store, period="2019-06", dataset_fn=fake_dataset)
     assert np.isfinite(res.frame["pred_saifi"]).all()
     assert res.to_dict(limit=3)["rows"] == 80 and len(res.to_dict(limit=3)["assets"]) == 3
+
+
+def test_next_period_is_the_forecast(store):
+    """``period="next"``: the period after the data, predicted from features known at its start, with no
+    actuals; it ranks assets like the same model does on the last observed period's features."""
+    train_and_register(store, NativeGBDT(n_estimators=10), name="xgboost", task="regression", target="saifi",
+                       dataset_fn=fake_dataset)
+    nxt = predict(store, period="next", dataset_fn=fake_dataset)
+    assert nxt.period == "2020-01" and len(nxt.frame) == 80 and "actual_saifi" not in nxt.frame
+    assert np.isfinite(nxt.frame["pred_saifi"]).all()
+    assert predict(store, period="2020-01", dataset_fn=fake_dataset).period == "2020-01"
+    last = predict(store, period="2019-12", dataset_fn=fake_dataset).frame  # same features in the fake
+    assert np.allclose(nxt.frame.set_index("asset_id")["pred_saifi"].sort_index(),
+                       last.set_index("asset_id")["pred_saifi"].sort_index())

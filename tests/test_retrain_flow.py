@@ -187,3 +187,46 @@ def test_tabnet_champion_finetunes_through_the_registry(tmp_path):
     a, b = reg.load(v1).model.predict(X), reg.load(r.challenger).model.predict(X)
     assert not np.allclose(a, b)
     np.testing.assert_allclose(reg.load(r.challenger).model.predict(X), b)  # reloads identically
+
+
+def test_decision_is_worded_by_direction(world):
+    """improvement > 0 means better whatever the metric's direction; the text says improved/worsened
+    and shows both values with which direction is better."""
+    import dataclasses
+
+    store, _, new_dir = world
+    r = retrain(store, [new_dir], margin=100.0, **_kw())
+    rmse_a, rmse_b = r.metrics["champion"]["rmse"], r.metrics["challenger"]["rmse"]
+    assert (r.improvement > 0) == (rmse_b < rmse_a)
+    down = dataclasses.replace(r, improvement=0.003, metrics={"champion": {**r.metrics["champion"], "rmse": 0.4199},
+                                                             "challenger": {**r.metrics["challenger"], "rmse": 0.4187}})
+    es, en = " ".join(summary_text(down, "es").split()), " ".join(summary_text(down, "en").split())
+    assert "rmse mejoró un 0.3% (0.4199 → 0.4187; mejor cuanto más bajo)" in es
+    assert "rmse improved by 0.3% (0.4199 → 0.4187; lower is better)" in en
+    up = dataclasses.replace(down, improvement=-0.02)
+    assert "rmse empeoró un 2.0%" in summary_text(up, "es") and "worsened by 2.0%" in summary_text(up, "en")
+    # no English in the Spanish summary: drift line, rollback hint
+    assert "features drifted" not in es and "nothing to roll back" not in es and "Deriva:" in es
+
+
+def test_eval_periods_zero_is_rejected(world):
+    store, _, new_dir = world
+    with pytest.raises(ValidationError, match="eval_periods must be >= 1"):
+        retrain(store, [new_dir], eval_periods=0, **_kw())
+
+
+def test_time_counters_are_not_drift():
+    import pandas as pd
+
+    from gridcrit.registry.drift import drift_report, is_time_counter
+
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"hist_periods_observed": np.arange(1000) % 24, "hist_saifi_total": np.arange(1000) / 10,
+                        "veg": rng.normal(0, 1, 1000)})
+    new = pd.DataFrame({"hist_periods_observed": 24 + np.arange(300) % 6, "hist_saifi_total": 100 + np.arange(300),
+                        "veg": rng.normal(1.0, 1, 300)})
+    rep = drift_report(ref, new, list(ref.columns))
+    assert is_time_counter("hist_cause_animals_total") and not is_time_counter("hist_saifi_last_12m")
+    assert rep.drifted == ["veg"] and rep.features[0]["feature"] == "veg"
+    assert "hist_periods_observed" not in rep.summary() and rep.summary().startswith("1 of 3 features drifted")
+    assert rep.summary(lang="es").startswith("1 de 3 variables con deriva")

@@ -129,24 +129,39 @@ def run_explain(store: Path, model: str, asset: str | None = None, period: str |
     return res
 
 
-def _human(res: dict[str, Any]) -> None:
+_T = {
+    "rows": {"es": "{n} filas", "en": "{n} rows"},
+    "class": {"es": "clase", "en": "class"},
+    "step": {"es": "paso", "en": "step"},
+    "truth": {"es": "verdad del gemelo: el impulsor real está entre los {k} primeros en el {h:.1%} de {n} "
+                    "activo-periodos (ranking global {g:.1%})",
+              "en": "twin truth: the true driver is in the top {k} for {h:.1%} of {n} asset-periods "
+                    "(global ranking {g:.1%})"},
+    "report": {"es": "informe: {p}", "en": "report: {p}"},
+}
+
+
+def _human(res: dict[str, Any], lang: str = "es") -> None:
+    def t(key: str, **kw: Any) -> str:
+        return _T[key]["en" if lang == "en" else "es"].format(**kw)
+
     if res.get("warning"):
         console.print(f"[yellow]{res['warning']}[/yellow]")
-    console.print(f"[bold]{res['version']}[/bold] · {res['method']} · {res['rows']} rows")
+    console.print(f"[bold]{res['version']}[/bold] · {res['method']} · {t('rows', n=res['rows'])}")
     for g in res["global"]:
         console.print(f"  {g['feature']:<36} {g['importance']:.3f}  {g['group']}")
     for c, fs in res.get("per_class", {}).items():
-        console.print(f"  class {c}: {', '.join(fs)}")
+        console.print(f"  {t('class')} {c}: {', '.join(fs)}")
     for i, fs in enumerate(res.get("steps", [])):
-        console.print(f"  step {i + 1}: {', '.join(fs)}")
+        console.print(f"  {t('step')} {i + 1}: {', '.join(fs)}")
     if "local" in res:
         console.print(res["local"]["text"])
     if "truth" in res:
-        t = res["truth"]["topk"]
-        console.print(f"truth: driver in top-{t['k']} for {t['topk_hit_rate']:.1%} of {t['n_asset_periods']} "
-                      f"asset-periods (global ranking {t['global_ranking_hit_rate']:.1%})")
+        tk = res["truth"]["topk"]
+        console.print(t("truth", k=tk["k"], h=tk["topk_hit_rate"], n=tk["n_asset_periods"],
+                        g=tk["global_ranking_hit_rate"]))
     if "report" in res:
-        console.print(f"report: {res['report']}")
+        console.print(t("report", p=res["report"]))
 
 
 def register(app: typer.Typer) -> None:
@@ -160,7 +175,7 @@ def register(app: typer.Typer) -> None:
         global_: Annotated[bool, typer.Option("--global", help="Global importances / importancia global.")] = False,
         method: Annotated[str, typer.Option("--method", help="auto|tabnet|treeshap|ig|permutation")] = "auto",
         twin: Annotated[Path | None, typer.Option("--twin", help="Twin folder with truth.json to check against.")] = None,
-        max_rows: Annotated[int, typer.Option("--max-rows", help="Rows sampled for global views.")] = 3000,
+        max_rows: Annotated[int, typer.Option("--max-rows", min=1, help="Rows sampled for global views.")] = 3000,
         compare: Annotated[str | None, typer.Option(
             "--compare", help="Tree model version whose SHAP the report compares with (--out).")] = None,
         store: StoreOpt = default_store(),
@@ -174,4 +189,4 @@ def register(app: typer.Typer) -> None:
         with busy(as_json, "explicando…" if lang == "es" else "explaining…"):
             res = run_explain(store, model, asset=asset, period=period, method=method, lang=lang,
                               out=out, twin=twin, max_rows=max_rows, compare=compare)
-        emit(res, as_json, _human)
+        emit(res, as_json, lambda r: _human(r, lang))

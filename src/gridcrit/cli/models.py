@@ -23,19 +23,28 @@ from gridcrit.cli.common import (
     console,
     default_store,
     emit,
+    err_console,
     translate,
 )
-from gridcrit.errors import ValidationError
+from gridcrit.errors import GridcritError, ValidationError
 
 TargetOpt = Annotated[str, typer.Option("--target", help="saifi | saidi | count | risk (or a y_* column).")]
-LevelOpt = Annotated[str, typer.Option("--level", help="transformer | switch | segment | circuit.")]
-PeriodOpt = Annotated[str, typer.Option("--period", help="month | quarter.")]
+LevelOpt = Annotated[str | None, typer.Option(
+    "--level", help="transformer | switch | segment | circuit (default: the --dataset's level, else transformer).")]
+PeriodOpt = Annotated[str | None, typer.Option(
+    "--period", help="month | quarter (default: the --dataset's period, else month).")]
 DatasetOpt = Annotated[Path | None, typer.Option(
     "--dataset", help="Parquet written by 'gridcrit dataset build' (skips building from the store).")]
 TaskOpt = Annotated[str | None, typer.Option("--task", help="regression | poisson | classification "
                                                             "(default: from the target).")]
 ParamOpt = Annotated[list[str] | None, typer.Option(
     "--param", help="Model parameter NAME=VALUE (compare/tune: MODEL.NAME=VALUE); repeatable.")]
+
+class CompareInterruptedError(GridcritError):
+    """Ctrl-C during ``compare`` after some folds finished: their report is kept, the exit code is 130."""
+
+    exit_code = 130
+
 
 _T = {
     "training": {"es": "entrenando {m}…", "en": "training {m}…"},
@@ -47,6 +56,19 @@ _T = {
     "report": {"es": "Informe: {p}", "en": "Report: {p}"},
     "tuned": {"es": "Mejor {k} = {v:.4g} (ensayo {n}; {a} ensayos en total, {b} en esta corrida).",
               "en": "Best {k} = {v:.4g} (trial {n}; {a} trials in total, {b} in this run)."},
+    "contradicts": {"es": "{o} {g} contradice el conjunto {d}, construido para {h}; quite {o} o use un "
+                           "conjunto de ese nivel/periodo",
+                    "en": "{o} {g} contradicts the dataset {d}, which was built for {h}; drop {o} or use a "
+                          "dataset of that level/period"},
+    "param_model": {"es": "--param {m}.NOMBRE=VALOR: el modelo {m} no está en --models ({ms})",
+                    "en": "--param {m}.NAME=VALUE: model {m} is not in --models ({ms})"},
+    "partial": {"es": "Resultado parcial: {d} de {p} pliegues completos{i}{f}.",
+                "en": "Partial result: {d} of {p} folds complete{i}{f}."},
+    "interrupted": {"es": "interrumpido; informe parcial escrito en {p}",
+                    "en": "interrupted; partial report written to {p}"},
+    "p_int": {"es": " (interrumpido)", "en": " (interrupted)"},
+    "p_failed": {"es": "; fallaron y se omiten: {x}", "en": "; failed and left out: {x}"},
+    "p_unfinished": {"es": "; sin terminar: {x}", "en": "; not finished: {x}"},
     "fc": {"es": "{m}: MAE {v:.4g} [{lo:.4g}, {hi:.4g}]", "en": "{m}: MAE {v:.4g} [{lo:.4g}, {hi:.4g}]"},
 }
 
@@ -80,10 +102,47 @@ def parse_params(items: list[str] | None, per_model: bool = False) -> dict[str, 
     return out
 
 
-def _load(store: Path, level: str, period: str, dataset: Path | None, progress: bool):
-    from gridcrit.models.compare import load_dataset
+def _read_checked(dataset: Path, level: str | None, period: str | None, lang: str) -> Any:
+    """The dataset file, failing when an explicit ``--level``/``--period`` contradicts its data card."""
+    from gridcrit.features.dataset import read_dataset
 
-    return load_dataset(str(store), level, period, str(dataset) if dataset else None, progress=progress)
+    ds = read_dataset(dataset)
+    for opt, given, have in (("--level", level, ds.level), ("--period", period, ds.period)):
+        if given is not None and str(given).strip().lower() != str(have).lower():
+            raise ValidationError(_t("contradicts", lang, o=opt, g=given, d=dataset, h=have))
+    return ds
+
+
+def _checked_params(items: list[str] | None, models: list[str], lang: str, per_model: bool = False) -> dict:
+    """``--param`` values parsed and checked against each model's constructor *before* the dataset is
+    read or anything is fitted: a wrong type fails with one line naming parameter, value and type."""
+    from gridcrit.models.compare import check_model_params
+    from gridcrit.models.zoo import model_class
+
+    for m in models:
+        model_class(m)  # unknown model names first
+    params = parse_params(items, per_model=per_model)
+    for m, p in (params.items() if per_model else [(models[0], params)]):
+        if m not in models:
+            raise ValidationError(_t("param_model", lang, m=m, ms=", ".join(models)))
+        check_model_params(m, p, lang)
+    return params
+
+
+def _load(store: Path, level: str | None, period: str | None, dataset: Path | None, progress: bool,
+          lang: str = "es", default_level: str = "transformer") -> tuple[Any, list[str], list[str], str, str]:
+    """``(frame, features, categorical, level, period)``. With ``--dataset`` the level and period are the
+    dataset's own (its data card says which it was built for): a ``--level``/``--period`` that
+    contradicts them is an error, so a model is never registered under another level's slot."""
+    if dataset is None:
+        from gridcrit.models.compare import load_dataset
+
+        level, period = level or default_level, period or "month"
+        frame, feats, cats = load_dataset(str(store), level, period, None, progress=progress)
+        return frame, feats, cats, level, period
+    ds = _read_checked(dataset, level, period, lang)
+    return (ds.frame, list(ds.feature_columns), list(getattr(ds, "categorical_columns", [])),
+            str(ds.level), str(ds.period))
 
 
 def _fmt_metrics(d: dict[str, Any]) -> str:
@@ -127,19 +186,20 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     def train_cmd(
         model: Annotated[str, typer.Option("--model", help="tabnet | xgboost | lightgbm | rf | mlp | ft_transformer")],
-        target: TargetOpt = "saifi", level: LevelOpt = "transformer", period: PeriodOpt = "month",
+        target: TargetOpt = "saifi", level: LevelOpt = None, period: PeriodOpt = None,
         store: StoreOpt = default_store(), dataset: DatasetOpt = None, out: OutOpt = None, task: TaskOpt = None,
         param: ParamOpt = None,
-        test_periods: Annotated[int, typer.Option("--test-periods", help="Periods held out for metrics.")] = 6,
+        test_periods: Annotated[int, typer.Option("--test-periods", min=0, help="Periods held out for metrics (0: none).")] = 6,
         no_register: Annotated[bool, typer.Option("--no-register", help="Do not add it to the registry.")] = False,
         as_json: JsonOpt = False, lang: LangOpt = "es",
     ) -> None:
         """Train one model with a temporal hold-out and register it / entrena y registra un modelo."""
         from gridcrit.models.train import train_model
 
-        frame, feats, cats = _load(store, level, period, dataset, progress=not as_json)
+        params = _checked_params(param, [model], lang)
+        frame, feats, cats, level, period = _load(store, level, period, dataset, not as_json, lang)
         with busy(as_json, _t("training", lang, m=model)):
-            res = train_model(frame, feats, target, model, task=task, params=parse_params(param),
+            res = train_model(frame, feats, target, model, task=task, params=params,
                               test_periods=test_periods, categorical=cats)
         version = None if no_register else _register_model(store, res, level, period, frame)
         if out is not None:
@@ -164,11 +224,13 @@ def register(app: typer.Typer) -> None:
     def compare_cmd(
         models: Annotated[str, typer.Option("--models", help="Comma-separated zoo names.")] =
             "tabnet,xgboost,lightgbm,rf,mlp,ft_transformer",
-        target: TargetOpt = "saifi", level: LevelOpt = "transformer", period: PeriodOpt = "month",
-        folds: Annotated[int, typer.Option("--folds", help="Rolling-origin folds.")] = 3,
-        test_periods: Annotated[int | None, typer.Option("--test-periods", help="Periods per test fold.")] = None,
+        target: TargetOpt = "saifi", level: LevelOpt = None, period: PeriodOpt = None,
+        folds: Annotated[int, typer.Option("--folds", min=1, help="Rolling-origin folds.")] = 3,
+        test_periods: Annotated[int | None, typer.Option("--test-periods", min=1,
+                                                         help="Periods per test fold.")] = None,
         primary: Annotated[str | None, typer.Option("--primary", help="Metric that names the winner.")] = None,
-        n_jobs: Annotated[int, typer.Option("--n-jobs", help="Fits run at once (processes, threads each).")] = 1,
+        n_jobs: Annotated[int, typer.Option("--n-jobs", min=1,
+                                            help="Fits run at once (processes, threads each).")] = 1,
         offset: Annotated[str, typer.Option(
             "--offset", help="none | history: every model learns a correction to each asset's smoothed past mean "
                              "(log-link offset; regression/count targets).")] = "none",
@@ -183,15 +245,25 @@ def register(app: typer.Typer) -> None:
         names = [m.strip() for m in models.split(",") if m.strip()]
         if not names:
             raise ValidationError("--models is empty")
-        frame, feats, cats = _load(store, level, period, dataset, progress=not as_json)
+        params = _checked_params(param, names, lang, per_model=True)
+        frame, feats, cats, level, period = _load(store, level, period, dataset, not as_json, lang)
         res = compare_models(frame, feats, target, names, task=task, n_folds=folds, test_periods=test_periods,
-                             model_params=parse_params(param, per_model=True), primary=primary,
+                             model_params=params, primary=primary,
                              categorical=cats, n_jobs=n_jobs, progress=not as_json,
                              offset=None if offset == "none" else offset)
         out_dir = out or files_dir(store) / "reports" / f"compare-{level}-{period}-{res.target}"
         files = write_report(res, out_dir, lang=lang, setup={"level": level, "period": period, "models": names})
         result = {"verdict": verdict(res.summary, lang), "summary": res.summary,
                   "files": {k: str(v) for k, v in files.items()}}
+        partial = res.summary.get("partial")
+        if partial:  # what finished is kept (report written); say what is missing, on stderr
+            failed = "; ".join(f"{m}: {e}" for m, e in partial["failed"].items())
+            left = ", ".join(partial.get("not_finished") or [])
+            err_console.print(_t("partial", lang, d=partial["folds_done"], p=partial["folds_planned"],
+                                 i=_t("p_int", lang) if partial["interrupted"] else "",
+                                 f=(_t("p_failed", lang, x=failed) if failed else "")
+                                 + (_t("p_unfinished", lang, x=left) if left else "")),
+                              style="yellow", markup=False, highlight=False)
 
         def human(r: dict[str, Any]) -> None:
             from gridcrit.models.report import summary_table
@@ -201,14 +273,16 @@ def register(app: typer.Typer) -> None:
             console.print(_t("report", lang, p=r["files"]["html"]))
 
         emit(result, as_json, human)
+        if partial and partial["interrupted"]:  # exit as an interrupted command does, after keeping the work
+            raise CompareInterruptedError(_t("interrupted", lang, p=files["html"]))
 
     @app.command("tune")
     def tune_cmd(
         model: Annotated[str, typer.Option("--model", help="Zoo model to tune.")],
-        target: TargetOpt = "saifi", level: LevelOpt = "transformer", period: PeriodOpt = "month",
+        target: TargetOpt = "saifi", level: LevelOpt = None, period: PeriodOpt = None,
         budget: Annotated[str, typer.Option("--budget", help="Wall time of this run: 90s, 10m, 1h.")] = "10m",
-        trials: Annotated[int | None, typer.Option("--trials", help="At most this many trials.")] = None,
-        folds: Annotated[int, typer.Option("--folds", help="Rolling-origin folds per trial.")] = 2,
+        trials: Annotated[int | None, typer.Option("--trials", min=1, help="At most this many trials.")] = None,
+        folds: Annotated[int, typer.Option("--folds", min=1, help="Rolling-origin folds per trial.")] = 2,
         seed: Annotated[int, typer.Option("--seed")] = 0,
         study: Annotated[str | None, typer.Option("--study", help="Study name (same name = resume).")] = None,
         store: StoreOpt = default_store(), dataset: DatasetOpt = None, task: TaskOpt = None,
@@ -219,11 +293,12 @@ def register(app: typer.Typer) -> None:
         from gridcrit.models.tune import parse_budget, tune
 
         budget_s = parse_budget(budget)
-        frame, feats, cats = _load(store, level, period, dataset, progress=not as_json)
+        fixed = _checked_params(param, [model], lang)
+        frame, feats, cats, level, period = _load(store, level, period, dataset, not as_json, lang)
         name = study or f"{model}-{level}-{period}-{target}"
         res = tune(frame, feats, target, model, task=task, budget_s=budget_s, n_trials=trials, seed=seed,
                    n_folds=folds, storage_path=files_dir(store) / "tune" / f"{name}.journal", study_name=name,
-                   categorical=cats, fixed_params=parse_params(param), progress=not as_json)
+                   categorical=cats, fixed_params=fixed, progress=not as_json)
 
         def human(r: dict[str, Any]) -> None:
             console.print(_t("tuned", lang, k=r["primary"], v=r["best_value"], n=r["best_trial"],
@@ -236,9 +311,10 @@ def register(app: typer.Typer) -> None:
     def forecast_cmd(
         target: TargetOpt = "saifi",
         models: Annotated[str, typer.Option("--models", help="lstm,gru,transformer")] = "lstm,gru,transformer",
-        level: LevelOpt = "circuit", period: PeriodOpt = "month",
-        test_periods: Annotated[int, typer.Option("--test-periods", help="Last periods forecast one step ahead.")] = 12,
-        window: Annotated[int, typer.Option("--window", help="Past periods each forecast reads.")] = 12,
+        level: LevelOpt = None, period: PeriodOpt = None,
+        test_periods: Annotated[int, typer.Option("--test-periods", min=1,
+                                                  help="Last periods forecast one step ahead.")] = 12,
+        window: Annotated[int, typer.Option("--window", min=1, help="Past periods each forecast reads.")] = 12,
         exposure: Annotated[str | None, typer.Option(
             "--exposure", help="Comma-separated exposure columns (default: the dataset's exposure group).")] = None,
         store: StoreOpt = default_store(), dataset: DatasetOpt = None, out: OutOpt = None,
@@ -249,13 +325,11 @@ def register(app: typer.Typer) -> None:
         from gridcrit.models.sequence import forecast_compare
 
         if dataset:
-            from gridcrit.features.dataset import read_dataset
-
-            ds = read_dataset(dataset)
+            ds = _read_checked(dataset, level, period, lang)
         else:
             from gridcrit.features.dataset import build_dataset
 
-            ds = build_dataset(store, level=level, period=period, progress=not as_json)
+            ds = build_dataset(store, level=level or "circuit", period=period or "month", progress=not as_json)
         expo = [c.strip() for c in exposure.split(",")] if exposure else default_exposure(ds)
         names = [m.strip() for m in models.split(",") if m.strip()]
         with busy(as_json, _t("training", lang, m=", ".join(names))):

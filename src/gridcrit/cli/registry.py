@@ -30,6 +30,7 @@ SlotOpt = Annotated[str | None, typer.Option("--slot", help="level/period/target
 _T = {
     "models": {"es": "Modelos registrados", "en": "Registered models"},
     "none": {"es": "No hay modelos registrados en {s}.", "en": "No models registered in {s}."},
+    "none_in": {"es": "No hay modelos en {s}. Slots con modelos: {a}.", "en": "No models in {s}. Slots with models: {a}."},
     "promoted": {"es": "{v} es ahora el campeón de {slot} (antes: {p}).", "en": "{v} is now the champion of {slot} (was: {p})."},
     "rolled": {"es": "Revertido: {v} vuelve a ser campeón de {slot} ({r} retirado).",
                "en": "Rolled back: {v} is champion of {slot} again ({r} retired)."},
@@ -71,11 +72,16 @@ def register(app: typer.Typer) -> None:
         """List model versions / lista las versiones."""
         from gridcrit.registry.registry import Registry
 
-        rows = Registry(store).list(status=status, slot=slot)
+        reg = Registry(store)
+        rows = reg.list(status=status, slot=slot)
 
         def human(rs: list[dict]) -> None:
             if not rs:
-                console.print(_t("none", lang, s=store))
+                slots = reg.slots() if (slot or status) else []
+                if slots:  # models exist, just none matching the filter
+                    console.print(_t("none_in", lang, s=slot or status, a=", ".join(slots)))
+                else:
+                    console.print(_t("none", lang, s=store))
                 return
             t = Table(title=_t("models", lang))
             for c in ("version", "status", "slot", "name", "parent", "metric", "created"):
@@ -162,12 +168,15 @@ def register(app: typer.Typer) -> None:
         base: Annotated[str, typer.Option("--base", help="VERSION to start from (default: champion).")] = "champion",
         slot: SlotOpt = None,
         mode: Annotated[str, typer.Option("--mode", help="finetune | scratch | auto")] = "finetune",
-        margin: Annotated[float, typer.Option("--margin", help="Relative improvement needed to promote.")] = 0.01,
+        margin: Annotated[float, typer.Option("--margin", min=0.0, help="Relative improvement needed to promote.")] = 0.01,
         force: Annotated[bool, typer.Option("--force", help="Promote even if not better.")] = False,
-        eval_periods: Annotated[int | None, typer.Option("--eval-periods", help="New periods held out.")] = None,
+        eval_periods: Annotated[int | None, typer.Option("--eval-periods", min=1, help="New periods held out (default: a third of them).")] = None,
         pretrain: Annotated[bool, typer.Option("--pretrain", help="TabNet: self-supervised pretraining first.")] = False,
-        replay: Annotated[int, typer.Option("--replay", help="Old periods mixed into fine-tuning data.")] = 12,
-        rounds: Annotated[int | None, typer.Option("--rounds", help="Trees/epochs added when fine-tuning.")] = None,
+        replay: Annotated[int, typer.Option("--replay", min=0, help="Old periods mixed into fine-tuning data.")] = 12,
+        again: Annotated[bool, typer.Option(
+            "--again", help="Train a challenger even when an earlier retrain of the same base already used "
+                            "exactly these data / reentrenar aunque no haya datos nuevos.")] = False,
+        rounds: Annotated[int | None, typer.Option("--rounds", min=1, help="Trees/epochs added when fine-tuning.")] = None,
         as_json: JsonOpt = False,
         lang: LangOpt = "es",
     ) -> None:
@@ -182,7 +191,7 @@ def register(app: typer.Typer) -> None:
         try:
             r = retrain(store, data or None, base=base, slot=slot, mode=mode, margin=margin, force=force,
                         eval_periods=eval_periods, pretrain=pretrain, replay=replay, rounds=rounds,
-                        progress=not as_json)
+                        progress=not as_json, again=again)
         except ValidationError as e:  # the file:row:column list first, then the one-line reason
             for p in e.problems[1:20]:
                 sys.stderr.write(p + "\n")
@@ -198,10 +207,10 @@ def register(app: typer.Typer) -> None:
     @app.command("predict")
     def predict_cmd(
         model: Annotated[str, typer.Option("--model", help="champion or VERSION.")] = "champion",
-        period: Annotated[str | None, typer.Option("--period", help="Period, e.g. 2024-06 (default: latest).")] = None,
+        period: Annotated[str | None, typer.Option("--period", help="Period, e.g. 2024-06 (default: the latest, with actuals); 'next': the forecast of the period after the data / el próximo periodo.")] = None,
         store: StoreOpt = default_store(),
         slot: SlotOpt = None,
-        top: Annotated[int, typer.Option("--top", help="Rows to show (table/JSON).")] = 20,
+        top: Annotated[int, typer.Option("--top", min=0, help="Rows to show (table/JSON); 0: all.")] = 20,
         out: OutOpt = None,
         as_json: JsonOpt = False,
         lang: LangOpt = "es",
@@ -222,7 +231,7 @@ def register(app: typer.Typer) -> None:
             err_console.print(f"[yellow]{_t('warn', lang)}:[/yellow] {w}")
 
         def human(r) -> None:
-            df = r.frame.head(top)
+            df = r.frame.head(top or None)
             t = Table(title=_t("pred", lang, p=r.period, m=", ".join(f"{k}={v}" for k, v in r.models.items())))
             for c in df.columns:
                 t.add_column(c, justify="right" if df[c].dtype.kind in "fi" else "left")
@@ -232,4 +241,5 @@ def register(app: typer.Typer) -> None:
             if out is not None:
                 console.print(_t("wrote", lang, f=out, n=len(r.frame)))
 
-        emit(res.to_dict(limit=None if out is None else top) if as_json else res, as_json, human)
+        # --top applies to the table and the JSON alike ("rows" keeps the total; --out gets every row)
+        emit(res.to_dict(limit=top or None) if as_json else res, as_json, human)

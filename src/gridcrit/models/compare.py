@@ -24,10 +24,12 @@ Example::
 
 from __future__ import annotations
 
+import inspect
+import json
 import math
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +126,71 @@ def load_dataset(store: str | None = None, level: str = "transformer", period: s
 
         ds = build_dataset(store, level=level, period=period, progress=progress)
     return ds.frame, list(ds.feature_columns), list(getattr(ds, "categorical_columns", []))
+
+
+# -- parameters -----------------------------------------------------------------------------------
+_TYPE_WORDS = {"int": ("an integer", "un entero"), "float": ("a number", "un número"),
+               "bool": ("true or false", "true o false"), "str": ("a text", "un texto"), "None": ("null", "null")}
+
+
+def _accepts(kind: str, value: Any) -> bool:
+    if kind == "None":
+        return value is None
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _expected_kinds(param: Any) -> list[str] | None:
+    """Simple types a constructor parameter takes, from its annotation (``int | None`` -> int, None)
+    or else its default's type; None when it is not a plain int/float/bool/str (not checked)."""
+    ann = param.annotation
+    if isinstance(ann, type):
+        ann = ann.__name__
+    if isinstance(ann, str) and ann:
+        kinds = [a.strip() for a in ann.split("|")]
+        return kinds if all(k in _TYPE_WORDS for k in kinds) else None
+    d = param.default
+    if d is inspect.Parameter.empty or d is None or type(d) not in (int, float, bool, str):
+        return None
+    return [type(d).__name__]
+
+
+def check_model_params(name: str, params: dict[str, Any] | None, lang: str = "en") -> None:
+    """Fail with one line when a parameter value has the wrong type for model ``name``'s constructor
+    (e.g. ``num_leaves="abc"``), before any fitting (where the library would fail with a traceback).
+    Unknown names are left to :func:`gridcrit.models.zoo.make_model`, which lists the accepted ones."""
+    from gridcrit.models.zoo import model_class
+
+    sig = inspect.signature(model_class(name).__init__).parameters
+    for key, value in (params or {}).items():
+        if key not in sig:
+            continue
+        kinds = _expected_kinds(sig[key])
+        if kinds is None or any(_accepts(k, value) for k in kinds):
+            continue
+        i = 1 if lang == "es" else 0
+        want = (" o " if i else " or ").join(_TYPE_WORDS[k][i] for k in kinds)
+        shown = value if isinstance(value, str) else json.dumps(value)
+        raise ValidationError(
+            f"--param {key}={shown}: el modelo {name} espera {want} ({' | '.join(kinds)}) para {key}" if i else
+            f"--param {key}={shown}: model {name} expects {want} ({' | '.join(kinds)}) for {key}")
+
+
+def fit_failed(name: str, params: dict[str, Any] | None, err: Exception) -> Exception:
+    """A library's own error while fitting with user ``params`` (e.g. LightGBM refusing a value that has
+    the right type but not an allowed range) becomes a one-line :class:`ValidationError`; anything else
+    is returned unchanged (a bug, shown with its traceback)."""
+    lib = type(err).__module__.split(".")[0]
+    if params and lib in ("lightgbm", "xgboost", "sklearn"):
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        given = ", ".join(f"{k}={v}" for k, v in params.items())
+        return ValidationError(f"model {name} rejected its parameters ({given}): {first}")
+    return err
 
 
 # -- baseline -----------------------------------------------------------------------------------
@@ -265,6 +332,9 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
     frame = frame.reset_index(drop=True)
     for name in models:
         model_class(name)  # unknown names fail before any training
+    for name, params in (model_params or {}).items():
+        if name in models:
+            check_model_params(name, params)  # a wrong value type fails now, not after the first folds
     primary = primary or ("macro_f1" if task == "classification" else "top10_recall")
     splits = _splits(frame, n_folds, period_col, test_periods)
     for fold, (tr, te) in enumerate(splits):
@@ -283,47 +353,86 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
             "val_periods": val_periods, "cap": max(1, keep_predictions // max(1, len(splits))), "seed": seed,
             "offset": offset, "offset_smoothing": offset_smoothing,
             "fold_targets": _fold_risk_classes(frame, target, splits) if rebin else None}
-    jobs = [(fold, name) for fold in range(len(splits)) for name in names]
+    # the (cheap) baseline first in each fold, so an interrupted run has it for every fold it started
+    jobs = [(fold, name) for fold in range(len(splits)) for name in [BASELINE, *models]]
     results: dict[tuple[int, str], dict[str, Any]] = {}
+    failed: dict[str, BaseException] = {}  # model -> its first error; the model is left out of the result
+    interrupted = False
+
+    def done(job: tuple[int, str], run: Callable[[], dict[str, Any]]) -> None:
+        try:
+            results[job] = run()
+        except Exception as e:  # one model failing does not throw away the others' finished fits
+            failed.setdefault(job[1], e)
+
     try:
         with _progress(progress, len(jobs)) as bar:
             if n_jobs <= 1:
                 for fold, name in jobs:
                     if bar is not None:
                         bar.update(bar.task_id, description=f"fold {fold + 1}/{len(splits)} {name}")
-                    results[(fold, name)] = _run_one(fold, name)
+                    if name not in failed:
+                        done((fold, name), lambda f=fold, n=name: _run_one(f, n))
                     if bar is not None:
                         bar.advance(bar.task_id)
             else:
                 import multiprocessing as mp
-                from concurrent.futures import ProcessPoolExecutor
+                from concurrent.futures import ProcessPoolExecutor, as_completed
 
                 # fork: workers inherit the table instead of receiving a pickled copy of it
-                with ProcessPoolExecutor(n_jobs, mp_context=mp.get_context("fork")) as ex:
+                ex = ProcessPoolExecutor(n_jobs, mp_context=mp.get_context("fork"))
+                try:
                     futs = {ex.submit(_run_one, fold, name): (fold, name) for fold, name in jobs}
-                    from concurrent.futures import as_completed
-
                     for f in as_completed(futs):
-                        results[futs[f]] = f.result()
+                        done(futs[f], f.result)
                         if bar is not None:
                             bar.update(bar.task_id, description=f"done fold {futs[f][0] + 1} {futs[f][1]}")
                             bar.advance(bar.task_id)
+                except KeyboardInterrupt:  # drop the queued fits instead of waiting for them
+                    ex.shutdown(wait=False, cancel_futures=True)
+                    raise
+                ex.shutdown()
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         _JOB = {}
-    ordered = [results[j] for j in jobs]
+    if BASELINE in failed:  # the baseline cannot fail on valid input: a bug
+        raise failed[BASELINE]
+    kept = [m for m in models if m not in failed]
+    if not kept and failed:
+        raise next(iter(failed.values()))
+    # only folds where every kept model (and the baseline) finished: paired comparisons need them all.
+    # Interrupted: the most leading folds that some models finished, then every model that finished them.
+    def complete(k: int, ms: list[str]) -> bool:
+        return all((f, n) in results for f in range(k) for n in [*ms, BASELINE])
+
+    k = next((k for k in range(len(splits), 0, -1) if any(complete(k, [m]) for m in kept or [BASELINE])), 0)
+    unfinished = [m for m in kept if not complete(k, [m])]
+    kept = [m for m in kept if m not in unfinished]
+    if interrupted and not (k and (kept or not models)):
+        raise KeyboardInterrupt
+    fold_ok = list(range(k))
+    names = [*kept, BASELINE]
+    ordered = [results[(f, n)] for f in fold_ok for n in names]
     res = CompareResult(target=target, task=task, models=names, folds=pd.DataFrame([r["row"] for r in ordered]),
                         periods=pd.concat([r["periods"] for r in ordered], ignore_index=True),
                         predictions=pd.concat([r["pred"] for r in ordered], ignore_index=True))
     res.summary = summarize(res, primary=primary, n_boot=n_boot, seed=seed)
     if task != "classification":  # how to read top10_recall: below 10 % positives it is "recall of events"
-        y_te = pd.to_numeric(frame[target].iloc[np.concatenate([te for _, te in splits])], errors="coerce")
+        test_rows = np.concatenate([splits[f][1] for f in fold_ok])
+        y_te = pd.to_numeric(frame[target].iloc[test_rows], errors="coerce")
         res.summary["positive_share_test"] = float((y_te > 0).mean())
     res.summary["threads"] = default_threads()
     res.summary["n_jobs"] = n_jobs
-    res.summary["n_folds"] = len(splits)
+    res.summary["n_folds"] = len(fold_ok)
+    if interrupted or failed:  # a partial result says what is missing
+        res.summary["partial"] = {"interrupted": interrupted, "folds_done": len(fold_ok), "folds_planned": len(splits),
+                                  "failed": {m: str(e).splitlines()[0] if str(e) else type(e).__name__
+                                             for m, e in failed.items()},
+                                  "not_finished": unfinished}
     res.summary["risk_rebinned_per_fold"] = rebin
     res.summary["offset"] = None if offset is None else {"kind": offset, "smoothing": offset_smoothing,
-                                                         "applies_to": list(models)}
+                                                         "applies_to": kept}
     return res
 
 
@@ -413,6 +522,11 @@ def _run_one(fold: int, name: str) -> dict[str, Any]:
     except ValidationError as e:
         raise ValidationError(f"fold {fold} (train periods {train_periods[0]}..{train_periods[-1]}), "
                               f"model {name}: {e}") from e
+    except Exception as e:
+        err = fit_failed(name, J["params"].get(name), e)
+        if err is e:
+            raise
+        raise ValidationError(f"fold {fold}, {err}") from e
     if task == "classification":
         fm = M.classification_metrics(y_test, pred, proba, classes)
     else:
@@ -444,9 +558,12 @@ class _NoBar:
 
 class _Bar:
     def __init__(self, total: int):
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.p = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True)
+        # stderr, so it shows even when the report (stdout) goes to a pipe or file, and never mixes with it
+        self.p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=Console(stderr=True), transient=True)
         self.total = total
 
     def __enter__(self):
@@ -465,7 +582,14 @@ class _Bar:
 
 
 def _progress(on: bool, total: int):
-    return _Bar(total) if on else _NoBar()
+    """A (fold x model) progress bar on stderr when ``on`` and stderr is a terminal (not in --json runs,
+    logs or tests)."""
+    if on:
+        import sys
+
+        if sys.stderr.isatty():
+            return _Bar(total)
+    return _NoBar()
 
 
 # -- summary ------------------------------------------------------------------------------------

@@ -26,7 +26,14 @@ import pandas as pd
 from gridcrit.errors import ValidationError
 from gridcrit.models import metrics as M  # noqa: N812
 from gridcrit.models.base import check_target
-from gridcrit.models.compare import default_task, historical_mean, model_frame, target_column
+from gridcrit.models.compare import (
+    check_model_params,
+    default_task,
+    fit_failed,
+    historical_mean,
+    model_frame,
+    target_column,
+)
 from gridcrit.runtime import default_threads
 
 
@@ -60,10 +67,17 @@ def train_model(frame: pd.DataFrame, features: Sequence[str], target: str, model
     X = model_frame(frame, features, categorical)
     y = frame[col]
     check_target(y[is_fit], task, what=f"{col} (training periods)")  # e.g. a class seen once: a mistyped label
+    check_model_params(model, params)
     m = make_model(model, task, **(params or {}))
     t0 = time.perf_counter()
     ev = [(X[is_val], y[is_val])] if is_val.any() else None
-    m.fit(X[is_fit], y[is_fit], eval_set=ev)
+    try:
+        m.fit(X[is_fit], y[is_fit], eval_set=ev)
+    except Exception as e:
+        err = fit_failed(model, params, e)
+        if err is e:
+            raise
+        raise err from e
     train_s = time.perf_counter() - t0
     metrics: dict[str, Any] = {"train_s": train_s, "threads": default_threads()}
     if is_test.any():
@@ -73,8 +87,14 @@ def train_model(frame: pd.DataFrame, features: Sequence[str], target: str, model
         metrics["predict_s"] = time.perf_counter() - t0
         base, bproba, bclasses = historical_mean(frame[~is_test], frame[is_test], col, task, asset_col)
         if task == "classification":
-            metrics["eval"] = M.classification_metrics(yt, pred, m.predict_proba(Xt), list(m.classes_))
-            metrics["baseline_historical_mean"] = M.classification_metrics(yt, base, bproba, bclasses)
+            import warnings
+
+            # a hold-out need not contain every predicted class: sklearn warns ("y_pred contains classes
+            # not in y_true"); the metrics handle it (zero_division), so keep the user's stderr clean
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                metrics["eval"] = M.classification_metrics(yt, pred, m.predict_proba(Xt), list(m.classes_))
+                metrics["baseline_historical_mean"] = M.classification_metrics(yt, base, bproba, bclasses)
         else:
             metrics["eval"] = M.regression_metrics(yt.astype(float), pred, per[is_test], with_deviance=task == "poisson")
             metrics["baseline_historical_mean"] = M.regression_metrics(yt.astype(float), base, per[is_test],

@@ -142,11 +142,9 @@ class DriftReport:
 
         return to_json(self.to_dict())
 
-    def summary(self, top: int = 5) -> str:
-        """One line for people: how many features moved and which most."""
-        moved = self.drifted
-        head = ", ".join(f"{f['feature']} (PSI {f['psi']:.2f})" for f in self.features[:top] if f["level"] != "stable")
-        return (f"{len(moved)} of {len(self.features)} features drifted" + (f"; most: {head}" if head else ""))
+    def summary(self, top: int = 5, lang: str = "en") -> str:
+        """One line for people: how many features moved and which most (time counters left out)."""
+        return summary_line(self.drifted, len(self.features), self.features, top, lang)
 
     def to_markdown(self, top: int = 20) -> str:
         lines = [f"# Drift report: {self.new} vs {self.reference}", "",
@@ -185,7 +183,8 @@ class DriftReport:
 
         feats = self.features[:top][::-1]
         fig, ax = plt.subplots(figsize=(7, 0.35 * max(len(feats), 3) + 1.2))
-        colors = {"major": "#c0392b", "moderate": "#e67e22", "stable": "#7f8c8d", "n/a": "#bdc3c7"}
+        colors = {"major": "#c0392b", "moderate": "#e67e22", "stable": "#7f8c8d", "n/a": "#bdc3c7",
+                  "time_counter": "#bdc3c7"}
         ax.barh([f["feature"] for f in feats], [0 if not np.isfinite(f["psi"]) else f["psi"] for f in feats],
                 color=[colors[f["level"]] for f in feats])
         for name, x in self.thresholds.items():
@@ -237,6 +236,30 @@ def _fmt(v: Any) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
+def is_time_counter(feature: str) -> bool:
+    """Features that grow with time by construction: ``hist_periods_observed`` (periods of history so
+    far) and cumulative ``hist_*_total`` sums. Their later periods always sit above the earlier ones, so
+    their PSI is large on any data, drifted or not: they are reported (level ``time_counter``) but never
+    counted as drift nor named in the headline, where they would hide the features that really moved."""
+    return feature == "hist_periods_observed" or (feature.startswith("hist_") and feature.endswith("_total"))
+
+
+_SUMMARY = {"en": ("{n} of {t} features drifted", "; most: {h}", " (cumulative time counters excluded)"),
+            "es": ("{n} de {t} variables con deriva", "; las mayores: {h}",
+                   " (se excluyen los contadores acumulados en el tiempo)")}
+
+
+def summary_line(drifted: list[str], n_features: int, features: list[dict[str, Any]], top: int = 5,
+                 lang: str = "en") -> str:
+    """``drifted`` names, of ``n_features``; ``features`` ranked by PSI (dicts with feature, psi, level)."""
+    T = _SUMMARY.get(lang, _SUMMARY["en"])
+    moved = [f for f in features if f.get("level") in ("moderate", "major")][:top]
+    head = ", ".join(f"{f['feature']} (PSI {f['psi']:.2f})" for f in moved)
+    counters = any(f.get("level") == "time_counter" for f in features)
+    return (T[0].format(n=len(drifted), t=n_features) + (T[1].format(h=head) if head else "")
+            + (T[2] if counters else ""))
+
+
 def drift_report(
     ref: pd.DataFrame,
     new: pd.DataFrame,
@@ -259,8 +282,11 @@ def drift_report(
     for c in features:
         d = column_drift(ref[c], new[c], moderate, major)
         d["feature"] = c
+        if is_time_counter(c):
+            d["level"] = "time_counter"
         rows.append(d)
-    rows.sort(key=lambda d: -(d["psi"] if np.isfinite(d["psi"]) else -1.0))
+    # by PSI, time counters after the others (their PSI measures elapsed time, see is_time_counter)
+    rows.sort(key=lambda d: (d["level"] == "time_counter", -(d["psi"] if np.isfinite(d["psi"]) else -1.0)))
     tg = {}
     for t in targets or []:
         if t in ref.columns and t in new.columns:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridcrit.errors import NotFoundError
+from gridcrit.errors import NotFoundError, ValidationError
 from gridcrit.registry.fingerprint import period_labels
 from gridcrit.registry.registry import Registry
 from gridcrit.registry.retrain import default_dataset, target_column
@@ -100,6 +100,24 @@ def top_drivers(contrib: np.ndarray | None, columns: list[str], k: int = 3) -> l
             for i, row in enumerate(idx)]
 
 
+def _next_period_dataset(store: str | Path, level: str, pkind: str, last: str, asked: str,
+                         dataset_fn: Callable[..., Any] | None) -> tuple[Any, str]:
+    """The dataset extended by the period after ``last`` (targets unknown, NaN) and that period's label.
+
+    Only the next period can be forecast: a later one would need the history of the periods between,
+    which the store does not have yet (they would count as outage-free)."""
+    from gridcrit.features.dataset import build_dataset
+    from gridcrit.features.periods import parse_period, period_label
+
+    nxt = str(period_label(parse_period(last, pkind) + 1, pkind)[0])
+    if asked not in ("next", nxt):
+        raise ValidationError(f"period {asked!r} is beyond the data (last {last}): only the next period, {nxt} "
+                              "('--period next'), can be forecast; later ones need the periods in between")
+    if dataset_fn is not None:  # tests and callers with their own dataset builder
+        return dataset_fn(store, level, pkind, end=nxt), nxt
+    return build_dataset(store, level=level, period=pkind, end=nxt), nxt
+
+
 def predict(
     store: str | Path,
     model: str = "champion",
@@ -110,7 +128,9 @@ def predict(
     dataset: Any = None,
     dataset_fn: Callable[..., Any] | None = None,
 ) -> PredictResult:
-    """Ranked assets of ``period`` (default: the latest in the dataset) with predictions and drivers."""
+    """Ranked assets of ``period`` with predictions and drivers. ``period``: a period of the dataset
+    (default: the latest, whose actual values are shown beside the predictions) or ``"next"`` — the
+    period after the data, the forecast proper (features known at its start, no actuals yet)."""
     reg = Registry(store)
     if model == "champion" and slot is None:
         # several champions of one level/period (SAIFI, SAIDI, risk ...) make one table: lead with SAIFI
@@ -133,7 +153,12 @@ def predict(
     if not available:
         raise NotFoundError("the dataset has no periods")
     period = period or available[-1]
-    if period not in available:
+    if period == "next" or (period not in available and period > available[-1]):
+        # the forecast proper: the period after the data; its features are all known at its start
+        ds, period = _next_period_dataset(store, level, pkind, available[-1], period, dataset_fn)
+        frame = ds.frame
+        per = period_labels(frame["period"])
+    elif period not in available:
         raise NotFoundError(f"period {period!r} not in the dataset ({available[0]}..{available[-1]})")
     rows = frame[(per == period).to_numpy()].reset_index(drop=True)
     out = pd.DataFrame({"asset_id": rows["asset_id"].astype(str), "period": period})

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from gridcrit.data.store import connect, files_dir
-from gridcrit.errors import GridcritError, NotFoundError
+from gridcrit.errors import GridcritError, NotFoundError, ValidationError
 
 STATUSES = ("candidate", "champion", "retired")
 
@@ -245,6 +245,10 @@ class Registry:
 
     def _resolve_slot(self, con, slot: str | None) -> str:
         if slot is not None:
+            if slot.count("/") != 2 or not all(slot.split("/")):
+                known = sorted({r[0] for r in con.execute("SELECT DISTINCT slot FROM _registry_models").fetchall()})
+                raise ValidationError(f"slot {slot!r} is not of the form level/period/target (e.g. "
+                                      f"transformer/month/saifi); slots with models: {', '.join(known) or 'none'}")
             return slot
         slots = sorted({r[0] for r in con.execute(
             "SELECT DISTINCT slot FROM _registry_models WHERE status = 'champion'").fetchall()})

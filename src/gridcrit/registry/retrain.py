@@ -44,7 +44,13 @@ from gridcrit.errors import GridcritError, NotFoundError, ValidationError
 from gridcrit.registry.drift import drift_report
 from gridcrit.registry.evaluate import evaluate, improvement, primary_metric
 from gridcrit.registry.finetune import CannotFinetuneError, continue_training
-from gridcrit.registry.fingerprint import TIME_COLUMN, feature_schema, fingerprint, period_labels
+from gridcrit.registry.fingerprint import (
+    TIME_COLUMN,
+    feature_schema,
+    fingerprint,
+    period_labels,
+    store_fingerprint,
+)
 from gridcrit.registry.registry import Registry
 
 MODES = ("finetune", "scratch", "auto")
@@ -59,10 +65,11 @@ class _Steps:
 
     def __init__(self, enabled: bool, total: int):
         self.progress = None
-        if enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from gridcrit.cli.common import err_console
 
-            from gridcrit.cli.common import err_console
+        # only on a terminal: elsewhere rich would leave a blank line behind (e.g. before an error line)
+        if enabled and err_console.is_terminal:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                                      console=err_console, transient=True)
@@ -301,6 +308,8 @@ class RetrainResult:
     report_dir: str
     rollback_hint: str
     candidates: dict[str, dict[str, float]] = field(default_factory=dict)
+    # set when nothing was trained: the version an identical earlier retrain registered
+    nothing_new: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -323,6 +332,7 @@ def retrain(
     ingest_fn: Callable[..., Any] | None = None,
     dataset_fn: Callable[..., Any] | None = None,
     on_step: Callable[[str], None] | None = None,
+    again: bool = False,
 ) -> RetrainResult:
     """Retrain the model ``base`` (default: the champion) with ``new_data_paths``; see module docstring.
 
@@ -331,6 +341,10 @@ def retrain(
     champion by ``margin``, also train from scratch and keep the better of the two).
     ``margin``: relative improvement of the primary metric (see :mod:`gridcrit.registry.evaluate`)
     needed to promote. ``force``: promote the challenger whatever the comparison says.
+    Nothing new: when an earlier retrain of ``base`` with the same options already ran on exactly the
+    data now in the store (same table fingerprints; e.g. the same files given again, all +0 rows),
+    nothing is trained or registered and the result names that earlier challenger
+    (``nothing_new``); ``again=True`` trains and registers anyway.
     ``new_data_paths`` None or empty: use what is already in the store (retrain on stored new periods).
     ``rounds``: trees (boosted trees) or epochs (TabNet) added when fine-tuning (default: a quarter of
     the champion's, at least 20 trees / 5 epochs). ``replay``: how many of the last periods the base
@@ -341,6 +355,12 @@ def retrain(
         raise ValidationError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
     if margin < 0:
         raise ValidationError(f"margin must be >= 0, got {margin}")
+    if eval_periods is not None and eval_periods < 1:
+        raise ValidationError(f"eval_periods must be >= 1 (new periods held out to compare on), got {eval_periods}")
+    if rounds is not None and rounds < 1:
+        raise ValidationError(f"rounds must be >= 1, got {rounds}")
+    if replay < 0:
+        raise ValidationError(f"replay must be >= 0, got {replay}")
     store = Path(store)
     reg = Registry(store)
     steps = _Steps(progress, total=8)
@@ -390,6 +410,15 @@ def retrain(
             timings["ingest"] = time.perf_counter() - t
             data_changes["ingest"] = _jsonable(rep)
 
+        # nothing new: the same retrain already ran on exactly these data -> register nothing
+        options = {"mode": mode, "eval_periods": eval_periods, "rounds": rounds, "replay": replay,
+                   "pretrain": pretrain}
+        state = _store_state(store)
+        if not again:
+            same = _earlier_retrain(reg, base_meta, options, state)
+            if same is not None:
+                return _nothing_new(same, base_meta, margin, data_changes, time.perf_counter() - t0)
+
         # 3. dataset and the periods the base model never saw
         step("rebuilding the dataset")
         t = time.perf_counter()
@@ -406,7 +435,7 @@ def retrain(
             raise ValidationError(
                 f"{base_meta['version']} was trained up to {trained_until}; the store has {len(unseen)} later "
                 "period(s) — need at least 2 (one to train on, one to evaluate on)")
-        n_eval = eval_periods or max(1, len(unseen) // 3)
+        n_eval = eval_periods if eval_periods is not None else max(1, len(unseen) // 3)
         if n_eval >= len(unseen):
             raise ValidationError(f"eval_periods={n_eval} leaves no new period to train on ({len(unseen)} new)")
         ev_p, tr_p = unseen[-n_eval:], unseen[:-n_eval]
@@ -502,7 +531,8 @@ def retrain(
             champion_after="", slot=base_meta["slot"], margin=margin, primary_metric=pname, improvement=gain,
             metrics=metrics, unseen_periods=unseen, train_periods=tr_p, eval_periods=ev_p,
             data_changes=data_changes,
-            drift={"summary": drift.summary(), "drifted": drift.drifted[:20],
+            drift={"summary": drift.summary(), "drifted": drift.drifted[:20], "n_drifted": len(drift.drifted),
+                   "n_features": len(drift.features),
                    "top": [{k: f.get(k) for k in ("feature", "psi", "ks", "level")} for f in drift.features[:10]],
                    "targets": {t: {k: d.get(k) for k in ("psi", "mean_ref", "mean_new", "level")}
                                for t, d in drift.targets.items()},
@@ -526,6 +556,7 @@ def retrain(
                                        "forced": force and not better, "improvement": gain, "margin": margin,
                                        "metrics": metrics, "eval_periods": ev_p, "train_periods": tr_p,
                                        "files": data_changes["files"], "drift": drift.summary(),
+                                       "options": options, "store_state": state,
                                        "report": str(final_dir)})],
         )
         result.challenger = version
@@ -541,6 +572,64 @@ def retrain(
         steps.close()
         for d in (files_dir(store) / "reports").glob(".retrain-*") if (files_dir(store) / "reports").exists() else []:
             shutil.rmtree(d, ignore_errors=True)
+
+
+def _store_state(store: str | Path) -> dict[str, Any]:
+    """What the store holds: the utility tables' fingerprints and a hash of every file loaded so far."""
+    from gridcrit.data.store import connect
+
+    con = connect(store, read_only=True)
+    try:
+        shas = sorted({r[0] for r in con.execute("SELECT sha256 FROM _loads").fetchall()})  # a re-load logs again
+    finally:
+        con.close()
+    return {"tables": store_fingerprint(store), "loads": hashlib.sha256("".join(shas).encode()).hexdigest()[:16]}
+
+
+def _earlier_retrain(reg: Registry, base_meta: dict[str, Any], options: dict[str, Any],
+                     state: dict[str, Any]) -> dict[str, Any] | None:
+    """The newest version an earlier retrain of the same base, with the same options, registered from
+    exactly the store content there is now; None if there is none."""
+    for e in reversed(reg.history()):
+        d = e["details"]
+        if e["action"] != "retrain" or d.get("base") != base_meta["version"] or not e["version"]:
+            continue
+        if "options" in d:
+            if d["options"] != options:
+                continue
+        elif options["mode"] not in ("auto", d.get("mode")):  # older records: only the mode that ran
+            continue
+        try:
+            meta = reg.show(e["version"])
+        except NotFoundError:  # deleted since
+            continue
+        if meta.get("status") == "retired":
+            continue
+        if "store_state" in d:
+            if d["store_state"] == state:
+                return meta
+        elif state["tables"] and (meta.get("data_fingerprint") or {}).get("tables") == state["tables"]:
+            return meta  # older records: the store tables the version's fingerprint recorded
+    return None
+
+
+def _nothing_new(prev: dict[str, Any], base_meta: dict[str, Any], margin: float, data_changes: dict[str, Any],
+                 elapsed: float) -> RetrainResult:
+    met = prev.get("metrics") or {}
+    ev = (prev.get("events") or [{}])
+    details = next((x["details"] for x in ev if x.get("action") == "retrain"), {})
+    pname, _ = primary_metric(prev.get("task") or "regression")
+    return RetrainResult(
+        base=base_meta["version"], challenger=prev["version"], mode=details.get("mode", ""),
+        how=(prev.get("notes") or "").removeprefix("retrain (").removesuffix(")"),
+        promoted=False, forced=False, champion_after=base_meta["version"] if base_meta["status"] == "champion" else "",
+        slot=base_meta["slot"], margin=margin, primary_metric=pname,
+        improvement=float(met.get("improvement", float("nan"))),
+        metrics={"champion": met.get("champion_on_eval") or {}, "challenger": met.get("eval") or {}},
+        unseen_periods=list(details.get("train_periods", [])) + list(details.get("eval_periods", [])),
+        train_periods=list(details.get("train_periods", [])), eval_periods=list(met.get("eval_periods", [])),
+        data_changes=data_changes, drift={}, timings_s={"total": elapsed}, report_dir=details.get("report", ""),
+        rollback_hint="", candidates=met.get("candidates") or {}, nothing_new=prev["version"])
 
 
 def driver_shift(champion: Any, challenger: Any, X: pd.DataFrame, top: int | None = None) -> list[dict[str, Any]]:
@@ -567,22 +656,81 @@ def driver_shift(champion: Any, challenger: Any, X: pd.DataFrame, top: int | Non
 _TEXT = {
     "en": {"data": "What changed in the data", "files": "files", "new": "new periods", "rows": "dataset rows in new periods",
            "drift": "Drift", "compare": "Models on the held-out new periods", "model": "model",
-           "decision": "Decision", "promoted": "promoted {c} (was {b}): {how}; {m} improved by {g:+.1%} (margin {mg:.1%})",
-           "forced": "promoted {c} with --force although {m} changed by {g:+.1%} (margin {mg:.1%})",
-           "kept": "champion {ch} stays; challenger {c} ({how}) changed {m} by {g:+.1%} against {b}, below the margin {mg:.1%}",
-           "rollback": "Roll back", "report": "Reports",
+           "decision": "Decision", "promoted": "promoted {c} (was {b}): {how}; {change} (margin {mg:.1%})",
+           "forced": "promoted {c} with --force although {change} (margin {mg:.1%})",
+           "kept": "champion {ch} stays; challenger {c} ({how}) against {b}: {change}, below the margin {mg:.1%}",
+           "better": "{m} improved by {g:.1%}", "worse": "{m} worsened by {g:.1%}", "same": "{m} did not change",
+           "values": " ({a:.4g} → {b:.4g}; {d} is better)", "lower": "lower", "higher": "higher",
+           "rollback": "Roll back", "report": "Reports", "champion": "champion", "challenger": "challenger",
            "relation": "features whose link with the target changed most",
-           "drivers": "drivers the challenger weighs differently (change of mean |contribution|)"},
+           "drivers": "drivers the challenger weighs differently (change of mean |contribution|)",
+           "nothing": "Nothing new: the store holds the same data {c} was trained on by an earlier retrain of "
+                      "{b} with the same options ({change}). Nothing was trained or registered.",
+           "nothing_next": "Promote it with `gridcrit models promote {c}`, add new export files, or train again "
+                           "anyway with `--again`.",
+           "no_rollback": "nothing to roll back; promote it anyway with `gridcrit models promote {c}`",
+           "trees": "added {n} trees to the {k} booster", "warm": "warm-started from the champion's weights",
+           "replay": " on {a}..{b} plus {n} replayed period(s) {c}..{d}", "scratch": "trained from scratch on {a}..{b}"},
     "es": {"data": "Qué cambió en los datos", "files": "archivos", "new": "periodos nuevos",
            "rows": "filas del dataset en periodos nuevos", "drift": "Deriva",
            "compare": "Modelos en los periodos nuevos reservados", "model": "modelo", "decision": "Decisión",
-           "promoted": "se promovió {c} (antes {b}): {how}; {m} mejoró {g:+.1%} (margen {mg:.1%})",
-           "forced": "se promovió {c} con --force aunque {m} cambió {g:+.1%} (margen {mg:.1%})",
-           "kept": "se mantiene el campeón {ch}; el retador {c} ({how}) cambió {m} en {g:+.1%} frente a {b}, bajo el margen {mg:.1%}",
-           "rollback": "Revertir", "report": "Informes",
+           "promoted": "se promovió {c} (antes {b}): {how}; {change} (margen {mg:.1%})",
+           "forced": "se promovió {c} con --force aunque {change} (margen {mg:.1%})",
+           "kept": "se mantiene el campeón {ch}; el retador {c} ({how}) frente a {b}: {change}, "
+                   "bajo el margen {mg:.1%}",
+           "better": "{m} mejoró un {g:.1%}", "worse": "{m} empeoró un {g:.1%}", "same": "{m} no cambió",
+           "values": " ({a:.4g} → {b:.4g}; mejor cuanto más {d})", "lower": "bajo", "higher": "alto",
+           "rollback": "Revertir", "report": "Informes", "champion": "campeón", "challenger": "retador",
            "relation": "variables cuya relación con el objetivo cambió más",
-           "drivers": "factores que el retador pondera distinto (cambio de |contribución| media)"},
+           "drivers": "factores que el retador pondera distinto (cambio de |contribución| media)",
+           "nothing": "Nada nuevo: el almacén tiene los mismos datos con los que un reentrenamiento anterior de "
+                      "{b}, con las mismas opciones, entrenó {c} ({change}). No se entrenó ni registró nada.",
+           "nothing_next": "Promuévalo con `gridcrit models promote {c}`, añada exportaciones nuevas o reentrene "
+                           "igualmente con `--again`.",
+           "no_rollback": "nada que revertir; para promoverlo igualmente: `gridcrit models promote {c}`",
+           "trees": "se añadieron {n} árboles al modelo {k}", "warm": "se partió de los pesos del campeón",
+           "replay": " con {a}..{b} más {n} periodo(s) repetidos {c}..{d}",
+           "scratch": "entrenado desde cero con {a}..{b}"},
 }
+
+
+def _change(r: RetrainResult, T: dict[str, str]) -> str:
+    """The primary metric's change worded by direction: improved / worsened, with both values and
+    whether lower or higher is better (``improvement`` > 0 always means the challenger is better)."""
+    from gridcrit.registry.evaluate import primary_metric
+
+    g, m = r.improvement, r.primary_metric
+    text = T["same"].format(m=m) if g == 0 else T["better" if g > 0 else "worse"].format(m=m, g=abs(g))
+    a, b = (r.metrics.get("champion") or {}).get(m), (r.metrics.get("challenger") or {}).get(m)
+    higher = primary_metric("classification")[0] == m
+    if a is not None and b is not None:
+        text += T["values"].format(a=a, b=b, d=T["higher" if higher else "lower"])
+    return text
+
+
+def _how(how: str, T: dict[str, str]) -> str:
+    """The fine-tune / scratch description (recorded in English) in the reader's language."""
+    import re
+
+    out, rest = how, ""
+    mrep = re.search(r" on (\S+)\.\.(\S+) plus (\d+) replayed period\(s\) (\S+)\.\.(\S+)$", how)
+    if mrep:
+        out, rest = how[:mrep.start()], T["replay"].format(a=mrep[1], b=mrep[2], n=mrep[3], c=mrep[4], d=mrep[5])
+    if mt := re.fullmatch(r"added (\d+) trees to the (\S+) booster", out):
+        out = T["trees"].format(n=mt[1], k=mt[2])
+    elif out == "warm-started from the champion's weights":
+        out = T["warm"]
+    elif ms := re.fullmatch(r"trained from scratch on (\S+)\.\.(\S+)", out):
+        out = T["scratch"].format(a=ms[1], b=ms[2])
+    return out + rest
+
+
+def _drift_line(drift: dict[str, Any], lang: str) -> str:
+    from gridcrit.registry.drift import summary_line
+
+    if "n_features" not in drift:  # older summaries: the recorded (English) line
+        return str(drift.get("summary"))
+    return summary_line(drift.get("drifted") or [], drift["n_features"], drift.get("top") or [], lang=lang)
 
 
 def summary_text(r: RetrainResult, lang: str = "es") -> str:
@@ -591,9 +739,14 @@ def summary_text(r: RetrainResult, lang: str = "es") -> str:
     dc = r.data_changes
     ing = dc.get("ingest") or {}
     added = ", ".join(f"{t} +{d.get('rows_added', 0):,}" for t, d in (ing.get("tables") or {}).items())
-    lines = [f"## {T['data']}", f"- {T['files']}: {len(dc.get('files') or [])}" + (f" ({added})" if added else ""),
+    files_line = f"- {T['files']}: {len(dc.get('files') or [])}" + (f" ({added})" if added else "")
+    if r.nothing_new:
+        kw = {"c": r.challenger, "b": r.base, "change": _change(r, T)}
+        return "\n".join([f"## {T['data']}", files_line, "", T["nothing"].format(**kw), "",
+                          T["nothing_next"].format(**kw)]) + "\n"
+    lines = [f"## {T['data']}", files_line,
              f"- {T['new']}: {', '.join(r.unseen_periods)}", f"- {T['rows']}: {dc.get('rows_new_periods')}",
-             f"- {T['drift']}: {r.drift.get('summary')}"]
+             f"- {T['drift']}: {_drift_line(r.drift, lang)}"]
     if r.drift.get("relation"):
         lines.append(f"- {T['relation']}: " + ", ".join(
             f"{x['feature']} (Δρ {x['delta']:+.2f})" for x in r.drift["relation"][:3]))
@@ -606,10 +759,11 @@ def summary_text(r: RetrainResult, lang: str = "es") -> str:
     lines.append(f"| {T['model']} | " + " | ".join(keys) + " |")
     lines.append("|---|" + "---:|" * len(keys))
     for who, ver in (("champion", r.base), ("challenger", r.challenger)):
-        lines.append(f"| {who} {ver} | " + " | ".join(f"{r.metrics[who][k]:.4g}" for k in keys) + " |")
-    kw = {"c": r.challenger, "b": r.base, "how": r.how, "m": r.primary_metric, "g": r.improvement, "mg": r.margin,
+        lines.append(f"| {T[who]} {ver} | " + " | ".join(f"{r.metrics[who][k]:.4g}" for k in keys) + " |")
+    kw = {"c": r.challenger, "b": r.base, "how": _how(r.how, T), "change": _change(r, T), "mg": r.margin,
           "ch": r.champion_after or "-"}
     decision = T["forced" if r.forced else "promoted" if r.promoted else "kept"].format(**kw)
-    lines += ["", f"## {T['decision']}", decision, "", f"## {T['rollback']}", f"`{r.rollback_hint}`", "",
+    hint = f"`{r.rollback_hint}`" if r.promoted else T["no_rollback"].format(c=r.challenger)
+    lines += ["", f"## {T['decision']}", decision, "", f"## {T['rollback']}", hint, "",
               f"## {T['report']}", r.report_dir]
     return "\n".join(lines) + "\n"
