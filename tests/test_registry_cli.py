@@ -183,3 +183,16 @@ def test_a_malformed_slot_names_the_form_and_the_slots(world, capsys):
     assert run(["predict", "--store", str(store), "--slot", "nonsense"]) == 2
     err = capsys.readouterr().err
     assert "level/period/target" in err and "transformer/month/saifi" in err and err.count("\n") == 1
+
+
+def test_models_list_shows_each_metrics_evaluation_window(world, capsys):
+    # versions scored on different hold-out windows are not comparable: the table says which window
+    import re
+
+    from gridcrit.cli.registry import _primary
+    from gridcrit.registry.registry import Registry
+
+    store, _, _ = world
+    cells = [_primary(m) for m in Registry(store).list()]
+    assert cells and all(re.fullmatch(r"\w+ [\d.e+-]+ \(\d{4}-\d{2}(\.\.[\d-]+)?\)", c) for c in cells), cells
+    assert run(["models", "list", "--store", str(store)]) == 0 and "(20" in capsys.readouterr().out

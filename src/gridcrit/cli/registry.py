@@ -48,15 +48,24 @@ def _t(key: str, lang: str, **kw: Any) -> str:
 
 
 def _primary(m: dict) -> str:
-    """The task's primary metric on the newest data the version was scored on."""
+    """The task's primary metric on the newest data the version was scored on, with those periods:
+    versions scored on different windows are not comparable, and the table must not suggest they are."""
     from gridcrit.registry.evaluate import primary_metric
 
     name, _ = primary_metric(m.get("task") or "regression")
     met = m.get("metrics") or {}
+    windows = {"eval": met.get("eval_periods") or ((m.get("data_fingerprint") or {}).get("split") or {}).get(
+        "test_periods"), "latest_period": met.get("latest_periods")}
     for k in ("eval", "latest_period"):
         d = met.get(k)
         if isinstance(d, dict) and d.get(name) is not None:
-            return f"{name} {d[name]:.4g}"
+            w = windows[k]
+            if isinstance(w, list) and w:
+                w = w[0] if len(w) == 1 else f"{w[0]}..{w[-1]}"
+            if isinstance(w, str) and ".." in w:  # 2024-01..2024-06 -> 2024-01..06
+                a, z = w.split("..", 1)
+                w = f"{a}..{z[5:]}" if a[:5] == z[:5] else w
+            return f"{name} {d[name]:.4g}" + (f" ({w})" if w else "")
     return "-"
 
 
@@ -84,12 +93,23 @@ def register(app: typer.Typer) -> None:
                     console.print(_t("none", lang, s=store))
                 return
             t = Table(title=_t("models", lang))
-            for c in ("version", "status", "slot", "name", "parent", "metric", "created"):
-                t.add_column(c)
-            for m in rs:
+            # compact enough for 80 columns: the parent only when some version has one, the metric's
+            # name in the header when all share it, its evaluation window under the value
+            parents = any(m["parent_version"] for m in rs)
+            metrics = [_primary(m) for m in rs]
+            names = {x.split(" ")[0] for x in metrics if x != "-"}
+            one = names.pop() if len(names) == 1 else None
+            if one:
+                t.title = f"{t.title} · {one}"
+            cols = ["version", "status", "slot", "name", *(["parent"] if parents else []), "metric", "created"]
+            for c in cols:
+                t.add_column(c, no_wrap=c in ("version", "slot"), overflow="fold")
+            for m, x in zip(rs, metrics, strict=True):
                 style = "bold green" if m["status"] == "champion" else "dim" if m["status"] == "retired" else ""
-                t.add_row(m["version"], m["status"], m["slot"], m["name"], m["parent_version"] or "-",
-                          _primary(m), m["created_at"], style=style)
+                cell = (x.removeprefix(one + " ") if one else x).replace(" (", "\n(")
+                t.add_row(m["version"], m["status"], m["slot"], m["name"],
+                          *([m["parent_version"] or "-"] if parents else []), cell,
+                          str(m["created_at"])[:10], style=style)
             console.print(t)
 
         emit(rows, as_json, human)
