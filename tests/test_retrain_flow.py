@@ -230,3 +230,14 @@ def test_time_counters_are_not_drift():
     assert rep.drifted == ["veg"] and rep.features[0]["feature"] == "veg"
     assert "hist_periods_observed" not in rep.summary() and rep.summary().startswith("1 of 3 features drifted")
     assert rep.summary(lang="es").startswith("1 de 3 variables con deriva")
+
+
+def test_every_retrain_step_has_a_spanish_label():
+    # the progress bar follows --lang; a step added without a Spanish label would show English
+    import inspect
+    import re
+
+    from gridcrit.registry import retrain as retrain_module
+
+    names = set(re.findall(r'\bstep\("([^"]+)"\)', inspect.getsource(retrain_module.retrain)))
+    assert len(names) >= 8 and names <= set(retrain_module._STEP_ES), names - set(retrain_module._STEP_ES)

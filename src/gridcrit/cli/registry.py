@@ -211,7 +211,7 @@ def register(app: typer.Typer) -> None:
         try:
             r = retrain(store, data or None, base=base, slot=slot, mode=mode, margin=margin, force=force,
                         eval_periods=eval_periods, pretrain=pretrain, replay=replay, rounds=rounds,
-                        progress=not as_json, again=again)
+                        progress=not as_json, again=again, lang=lang)
         except ValidationError as e:  # the file:row:column list first, then the one-line reason
             for p in e.problems[1:20]:
                 sys.stderr.write(p + "\n")

@@ -60,10 +60,20 @@ PERIODIC_TABLES = ("interrupciones", "redmt", "trafos", "switches", "apoyos", "r
 
 
 # ---------------------------------------------------------------------------------------- helpers
+_STEP_ES = {  # the bar's text in Spanish; ``on_step`` callbacks get the English step names (stable keys)
+    "checking the base model": "revisando el modelo base", "checking new files": "revisando los archivos nuevos",
+    "ingesting new files": "ingiriendo los archivos nuevos", "rebuilding the dataset": "reconstruyendo el conjunto",
+    "fine-tuning the challenger": "ajustando el retador", "training a challenger from scratch":
+    "entrenando un retador desde cero", "evaluating champion and challenger": "evaluando campeón y retador",
+    "computing drift": "calculando la deriva", "registering": "registrando",
+}
+
+
 class _Steps:
     """Rich progress over the retrain steps (silent unless ``enabled``)."""
 
-    def __init__(self, enabled: bool, total: int):
+    def __init__(self, enabled: bool, total: int, lang: str = "es"):
+        self.lang = lang
         self.progress = None
         from gridcrit.cli.common import err_console
 
@@ -78,7 +88,8 @@ class _Steps:
 
     def step(self, text: str) -> None:
         if self.progress is not None:
-            self.progress.update(self.task, description=text, advance=1)
+            shown = text if self.lang == "en" else _STEP_ES.get(text, text)
+            self.progress.update(self.task, description=shown, advance=1)
 
     def close(self) -> None:
         if self.progress is not None:
@@ -333,6 +344,7 @@ def retrain(
     dataset_fn: Callable[..., Any] | None = None,
     on_step: Callable[[str], None] | None = None,
     again: bool = False,
+    lang: str = "es",
 ) -> RetrainResult:
     """Retrain the model ``base`` (default: the champion) with ``new_data_paths``; see module docstring.
 
@@ -349,7 +361,8 @@ def retrain(
     ``rounds``: trees (boosted trees) or epochs (TabNet) added when fine-tuning (default: a quarter of
     the champion's, at least 20 trees / 5 epochs). ``replay``: how many of the last periods the base
     model saw are mixed into the fine-tuning data (measured on the twin: replaying 12 months doubled the
-    gain of fine-tuning over 4 new months alone).
+    gain of fine-tuning over 4 new months alone). ``lang``: language of the progress bar (``on_step``
+    always gets the English step names).
     """
     if mode not in MODES:
         raise ValidationError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
@@ -363,7 +376,7 @@ def retrain(
         raise ValidationError(f"replay must be >= 0, got {replay}")
     store = Path(store)
     reg = Registry(store)
-    steps = _Steps(progress, total=8)
+    steps = _Steps(progress, total=8, lang=lang)
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
 
