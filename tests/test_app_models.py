@@ -60,6 +60,18 @@ def test_predict_equals_the_registry(client, model_store):
     assert r.status_code == 404 and "v9999" in r.json()["error"]
 
 
+def test_predict_next_period_is_the_forecast(client, model_store):
+    from gridcrit.registry.predict import predict
+
+    store = model_store[0]
+    ref = predict(store, period="next")
+    d = client.get("/api/predict", params={"period": "next", "limit": 3}).json()
+    last = client.get("/api/predict", params={"limit": 1}).json()["period"]
+    assert d["period"] == ref.period and d["period"] > last and d["rows"] == len(ref.frame)
+    assert [a["asset_id"] for a in d["assets"]] == ref.frame["asset_id"].head(3).tolist()
+    assert not any(k.startswith("actual_") for k in d["assets"][0])  # no actuals yet: it is a forecast
+
+
 def test_explain_global_and_asset(client, model_store):
     top = client.get("/api/predict", params={"limit": 1}).json()["assets"][0]["asset_id"]
     g = client.get("/api/explain", params={"k": 5}).json()

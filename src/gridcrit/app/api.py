@@ -16,6 +16,7 @@ Routes (all GET unless said; JSON; errors are ``{"error": message, "type": class
                                       vegetation (capped per layer)
 ``/api/models``                       registered model versions (empty when none)
 ``/api/predict?model=&period=&slot=&limit=``  ``registry.predict.predict`` ranked assets with drivers
+    (``period=next``: the forecast of the period after the data)
 ``/api/explain?model=&asset=&period=&slot=&lang=``  global importances (+ local drivers of one asset);
                                       ``champion`` = the model the ranking leads with
 ``POST /api/ask {question, lang}``    ``assistant.Assistant.ask`` answer + citations + trace
@@ -157,9 +158,14 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
             raise NotFoundError(f"store {store} does not exist; create it with 'gridcrit ingest' or 'gridcrit demo'")
         return store
 
-    def dataset_fn(_store: Any, level: str, period: str) -> Any:
+    def dataset_fn(_store: Any, level: str, period: str, end: str | None = None) -> Any:
         from gridcrit.registry.retrain import default_dataset
 
+        if end is not None:  # predict(period="next"): the dataset extended by the period after the data
+            from gridcrit.features.dataset import build_dataset
+
+            return cache.get(("dataset", level, period, end),
+                             lambda: build_dataset(need_store(), level=level, period=period, end=end))
         return cache.get(("dataset", level, period), lambda: default_dataset(need_store(), level, period))
 
     def need_registry() -> None:

@@ -177,8 +177,10 @@ def predict(
         else:
             out[f"pred_{target}"] = np.asarray(lm.model.predict(X), dtype=float)
         ycol = target_column(target)
-        if ycol in rows.columns and rows[ycol].notna().any():
-            out[f"actual_{target}"] = rows[ycol].to_numpy()
+        # an actual value exists once the period's events are in: NaN, or risk class code -1, before that
+        known = rows[ycol].notna() & (rows[ycol].astype(str) != "-1") if ycol in rows.columns else None
+        if known is not None and known.any():
+            out[f"actual_{target}"] = rows[ycol].where(known).to_numpy()
         if primary is None:
             primary = target
             contrib, methods[target] = contributions(lm.model, X)

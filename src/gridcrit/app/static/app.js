@@ -8,7 +8,7 @@ const I18N = {
     subtitle: "criticidad de la red de media tensión", tab_summary: "Resumen", tab_map: "Mapa", tab_ranking: "Ranking",
     tab_explain: "Explicaciones", tab_chat: "Asistente", exclude_med: "Excluir días de evento mayor (IEEE 1366)",
     circuit: "Circuito", all: "Todos", color_by: "Color", by_events: "interrupciones históricas",
-    by_pred: "criticidad predicha", model: "Modelo", period: "Periodo", show: "Mostrar", asset: "Activo",
+    by_pred: "criticidad predicha", model: "Modelo", period: "Periodo", show: "Mostrar", next: "Pronóstico: próximo periodo", asset: "Activo",
     explain: "Explicar", send: "Enviar", chat_ph: "Pregunte por la regulación o por los datos…",
     chat_hint: "Ejemplos: «¿Cuántas interrupciones hubo en 2023?» · «¿Distancia mínima de seguridad a edificaciones?»",
     events: "eventos", rows: "filas", customers: "usuarios", year: "Año", saifi_year: "SAIFI y SAIDI del sistema por año",
@@ -26,7 +26,7 @@ const I18N = {
     subtitle: "criticality of the medium-voltage network", tab_summary: "Summary", tab_map: "Map", tab_ranking: "Ranking",
     tab_explain: "Explanations", tab_chat: "Assistant", exclude_med: "Exclude major event days (IEEE 1366)",
     circuit: "Circuit", all: "All", color_by: "Colour", by_events: "historical interruptions",
-    by_pred: "predicted criticality", model: "Model", period: "Period", show: "Show", asset: "Asset",
+    by_pred: "predicted criticality", model: "Model", period: "Period", show: "Show", next: "Forecast: next period", asset: "Asset",
     explain: "Explain", send: "Send", chat_ph: "Ask about the regulation or the data…",
     chat_hint: "Examples: “How many interruptions were there in 2023?” · “Minimum clearance to buildings?”",
     events: "events", rows: "rows", customers: "customers", year: "Year", saifi_year: "System SAIFI and SAIDI by year",
@@ -293,6 +293,7 @@ $("exclude-med").addEventListener("change", () => loadSummary().catch(showError)
 $("map-circuit").addEventListener("change", () => loadMap().catch(showError));
 $("map-color").addEventListener("change", () => loadMap().catch(showError));
 $("rank-go").addEventListener("click", () => loadRanking().catch(showError));
+$("rank-next").addEventListener("click", () => { $("rank-period").value = "next"; loadRanking().catch(showError); });
 $("exp-go").addEventListener("click", () => loadExplain().catch(showError));
 $("chat-form").addEventListener("submit", ask);
 // ?lang=en and #tab make shareable links; ?q=... asks the assistant on load
