@@ -35,3 +35,18 @@ def test_busy_spinner_only_on_a_terminal_and_never_with_json(monkeypatch):
     monkeypatch.setattr(common, "err_console", Console(file=io.StringIO(), force_terminal=True))
     with pytest.raises(ValueError), common.busy(False, "x"):  # a failing step still raises through it
         raise ValueError("boom")
+
+
+def test_errors_follow_lang(tmp_path, capsys, monkeypatch):
+    # a library error with a Spanish text is printed in Spanish unless --lang en / GRIDCRIT_LANG=en
+    from gridcrit.cli import run
+
+    monkeypatch.delenv("GRIDCRIT_LANG", raising=False)
+    store = str(tmp_path / "none.duckdb")
+    assert run(["train", "--model", "catboost", "--store", store]) != 0
+    assert capsys.readouterr().err.startswith("gridcrit: error: modelo desconocido 'catboost'")
+    assert run(["train", "--model", "catboost", "--store", store, "--lang", "en"]) != 0
+    assert capsys.readouterr().err.startswith("gridcrit: error: unknown model 'catboost'")
+    monkeypatch.setenv("GRIDCRIT_LANG", "en")
+    assert run(["predict", "--store", store]) == 3
+    assert "no models registered" in capsys.readouterr().err

@@ -69,10 +69,10 @@ def test_missing_asset_version_and_period_are_one_line_errors(store, capsys):
     assert run(["explain", "--model", v, "--asset", "NOPE", "--store", str(s)]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "asset 'NOPE' is not in the dataset" in err
-    assert run(["explain", "--model", "v9999", "--global", "--store", str(s)]) == 3
+    assert run(["explain", "--model", "v9999", "--global", "--store", str(s), "--lang", "en"]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "model version 'v9999' not found" in err
-    assert run(["explain", "--model", v, "--period", "2031-01", "--store", str(s)]) == 3
+    assert run(["explain", "--model", v, "--period", "2031-01", "--store", str(s), "--lang", "en"]) == 3
     assert "period '2031-01' not in the dataset" in capsys.readouterr().err
     assert run(["explain", "--model", v, "--global", "--store", str(s / "nope.duckdb")]) == 3
 

@@ -95,7 +95,7 @@ def test_cli_errors_are_one_line(world, capsys, tmp_path):
     assert run(["retrain", "--data", str(tmp_path / "bad"), "--store", str(store)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("gridcrit: error: retrain stopped") and "fake_rows.csv:7:y_saifi" in err[-1]
-    assert run(["predict", "--store", str(store), "--period", "1990-01"]) == 3
+    assert run(["predict", "--store", str(store), "--period", "1990-01", "--lang", "en"]) == 3
     assert "not in the dataset (2019-01..2020-12)" in capsys.readouterr().err
     assert run(["retrain", "--store", str(store), "--mode", "magic"]) == 2
     assert Registry(store).champion()["version"] == v1
@@ -180,7 +180,7 @@ def test_models_list_of_an_empty_slot_names_the_existing_ones(world, capsys):
 
 def test_a_malformed_slot_names_the_form_and_the_slots(world, capsys):
     store, _, _ = world
-    assert run(["predict", "--store", str(store), "--slot", "nonsense"]) == 2
+    assert run(["predict", "--store", str(store), "--slot", "nonsense", "--lang", "en"]) == 2
     err = capsys.readouterr().err
     assert "level/period/target" in err and "transformer/month/saifi" in err and err.count("\n") == 1
 

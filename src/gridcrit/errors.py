@@ -6,9 +6,21 @@ from __future__ import annotations
 
 
 class GridcritError(Exception):
-    """Base class of errors caused by input, configuration or state (not by bugs)."""
+    """Base class of errors caused by input, configuration or state (not by bugs).
+
+    The message is English; ``es=`` may give the Spanish one, which the CLI prints unless ``--lang en``
+    (:meth:`text`)."""
 
     exit_code: int = 1
+
+    def __init__(self, message: str = "", *args: object, es: str | None = None):
+        super().__init__(message, *args)
+        self.es = es
+
+    def text(self, lang: str = "es") -> str:
+        """The message in ``lang`` (Spanish when given and asked for, else the English one)."""
+        es = getattr(self, "es", None)
+        return es if lang == "es" and es else str(self)
 
 
 class ValidationError(GridcritError, ValueError):
@@ -19,8 +31,9 @@ class ValidationError(GridcritError, ValueError):
 
     exit_code = 2
 
-    def __init__(self, message: str, problems: list[str] | None = None, n_problems: int | None = None):
-        super().__init__(message)
+    def __init__(self, message: str, problems: list[str] | None = None, n_problems: int | None = None,
+                 es: str | None = None):
+        super().__init__(message, es=es)
         self.problems = problems or []
         self.n_problems = n_problems if n_problems is not None else len(self.problems)
 

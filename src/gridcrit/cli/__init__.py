@@ -7,6 +7,7 @@ a non-zero exit code.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -62,13 +63,25 @@ _register_all()
 app = cli_app
 
 
+def _lang_of(argv: list[str] | None) -> str:
+    """The language a failed command was asked for (``--lang`` or ``$GRIDCRIT_LANG``; default es)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    for i, a in enumerate(args):
+        if a == "--lang" and i + 1 < len(args):
+            return args[i + 1].lower()
+        if a.startswith("--lang="):
+            return a.split("=", 1)[1].lower()
+    return os.environ.get("GRIDCRIT_LANG", "es").lower()
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (used by ``main`` and by tests)."""
     try:
         rc = cli_app(args=argv, prog_name="gridcrit", standalone_mode=False)
         return rc if isinstance(rc, int) else 0  # a typer.Exit(code) inside a command comes back as its code
     except GridcritError as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        text = e.text(_lang_of(argv))
+        msg = text.splitlines()[0] if text else type(e).__name__
         sys.stderr.write(f"gridcrit: error: {msg}\n")
         return e.exit_code
     except typer.Exit as e:

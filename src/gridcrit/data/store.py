@@ -42,7 +42,8 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
     if read_only:
         if not path.exists():
             raise NotFoundError(
-                f"store {path} does not exist; create it with 'gridcrit ingest' or 'gridcrit demo'"
+                f"store {path} does not exist; create it with 'gridcrit ingest' or 'gridcrit demo'",
+                es=f"no existe el almacén {path}; créelo con 'gridcrit ingest' o 'gridcrit demo'",
             )
         try:
             return duckdb.connect(str(path), read_only=True)

@@ -43,7 +43,8 @@ MODEL_NAMES = tuple(REGISTRY)
 def model_class(name: str) -> type[ZooModel]:
     """The estimator class registered as ``name``."""
     if name not in REGISTRY:
-        raise ValidationError(f"unknown model {name!r}; choose one of {', '.join(REGISTRY)}")
+        raise ValidationError(f"unknown model {name!r}; choose one of {', '.join(REGISTRY)}",
+                              es=f"modelo desconocido {name!r}; elija uno de {', '.join(REGISTRY)}")
     mod, cls = REGISTRY[name].split(":")
     return getattr(importlib.import_module(mod), cls)
 

@@ -112,7 +112,10 @@ def _next_period_dataset(store: str | Path, level: str, pkind: str, last: str, a
     nxt = str(period_label(parse_period(last, pkind) + 1, pkind)[0])
     if asked not in ("next", nxt):
         raise ValidationError(f"period {asked!r} is beyond the data (last {last}): only the next period, {nxt} "
-                              "('--period next'), can be forecast; later ones need the periods in between")
+                              "('--period next'), can be forecast; later ones need the periods in between",
+                              es=f"el periodo {asked!r} está más allá de los datos (último {last}): solo se puede "
+                                 f"pronosticar el siguiente, {nxt} ('--period next'); los posteriores necesitan "
+                                 "los periodos intermedios")
     if dataset_fn is not None:  # tests and callers with their own dataset builder
         return dataset_fn(store, level, pkind, end=nxt), nxt
     return build_dataset(store, level=level, period=pkind, end=nxt), nxt
@@ -159,7 +162,8 @@ def predict(
         frame = ds.frame
         per = period_labels(frame["period"])
     elif period not in available:
-        raise NotFoundError(f"period {period!r} not in the dataset ({available[0]}..{available[-1]})")
+        raise NotFoundError(f"period {period!r} not in the dataset ({available[0]}..{available[-1]})",
+                            es=f"el periodo {period!r} no está en el conjunto ({available[0]}..{available[-1]})")
     rows = frame[(per == period).to_numpy()].reset_index(drop=True)
     out = pd.DataFrame({"asset_id": rows["asset_id"].astype(str), "period": period})
     warnings = [lm.warning for lm in served.values() if lm.warning]

@@ -248,7 +248,9 @@ class Registry:
             if slot.count("/") != 2 or not all(slot.split("/")):
                 known = sorted({r[0] for r in con.execute("SELECT DISTINCT slot FROM _registry_models").fetchall()})
                 raise ValidationError(f"slot {slot!r} is not of the form level/period/target (e.g. "
-                                      f"transformer/month/saifi); slots with models: {', '.join(known) or 'none'}")
+                                      f"transformer/month/saifi); slots with models: {', '.join(known) or 'none'}",
+                                      es=f"el slot {slot!r} no tiene la forma nivel/periodo/objetivo (p. ej. "
+                                         f"transformer/month/saifi); slots con modelos: {', '.join(known) or 'ninguno'}")
             return slot
         slots = sorted({r[0] for r in con.execute(
             "SELECT DISTINCT slot FROM _registry_models WHERE status = 'champion'").fetchall()})
@@ -257,8 +259,10 @@ class Registry:
         if len(slots) == 1:
             return slots[0]
         if not slots:
-            raise NotFoundError(f"no models registered in {self.store}; train one with 'gridcrit train'")
-        raise GridcritError(f"several model slots have champions ({', '.join(slots)}); say which with --slot")
+            raise NotFoundError(f"no models registered in {self.store}; train one with 'gridcrit train'",
+                                es=f"no hay modelos registrados en {self.store}; entrene uno con 'gridcrit train'")
+        raise GridcritError(f"several model slots have champions ({', '.join(slots)}); say which with --slot",
+                            es=f"varios slots tienen campeón ({', '.join(slots)}); indique cuál con --slot")
 
     def show(self, version: str, slot: str | None = None) -> dict[str, Any]:
         """Everything recorded about ``version`` (or ``"champion"``), plus its history of events."""
@@ -275,12 +279,14 @@ class Registry:
             s = self._resolve_slot(con, slot)
             stack = self._champion_stack(con, s)
             if not stack:
-                raise NotFoundError(f"slot {s} has no champion; promote one with 'gridcrit models promote VERSION'")
+                raise NotFoundError(f"slot {s} has no champion; promote one with 'gridcrit models promote VERSION'",
+                                    es=f"el slot {s} no tiene campeón; promueva uno con 'gridcrit models promote VERSIÓN'")
             version = stack[-1]
         rows = self._fetch(con, "WHERE version = ?", (version,))
         if not rows:
             known = [r[0] for r in con.execute("SELECT version FROM _registry_models ORDER BY version").fetchall()]
-            raise NotFoundError(f"model version {version!r} not found; known: {', '.join(known[-10:]) or 'none'}")
+            raise NotFoundError(f"model version {version!r} not found; known: {', '.join(known[-10:]) or 'none'}",
+                                es=f"no existe la versión {version!r}; las hay: {', '.join(known[-10:]) or 'ninguna'}")
         return rows[0]
 
     def champion(self, slot: str | None = None) -> dict[str, Any] | None:
