@@ -421,7 +421,7 @@ def parse_question(question: str, con, lang: str = "es") -> DataQuery:
     upper_words = {w.upper() for w in re.findall(r"[A-Za-z0-9_\-]{3,}", question)}
     circuits = _matching_codes(con, "cto_equi_ope", upper_words)
     if not circuits:  # a circuit of the network without interruptions: its answer is 0, not the system's
-        circuits = [c for c in _network_circuits(con, upper_words)]
+        circuits = _network_circuits(con, upper_words)
     if circuits:
         dq.filters["circuito"] = circuits[0]
     equipos = [e for e in _matching_codes(con, "equipo_ope", upper_words) if e not in circuits]
@@ -710,9 +710,8 @@ def answer_data_question(question: str, store: str | Path, lang: str = "es", llm
     con = open_readonly(store)
     try:
         notes: list[str] = []
-        check_named_assets(question, con, lang)
         try:
-            dq = parse_question(question, con, lang)
+            dq = parse_question(question, con, lang)  # checks the named assets first (NotFoundError)
         except ValidationError:
             if llm is None:
                 raise

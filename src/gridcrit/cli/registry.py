@@ -47,9 +47,9 @@ def _t(key: str, lang: str, **kw: Any) -> str:
     return translate(_T, key, lang, **kw)
 
 
-def _primary(m: dict) -> str:
-    """The task's primary metric on the newest data the version was scored on, with those periods:
-    versions scored on different windows are not comparable, and the table must not suggest they are."""
+def _primary_parts(m: dict) -> tuple[str, float, str | None] | None:
+    """(metric name, value, evaluation window) of the task's primary metric on the newest data the version
+    was scored on: versions scored on different windows are not comparable, and the table must say so."""
     from gridcrit.registry.evaluate import primary_metric
 
     name, _ = primary_metric(m.get("task") or "regression")
@@ -65,8 +65,14 @@ def _primary(m: dict) -> str:
             if isinstance(w, str) and ".." in w:  # 2024-01..2024-06 -> 2024-01..06
                 a, z = w.split("..", 1)
                 w = f"{a}..{z[5:]}" if a[:5] == z[:5] else w
-            return f"{name} {d[name]:.4g}" + (f" ({w})" if w else "")
-    return "-"
+            return name, float(d[name]), w or None
+    return None
+
+
+def _primary(m: dict) -> str:
+    """``"name value (window)"`` of :func:`_primary_parts`, or ``"-"``."""
+    p = _primary_parts(m)
+    return "-" if p is None else f"{p[0]} {p[1]:.4g}" + (f" ({p[2]})" if p[2] else "")
 
 
 def register(app: typer.Typer) -> None:
@@ -96,17 +102,18 @@ def register(app: typer.Typer) -> None:
             # compact enough for 80 columns: the parent only when some version has one, the metric's
             # name in the header when all share it, its evaluation window under the value
             parents = any(m["parent_version"] for m in rs)
-            metrics = [_primary(m) for m in rs]
-            names = {x.split(" ")[0] for x in metrics if x != "-"}
+            metrics = [_primary_parts(m) for m in rs]
+            names = {p[0] for p in metrics if p is not None}
             one = names.pop() if len(names) == 1 else None
             if one:
                 t.title = f"{t.title} · {one}"
             cols = ["version", "status", "slot", "name", *(["parent"] if parents else []), "metric", "created"]
             for c in cols:
                 t.add_column(c, no_wrap=c in ("version", "slot"), overflow="fold")
-            for m, x in zip(rs, metrics, strict=True):
+            for m, p in zip(rs, metrics, strict=True):
                 style = "bold green" if m["status"] == "champion" else "dim" if m["status"] == "retired" else ""
-                cell = (x.removeprefix(one + " ") if one else x).replace(" (", "\n(")
+                cell = _primary(m) if p is None or not one else f"{p[1]:.4g}" + (f" ({p[2]})" if p[2] else "")
+                cell = cell.replace(" (", "\n(")  # the window under the value
                 t.add_row(m["version"], m["status"], m["slot"], m["name"],
                           *([m["parent_version"] or "-"] if parents else []), cell,
                           str(m["created_at"])[:10], style=style)

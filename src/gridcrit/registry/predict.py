@@ -100,6 +100,23 @@ def top_drivers(contrib: np.ndarray | None, columns: list[str], k: int = 3) -> l
             for i, row in enumerate(idx)]
 
 
+def _last_event_label(store: str | Path, pkind: str) -> str:
+    """Label of the last period with events in the store (where the default dataset ends)."""
+    from gridcrit.data.store import connect
+    from gridcrit.features.periods import period_label
+    from gridcrit.features.targets import last_event_period
+
+    con = connect(store, read_only=True)
+    try:
+        last = last_event_period(con, pkind)
+    finally:
+        con.close()
+    if last is None:
+        raise NotFoundError("the store has no interruptions: nothing to forecast from",
+                            es="el almacén no tiene interrupciones: no hay de qué pronosticar")
+    return str(period_label(last, pkind)[0])
+
+
 def _next_period_dataset(store: str | Path, level: str, pkind: str, last: str, asked: str,
                          dataset_fn: Callable[..., Any] | None) -> tuple[Any, str]:
     """The dataset extended by the period after ``last`` (targets unknown, NaN) and that period's label.
@@ -149,7 +166,12 @@ def predict(
         for m in reg.list(status="champion"):
             if m["level"] == level and m["period"] == pkind and m["target"] not in served:
                 served[m["target"]] = reg.load("champion", slot=m["slot"])
-    ds = dataset if dataset is not None else (dataset_fn or default_dataset)(store, level, pkind)
+    if period == "next" and dataset is None and dataset_fn is None:
+        # one build, not two: the store says which period is next (the default dataset is the same rows
+        # without it)
+        ds, period = _next_period_dataset(store, level, pkind, _last_event_label(store, pkind), "next", None)
+    else:
+        ds = dataset if dataset is not None else (dataset_fn or default_dataset)(store, level, pkind)
     frame = ds.frame
     per = period_labels(frame["period"])
     available = sorted(per.unique())
