@@ -72,6 +72,25 @@ def test_predict_next_period_is_the_forecast(client, model_store):
     assert not any(k.startswith("actual_") for k in d["assets"][0])  # no actuals yet: it is a forecast
 
 
+def test_next_period_by_label_is_one_dataset_build(model_store, monkeypatch):
+    """Asking for the next period by its label gives the forecast of ``period="next"`` and builds the
+    dataset once (the store says which period is next), not the default dataset first."""
+    import gridcrit.features.dataset as fd
+    from gridcrit.registry.predict import predict
+
+    store = model_store[0]
+    ref = predict(store, period="next")
+    calls = []
+    real = fd.build_dataset
+    monkeypatch.setattr(fd, "build_dataset", lambda *a, **k: calls.append(k.get("end")) or real(*a, **k))
+    res = predict(store, period=ref.period)
+    assert calls == [ref.period]
+    assert res.period == ref.period and res.frame["asset_id"].tolist() == ref.frame["asset_id"].tolist()
+    calls.clear()
+    predict(store)  # the latest observed period: the default dataset, once
+    assert calls == [None]
+
+
 def test_explain_global_and_asset(client, model_store):
     top = client.get("/api/predict", params={"limit": 1}).json()["assets"][0]["asset_id"]
     g = client.get("/api/explain", params={"k": 5}).json()

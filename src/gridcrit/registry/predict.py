@@ -166,10 +166,11 @@ def predict(
         for m in reg.list(status="champion"):
             if m["level"] == level and m["period"] == pkind and m["target"] not in served:
                 served[m["target"]] = reg.load("champion", slot=m["slot"])
-    if period == "next" and dataset is None and dataset_fn is None:
+    last = _last_event_label(store, pkind) if period is not None and dataset is None and dataset_fn is None else None
+    if last is not None and (period == "next" or period > last):
         # one build, not two: the store says which period is next (the default dataset is the same rows
-        # without it)
-        ds, period = _next_period_dataset(store, level, pkind, _last_event_label(store, pkind), "next", None)
+        # without it), whether asked as 'next' or by its label
+        ds, period = _next_period_dataset(store, level, pkind, last, period, None)
     else:
         ds = dataset if dataset is not None else (dataset_fn or default_dataset)(store, level, pkind)
     frame = ds.frame
