@@ -179,6 +179,8 @@ def test_cli_train_registers(dataset_file, tmp_path, capsys):
     r = json.loads(out.out)
     assert r["version"] and r["metrics"]["eval"]["rmse"] >= 0
     assert "baseline_historical_mean" in r["metrics"]
+    # SAIFI is fitted with the Poisson loss unless --task says otherwise (docs/models.md, "Default task")
+    assert r["metrics"]["eval"]["poisson_deviance"] >= 0
     from gridcrit.registry.registry import Registry
 
     loaded = Registry(store).load(r["version"])

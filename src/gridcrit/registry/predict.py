@@ -100,8 +100,9 @@ def top_drivers(contrib: np.ndarray | None, columns: list[str], k: int = 3) -> l
             for i, row in enumerate(idx)]
 
 
-def _last_event_label(store: str | Path, pkind: str) -> str:
-    """Label of the last period with events in the store (where the default dataset ends)."""
+def _last_event_label(store: str | Path, pkind: str, required: bool = True) -> str | None:
+    """Label of the last period with events in the store (where the default dataset ends); None when
+    the store has none and ``required`` is false."""
     from gridcrit.data.store import connect
     from gridcrit.features.periods import period_label
     from gridcrit.features.targets import last_event_period
@@ -112,6 +113,8 @@ def _last_event_label(store: str | Path, pkind: str) -> str:
     finally:
         con.close()
     if last is None:
+        if not required:
+            return None
         raise NotFoundError("the store has no interruptions: nothing to forecast from",
                             es="el almacén no tiene interrupciones: no hay de qué pronosticar")
     return str(period_label(last, pkind)[0])
@@ -166,7 +169,9 @@ def predict(
         for m in reg.list(status="champion"):
             if m["level"] == level and m["period"] == pkind and m["target"] not in served:
                 served[m["target"]] = reg.load("champion", slot=m["slot"])
-    last = _last_event_label(store, pkind) if period is not None and dataset is None and dataset_fn is None else None
+    last = None
+    if period is not None and dataset is None and dataset_fn is None:
+        last = _last_event_label(store, pkind, required=period == "next")
     if last is not None and (period == "next" or period > last):
         # one build, not two: the store says which period is next (the default dataset is the same rows
         # without it), whether asked as 'next' or by its label
