@@ -88,6 +88,16 @@ def test_param_of_the_wrong_type_fails_in_one_line(switch_file, tmp_path, capsys
     assert "entero" in _err_line(capsys)  # Spanish by default
 
 
+def test_train_errors_in_spanish_by_default(switch_file, tmp_path, capsys):
+    base = ["--dataset", str(switch_file), "--store", str(tmp_path / "s.duckdb")]
+    assert run(["train", "--model", "lightgbm", "--target", "count", "--param", "leaves=3", *base]) == 2
+    assert "no tiene el/los parámetro(s) leaves" in _err_line(capsys)
+    assert run(["train", "--model", "lightgbm", "--target", "count", "--param", "leaves=3", *base, "--lang", "en"]) == 2
+    assert "has no parameter(s) leaves" in _err_line(capsys)
+    assert run(["train", "--model", "lightgbm", "--target", "y_nope", *base]) == 2
+    assert "la columna objetivo 'y_nope' no está en el conjunto" in _err_line(capsys)
+
+
 def test_check_model_params_uses_the_constructor():
     check_model_params("lightgbm", {"num_leaves": 15, "learning_rate": 1, "n_jobs": None})
     check_model_params("rf", {"max_features": "sqrt", "max_depth": None})

@@ -263,7 +263,9 @@ class CompareResult:
 def _check_frame(frame: pd.DataFrame, features: Sequence[str], target: str, period_col: str, asset_col: str) -> None:
     if target not in frame.columns:
         ys = [c for c in frame.columns if str(c).startswith("y_")]
-        raise ValidationError(f"target column {target!r} is not in the table (targets present: {', '.join(ys) or 'none'})")
+        raise ValidationError(f"target column {target!r} is not in the table (targets present: {', '.join(ys) or 'none'})",
+                              es=f"la columna objetivo {target!r} no está en la tabla (objetivos presentes: "
+                                 f"{', '.join(ys) or 'ninguno'})")
     for c in (period_col, asset_col):
         if c not in frame.columns:
             raise ValidationError(f"the table has no {c!r} column (needed for temporal CV and the baseline)")
@@ -343,7 +345,9 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
     for fold, (tr, te) in enumerate(splits):
         if len(tr) == 0 or len(te) == 0:
             raise ValidationError(f"fold {fold}: {'training' if len(tr) == 0 else 'test'} part has no rows; "
-                                  "use fewer folds or more periods")
+                                  "use fewer folds or more periods",
+                                  es=f"pliegue {fold}: la parte de {'entrenamiento' if len(tr) == 0 else 'prueba'} "
+                                     "no tiene filas; use menos pliegues o más periodos")
     names = [*models, BASELINE]
     # the risk classes' cut points are quantiles of positive SAIFI: refit them on each fold's
     # training rows so no test-period value shapes the classes a model is scored on

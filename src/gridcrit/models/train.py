@@ -47,7 +47,9 @@ def train_model(frame: pd.DataFrame, features: Sequence[str], target: str, model
     col = target if target in frame.columns else target_column(target)
     if col not in frame.columns:
         ys = [c for c in frame.columns if str(c).startswith("y_")]
-        raise ValidationError(f"target column {col!r} is not in the dataset (targets present: {', '.join(ys) or 'none'})")
+        raise ValidationError(f"target column {col!r} is not in the dataset (targets present: {', '.join(ys) or 'none'})",
+                              es=f"la columna objetivo {col!r} no está en el conjunto (objetivos presentes: "
+                                 f"{', '.join(ys) or 'ninguno'})")
     task = task or default_task(col)
     if period_col not in frame.columns:
         raise ValidationError(f"the dataset has no {period_col!r} column")
@@ -56,7 +58,9 @@ def train_model(frame: pd.DataFrame, features: Sequence[str], target: str, model
     periods = np.sort(frame[period_col].astype(str).unique())
     if len(periods) < test_periods + 2:
         raise ValidationError(f"the dataset has {len(periods)} period(s) with a known {col}; need more than "
-                              f"test_periods + 1 = {test_periods + 1}")
+                              f"test_periods + 1 = {test_periods + 1}",
+                              es=f"el conjunto tiene {len(periods)} periodo(s) con {col} conocido; se necesitan más "
+                                 f"de test_periods + 1 = {test_periods + 1}")
     per = frame[period_col].astype(str).to_numpy()
     test_from = periods[-test_periods] if test_periods else None
     n_val = min(val_periods, len(periods) - test_periods - 1)

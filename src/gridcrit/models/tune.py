@@ -41,7 +41,8 @@ def parse_budget(text: str | float | int) -> float:
         return float(s)
     parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms])", s)
     if not parts or "".join(a + b for a, b in parts) != s.replace(" ", ""):
-        raise ValidationError(f"budget {text!r} is not a duration like 10m, 90s, 1h30m")
+        raise ValidationError(f"budget {text!r} is not a duration like 10m, 90s, 1h30m",
+                              es=f"el presupuesto {text!r} no es una duración como 10m, 90s, 1h30m")
     return float(sum(float(v) * {"h": 3600, "m": 60, "s": 1}[u] for v, u in parts))
 
 
@@ -152,7 +153,9 @@ def tune(frame: pd.DataFrame, features: Sequence[str], target: str, model: str, 
                    show_progress_bar=progress)
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     if not complete:
-        raise ValidationError(f"no trial of {model} finished within the budget of {budget_s:.0f}s; raise --budget")
+        raise ValidationError(f"no trial of {model} finished within the budget of {budget_s:.0f}s; raise --budget",
+                              es=f"ningún ensayo de {model} terminó dentro del presupuesto de {budget_s:.0f} s; "
+                                 "aumente --budget")
     best = study.best_trial
     return {"model": model, "target": target, "task": task, "primary": primary, "direction": direction,
             "best_params": {**(fixed_params or {}), **_params_from(best.params, model)},

@@ -62,7 +62,9 @@ def make_model(name: str, task: str = "regression", **params: Any) -> ZooModel:
     unknown = sorted(set(params) - accepted)
     if unknown:
         raise ValidationError(f"model {name!r} has no parameter(s) {', '.join(unknown)}; "
-                              f"it takes {', '.join(sorted(accepted))}")
+                              f"it takes {', '.join(sorted(accepted))}",
+                              es=f"el modelo {name!r} no tiene el/los parámetro(s) {', '.join(unknown)}; "
+                                 f"acepta {', '.join(sorted(accepted))}")
     return cls(task=task, **params)
 
 
