@@ -206,7 +206,7 @@ def test_cli_errors_are_one_line(dataset_file, tmp_path, capsys):
     assert rc != 0 and "folds" in err and "Traceback" not in err
     rc = run(["tune", "--model", "lightgbm", "--budget", "ten minutes", "--dataset", str(dataset_file),
               "--store", str(tmp_path / "s.duckdb")])
-    assert rc != 0 and "budget" in capsys.readouterr().err
+    assert rc != 0 and "presupuesto 'ten minutes'" in capsys.readouterr().err  # Spanish unless --lang en
 
 
 def test_cli_tune_resumes(dataset_file, tmp_path, capsys):

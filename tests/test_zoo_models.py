@@ -161,6 +161,10 @@ def test_tabnet_through_the_zoo(tmp_path):
     assert m.predict_proba(X[TE]).shape == (300, 3)
     m.save(tmp_path)
     np.testing.assert_allclose(load_model(tmp_path).predict_proba(X[TE]), m.predict_proba(X[TE]), rtol=1e-5)
+    # one decision step unless asked (docs/models.md), and it survives the round trip
+    assert m.net_.n_steps == 1 and load_model(tmp_path).net_.n_steps == 1
+    three = make_model("tabnet", "classification", **{**FAST["tabnet"], "n_steps": 3}).fit(X[TR], y[TR])
+    assert three.net_.n_steps == 3 and three.net_.explain(X[TE])[1].shape[0] == 3
 
 
 def _heavy(n: int = 1200, seed: int = 2):
