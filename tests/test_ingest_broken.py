@@ -36,8 +36,9 @@ def _lines(header: str, *rows: str) -> str:
     return "\n".join([header, *rows]) + "\n"
 
 
-# name -> (file content as bytes, expected "file:line:column" fragment, expected words in the message)
-BROKEN: dict[str, tuple[bytes, str, str]] = {
+# name -> (file content as bytes, expected "file:line:column" fragment, expected words in the message,
+#          the same in Spanish)
+BROKEN: dict[str, tuple[bytes, str, str, str]] = {
     "missing_column.csv": (
         _lines(
             EV_HEADER.replace(",cnt_usus", ""),
@@ -45,60 +46,76 @@ BROKEN: dict[str, tuple[bytes, str, str]] = {
         ).encode(),
         ":1:cnt_usus:",
         "required column",
+        "falta en el encabezado la columna obligatoria",
     ),
     "wrong_type.csv": (
         _lines(EV_HEADER, ev_row(60), ev_row(61, usus="muchos")).encode(),
         ":3:cnt_usus:",
         "is not an integer",
+        "no es un entero",
     ),
     "fin_before_inicio.csv": (
         _lines(EV_HEADER, ev_row(70, inicio="2019-03-01 10:00:00", fin="2019-03-01 09:00:00")).encode(),
         ":2:fin:",
         "is before inicio",
+        "es anterior a inicio",
     ),
-    "empty.csv": (b"", ":1:-:", "empty file"),
+    "empty.csv": (b"", ":1:-:", "empty file", "archivo vacío"),
+    "leading_empty_line.csv": (  # not 'empty file': the header is just not on line 1
+        ("\n" + _lines(EV_HEADER, ev_row(75))).encode(),
+        ":1:-:",
+        "line 1 is empty: the header must be on line 1",
+        "la línea 1 está vacía",
+    ),
     "truncated_last_line.csv": (
         (_lines(EV_HEADER, ev_row(80), ev_row(81)) + ev_row(82)[:40]).encode(),
         ":4:",
         "fewer fields",
+        "menos campos",
     ),
     "duplicated_rows.csv": (
         _lines(EV_HEADER, ev_row(90), ev_row(91), ev_row(90)).encode(),
         ":4:evento:",
         "duplicated row (identical to line 2)",
+        "fila duplicada (idéntica a la línea 2)",
     ),
-    "unknown_table.csv": (b"foo,bar,baz\n1,2,3\n", ":1:-:", "matches no known table"),
+    "unknown_table.csv": (b"foo,bar,baz\n1,2,3\n", ":1:-:", "matches no known table", "no corresponde a ninguna tabla conocida"),
     "negative_count.csv": (
         _lines(EV_HEADER, ev_row(100, usus="-7")).encode(),
         ":2:cnt_usus:",
         "negative value -7",
+        "valor negativo -7",
     ),
     "bad_coordinates.csv": (
         _lines(TRAFO_HEADER, trafo_row(900, lon="5.06", lat="-75.51")).encode(),
         ":2:LONGITUD:",
         "outside",
+        "coordenada 5.06 fuera de",
     ),
     "bad_date.csv": (
         _lines(TRAFO_HEADER, trafo_row(901, fecha="2019-02-31")).encode(),
         ":2:FECHA:",
         "is not a date",
+        "no es una fecha",
     ),
     "missing_key_value.csv": (
         _lines(TRAFO_HEADER, trafo_row(902), "-" + trafo_row(903)[6:]).encode(),
         ":3:CODE:",
         "missing value in key column",
+        "falta el valor en una columna clave",
     ),
     "conflicts_with_store.csv": (  # event 7549800 / SW0000 is stored with 120 customers
         _lines(EV_HEADER, ev_row(0, usus="999")).encode(),
         ":2:evento:",
         "already stored with different values",
+        "ya está almacenada con valores distintos (fila en conflicto; difiere en: cnt_usus)",
     ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_broken_file_is_refused_with_location_and_store_unchanged(store, tmp_path, name):
-    content, where, words = BROKEN[name]
+    content, where, words, words_es = BROKEN[name]
     f = tmp_path / name
     f.write_bytes(content)
     before = _checksums(store)
@@ -109,6 +126,12 @@ def test_broken_file_is_refused_with_location_and_store_unchanged(store, tmp_pat
     hit = [p for p in e.problems if p.startswith(str(f) + where) and words in p]
     assert hit, f"expected '{f}{where} ... {words}' in {e.problems}"
     assert "nothing was written" in str(e)
+    # the same problems in Spanish (what the CLI prints unless --lang en), same place
+    es = e.problem_lines("es")
+    assert len(es) == len(e.problems)
+    hit = [p for p in es if p.startswith(str(f) + where) and words_es in p]
+    assert hit, f"expected '{f}{where} ... {words_es}' in {es}"
+    assert "no se escribió nada" in e.text("es")
     assert _checksums(store) == before
 
 

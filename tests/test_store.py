@@ -52,3 +52,30 @@ def test_reliability_summary_by_circuit_and_year(tmp_path):
     ]
     info = store_info(store)
     assert info["tables"]["interrupciones"] == {"rows": 3, "first": "2019-03-01", "last": "2020-04-01"}
+
+
+def test_store_locked_by_another_process_is_one_clear_line(tmp_path):
+    """Ingesting while 'gridcrit serve' (or a notebook) holds the store used to print DuckDB's
+    English lock message with its documentation link, and nothing in Spanish."""
+    import subprocess
+    import sys
+
+    from gridcrit.errors import GridcritError
+
+    store = tmp_path / "s.duckdb"
+    connect(store).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+         "time.sleep(60)", str(store)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(GridcritError) as ei:
+            connect(store)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert str(ei.value).startswith(f"cannot open store {store} for writing: another process (PID {holder.pid})")
+    assert ei.value.text("es").startswith(f"no se puede abrir el almacén {store} para escribir: otro proceso")

@@ -32,10 +32,16 @@ class ValidationError(GridcritError, ValueError):
     exit_code = 2
 
     def __init__(self, message: str, problems: list[str] | None = None, n_problems: int | None = None,
-                 es: str | None = None):
+                 es: str | None = None, problems_es: list[str] | None = None):
         super().__init__(message, es=es)
         self.problems = problems or []
         self.n_problems = n_problems if n_problems is not None else len(self.problems)
+        self.problems_es = problems_es  # the same lines in Spanish, when the raiser has them
+
+    def problem_lines(self, lang: str = "es") -> list[str]:
+        """``problems`` in ``lang`` (Spanish when available and asked for, else English)."""
+        es = getattr(self, "problems_es", None)
+        return es if lang == "es" and es else self.problems
 
 
 class NotFoundError(GridcritError):

@@ -34,6 +34,27 @@ _T = {
         "en": "Load {id}: {n} new rows in {s:.1f} s → {store}",
     },
     "more": {"es": "… y {n} problemas más", "en": "… and {n} more problems"},
+    "interrupted": {
+        "es": "gridcrit: error: carga interrumpida; no se escribió nada en {store}",
+        "en": "gridcrit: error: ingest interrupted; nothing was written to {store}",
+    },
+    # file statuses (the JSON keeps the English codes)
+    "loaded_status": {"es": "cargado", "en": "loaded"},
+    "already-loaded_status": {"es": "ya cargado", "en": "already-loaded"},
+    "ignored_status": {"es": "ignorado", "en": "ignored"},
+    "rejected_status": {"es": "rechazado", "en": "rejected"},
+    "ignored_columns": {
+        "es": "{file}: columnas ignoradas (no son columnas de la tabla {tbl}): {cols}",
+        "en": "{file}: ignored columns (not columns of table {tbl}): {cols}",
+    },
+    "ignored_file": {
+        "es": "{file}: ignorado, su encabezado no corresponde a ninguna tabla",
+        "en": "{file}: ignored, its header matches no known table",
+    },
+    "ignored_format": {
+        "es": "{file}: ignorado, no se pueden leer archivos {suffix}: guárdelo como .xlsx o CSV",
+        "en": "{file}: ignored, {suffix} files cannot be read: save it as .xlsx or CSV",
+    },
     "tables": {"es": "Tablas", "en": "Tables"},
     "by_circuit": {
         "es": "Aporte al SAIFI / SAIDI del sistema por circuito (top {n} por SAIDI)",
@@ -70,7 +91,7 @@ def _t(key: str, lang: str, **kw: Any) -> str:
 
 def _print_problems(e: ValidationError, lang: str) -> None:
     """The capped problem list on stderr (plain lines: easy to grep), before the one-line reason."""
-    for p in e.problems:
+    for p in e.problem_lines(lang):
         sys.stderr.write(p + "\n")
     hidden = e.n_problems - len(e.problems)
     if hidden > 0:
@@ -78,6 +99,8 @@ def _print_problems(e: ValidationError, lang: str) -> None:
 
 
 def _show_ingest(rep: dict, lang: str) -> None:
+    from gridcrit.data.readers import UNREADABLE_SUFFIXES
+
     t = Table(title=_t("files", lang))
     for c in ("file", "table", "status", "rows", "added", "skipped"):
         t.add_column(_t(c, lang), justify="right" if c in ("rows", "added", "skipped") else "left")
@@ -85,12 +108,23 @@ def _show_ingest(rep: dict, lang: str) -> None:
         t.add_row(
             Path(f["file"]).name,
             f["table"] or "-",
-            f["status"],
+            _t(f"{f['status']}_status", lang) if f"{f['status']}_status" in _T else f["status"],
             fmt_count(f["rows_in_file"]),
             fmt_count(f["rows_added"]),
             fmt_count(f["skipped_duplicates"]),
         )
     console.print(t)
+    # What was not loaded must be visible without --json: a misspelt column is otherwise just NULL.
+    for f in rep["files"]:
+        name = Path(f["file"]).name
+        if f["status"] == "ignored":
+            suffix = Path(f["file"]).suffix
+            key = "ignored_format" if suffix.lower() in UNREADABLE_SUFFIXES else "ignored_file"
+            console.print(_t(key, lang, file=name, suffix=suffix), markup=False, highlight=False)
+        elif f["ignored_columns"]:
+            cols = ", ".join(f["ignored_columns"])
+            console.print(_t("ignored_columns", lang, file=name, tbl=f["table"], cols=cols), markup=False,
+                          highlight=False, soft_wrap=True)
     console.print(
         _t("loaded", lang, id=rep["load_id"], n=fmt_count(rep["rows_added"]), s=rep["seconds"], store=rep["store"])
     )
@@ -154,11 +188,15 @@ def ingest_cmd(
     """
     from gridcrit.data.ingest import ingest
 
+    store = store or default_store()
     try:
-        rep = ingest(paths, store or default_store(), progress=not as_json)
+        rep = ingest(paths, store, progress=not as_json)
     except ValidationError as e:
         _print_problems(e, lang)
         raise
+    except KeyboardInterrupt:  # Ctrl-C: ingest rolled back; say so in one line, exit 130 like a shell
+        sys.stderr.write(_t("interrupted", lang, store=store) + "\n")
+        raise typer.Exit(130) from None
     emit(rep.to_dict(), as_json, lambda r: _show_ingest(r, lang))
 
 

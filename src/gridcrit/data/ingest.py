@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
+import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -105,13 +107,15 @@ def collect_files(paths: list[Path | str]) -> list[tuple[Path, bool]]:
             found = sorted(
                 f
                 for f in p.rglob("*")
-                if f.is_file() and not f.name.startswith(".") and readers.file_format(f) is not None
+                if f.is_file()
+                and not f.name.startswith(".")
+                and (readers.file_format(f) is not None or f.suffix.lower() in readers.UNREADABLE_SUFFIXES)
             )
             items = [(f, True) for f in found]
         elif p.is_file():
             items = [(p, False)]
         else:
-            raise NotFoundError(f"{p}: no such file or folder")
+            raise NotFoundError(f"{p}: no such file or folder", es=f"{p}: no existe el archivo o la carpeta")
         for f, in_folder in items:
             r = f.resolve()
             if r not in seen:
@@ -120,17 +124,26 @@ def collect_files(paths: list[Path | str]) -> list[tuple[Path, bool]]:
     return out
 
 
+def header_key(name: str) -> str:
+    """How a header cell is compared with column names: BOM and blanks trimmed, case and accents
+    ignored, runs of blanks / ``-`` / ``.`` / ``_`` read as one ``_`` (``Duración H`` = ``duracion_h``,
+    ``equipo ope`` = ``equipo_ope``, ``Período`` = ``periodo``)."""
+    s = unicodedata.normalize("NFKD", name.strip().lstrip("\ufeff").strip())
+    s = "".join(ch for ch in s if not unicodedata.combining(ch)).casefold()
+    return re.sub(r"[\s._-]+", "_", s)
+
+
 def recognise(header: list[str]) -> tuple[TableSpec | None, dict[str, int]]:
     """Table whose signature the header contains (best column overlap wins) and its column mapping.
 
-    Header names are compared case-insensitively after trimming blanks and a BOM; aliases map to
-    canonical names. Returns ``(None, {})`` when no table matches.
+    Header names are compared with :func:`header_key` (case, accents, blanks and ``_``/``-``/``.``
+    ignored); aliases map to canonical names. Returns ``(None, {})`` when no table matches.
     """
-    norm = [h.strip().lstrip("\ufeff").casefold() for h in header]
+    norm = [header_key(h) for h in header]
     best: tuple[int, TableSpec | None, dict[str, int]] = (0, None, {})
     for spec in TABLES.values():
-        names = {c.casefold(): c for c in spec.columns}
-        names.update({a.casefold(): c for a, c in spec.aliases.items()})
+        names = {header_key(c): c for c in spec.columns}
+        names.update({header_key(a): c for a, c in spec.aliases.items()})
         mapping: dict[str, int] = {}
         for i, h in enumerate(norm):
             c = names.get(h)
@@ -160,31 +173,52 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _first_line(e: BaseException) -> str:
+    text = str(e)
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def _table_is_empty(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return con.execute(f'SELECT count(*) FROM (SELECT 1 FROM "{table}" LIMIT 1)').fetchone()[0] == 0
 
 
 def _load_file(
-    con: duckdb.DuckDBPyConnection, path: Path, in_folder: bool, probs: val.FileProblems
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    in_folder: bool,
+    probs: val.FileProblems,
+    earlier: dict[str, list[str]] | None = None,
 ) -> FileReport:
-    """Validate one file and (if clean) insert its new rows inside the open transaction."""
+    """Validate one file and (if clean) insert its new rows inside the open transaction.
+
+    ``earlier``: table -> names of the files of this batch that already inserted rows into it."""
+    if readers.file_format(path) is None:  # .xls & co. (a folder lists only those) or any named file
+        en, es = val.msg("unsupported", suffix=path.suffix or path.name)
+        if in_folder:
+            return FileReport(str(path), None, "ignored", path.suffix.lstrip(".") or "?", "", note=en)
+        probs.add(1, "-", en, es=es)
+        return FileReport(str(path), None, "rejected", path.suffix.lstrip(".") or "?", "")
     try:
         src = readers.inspect(path)
     except (OSError, duckdb.Error, ValueError) as e:
-        probs.add(1, "-", f"cannot read file: {str(e).splitlines()[0]}")
+        probs.add_msg(1, "-", "cannot_read", error=_first_line(e))
         return FileReport(str(path), None, "rejected", readers.file_format(path) or "?", "")
     rep = FileReport(
         str(path), None, "rejected", src.format, src.sha256, encoding=src.encoding, delimiter=src.delimiter
     )
     if src.size == 0 or (src.format == "csv" and not src.header):
-        probs.add(1, "-", "empty file (no header, no rows)")
+        probs.add_msg(1, "-", "first_line_blank" if src.first_line_blank else "empty")
         return rep
     name = "_stage"
     if src.format == "xlsx":  # header only known after reading the sheet
         try:
             n_rows = readers.stage(con, src, name)
         except ValueError as e:
-            probs.add(1, "-", str(e))
+            probs.add(1, "-", str(e), es=getattr(e, "es", None))
+            return rep
+        if not src.header:  # a workbook whose first sheet is blank
+            probs.add_msg(1, "-", "empty")
+            readers.drop_stage(con, name)
             return rep
     spec, mapping = recognise(src.header)
     if spec is None:
@@ -194,17 +228,21 @@ def _load_file(
             return rep
         shown = ", ".join(src.header[:6]) + (" ..." if len(src.header) > 6 else "")
         sigs = "; ".join(f"{s.name}: {', '.join(s.signature)}" for s in TABLES.values())
-        probs.add(1, "-", f"header [{shown}] matches no known table (a table is recognised by: {sigs})")
+        probs.add_msg(1, "-", "no_table", header=shown, sigs=sigs)
         readers.drop_stage(con, name)
         return rep
     rep.table = spec.name
-    rep.ignored_columns = [h for i, h in enumerate(src.header) if i not in mapping.values()]
+    rep.ignored_columns = [h for i, h in enumerate(src.header) if i not in mapping.values() and h.strip()]
     for col in spec.required:
         if col not in mapping:
-            probs.add(1, col, f"required column {col!r} of table {spec.name} is missing from the header")
-    seen = Counter(h.strip().casefold() for h in src.header)
-    for h in sorted(k for k, c in seen.items() if c > 1):
-        probs.add(1, h, "column appears more than once in the header")
+            probs.add_msg(1, col, "required", col=col, table=spec.name)
+    # Only recognised columns must be unique: blank or repeated unknown headers (Excel's trailing
+    # empty columns, two 'Observación') are ignored like any other unknown column.
+    seen = Counter(header_key(h) for h in src.header)
+    for col, i in mapping.items():
+        if seen[header_key(src.header[i])] > 1:
+            same = [h for h in src.header if header_key(h) == header_key(src.header[i])]
+            probs.add_msg(1, src.header[i], "repeated_column", col=col, spellings=", ".join(same))
     if probs:
         readers.drop_stage(con, name)
         return rep
@@ -217,13 +255,13 @@ def _load_file(
     try:
         if src.format != "xlsx":
             n_rows = readers.stage(con, src, name)
-        for line, col, what in src.structural_problems:
-            probs.add(line, col, what)
+        for line, col, what, what_es in src.structural_problems:
+            probs.add(line, col, what, es=what_es)
         if src.n_structural > len(src.structural_problems):
             probs.total += src.n_structural - len(src.structural_problems)
         rep.rows_in_file = n_rows + src.n_structural
         if n_rows == 0 and not src.n_structural:
-            probs.add(2, "-", "no data rows (header only)")
+            probs.add_msg(2, "-", "header_only")
             return rep
         m = val.Mapping(spec, mapping, src.source_types, src.header, typed_file=src.format == "parquet")
         val.typed_view(con, f"{name}_v", m, "_typed")
@@ -240,7 +278,7 @@ def _load_file(
             con.execute(f"DELETE FROM {_quoted(spec.name)}")
         val.check_rows(con, "_typed", m, probs)
         val.check_duplicates(con, "_typed", m, probs)
-        same = val.check_store_conflicts(con, "_typed", m, probs)
+        same = val.check_store_conflicts(con, "_typed", m, probs, (earlier or {}).get(spec.name))
         if probs:
             return rep
         rep.rows_added = val.insert_new_rows(con, "_typed", spec, store_empty=empty)
@@ -249,15 +287,24 @@ def _load_file(
         if same and not rep.note:
             rep.note = f"{same} row(s) already stored with identical values: skipped"
         return rep
+    except duckdb.InterruptException:
+        raise  # Ctrl-C, not a problem of the file: ingest() rolls back and raises KeyboardInterrupt
     except duckdb.Error as e:
         # DuckDB aborts the transaction on an error: nothing more can run in this batch.
-        probs.add(1, "-", f"cannot read file: {str(e).splitlines()[0]}")
+        probs.add_msg(1, "-", "cannot_read", error=_first_line(e))
         rep.note = ABORTED
         return rep
     finally:
         with contextlib.suppress(duckdb.Error):
             con.execute("DROP VIEW IF EXISTS _typed")
             readers.drop_stage(con, name)
+
+
+def _interrupted(e: BaseException) -> bool:
+    """Whether ``e`` is DuckDB's way of reporting a Ctrl-C (SIGINT) during a query."""
+    return isinstance(e, duckdb.InterruptException) or (
+        type(e) is RuntimeError and str(e).startswith("Query interrupted")
+    )
 
 
 def ingest(paths: list[Path | str], store: Path | str, *, progress: bool = False) -> IngestReport:
@@ -269,11 +316,15 @@ def ingest(paths: list[Path | str], store: Path | str, *, progress: bool = False
     t0 = time.perf_counter()
     files = collect_files(list(paths) if isinstance(paths, (list, tuple)) else [paths])
     if not files:
-        raise NotFoundError(f"no .csv/.xlsx/.parquet files in {', '.join(map(str, paths))}")
+        where = ", ".join(map(str, paths))
+        raise NotFoundError(
+            f"no .csv/.xlsx/.parquet files in {where}", es=f"no hay archivos .csv/.xlsx/.parquet en {where}"
+        )
     con = connect(store)
     _duckdb_settings(con)
     reports: list[FileReport] = []
     all_probs: list[val.FileProblems] = []
+    earlier: dict[str, list[str]] = {}
     bar = None
     try:
         con.begin()
@@ -295,8 +346,10 @@ def ingest(paths: list[Path | str], store: Path | str, *, progress: bool = False
             if bar is not None:
                 bar.update(task, description=path.name)
             probs = val.FileProblems(str(path))
-            rep = _load_file(con, path, in_folder, probs)
+            rep = _load_file(con, path, in_folder, probs, earlier)
             reports.append(rep)
+            if rep.rows_added and rep.table:
+                earlier.setdefault(rep.table, []).append(path.name)
             if probs:
                 rep.status = "rejected"
                 all_probs.append(probs)
@@ -320,19 +373,28 @@ def ingest(paths: list[Path | str], store: Path | str, *, progress: bool = False
         if all_probs:
             total = sum(p.total for p in all_probs)
             shown: list[str] = []
+            shown_es: list[str] = []
             # Interleave files so a long list from one file does not hide the others.
             for k in range(val.PROBLEMS_PER_FILE):
                 shown.extend(p.shown[k] for p in all_probs if k < len(p.shown))
+                shown_es.extend(p.shown_es[k] for p in all_probs if k < len(p.shown_es))
             raise ValidationError(
                 f"ingest refused: {total} problem(s) in {len(all_probs)} of {len(files)} file(s); "
                 f"nothing was written to {store}. First: {shown[0] if shown else '?'}",
                 problems=shown[:MAX_PROBLEMS],
                 n_problems=total,
+                es=f"carga rechazada: {total} problema(s) en {len(all_probs)} de {len(files)} archivo(s); "
+                f"no se escribió nada en {store}. Primero: {shown_es[0] if shown_es else '?'}",
+                problems_es=shown_es[:MAX_PROBLEMS],
             )
         con.commit()
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(duckdb.Error):
             con.rollback()
+        if _interrupted(e):
+            # Ctrl-C inside a DuckDB query surfaces as RuntimeError('Query interrupted'): make it the
+            # KeyboardInterrupt it is (the CLI says so in one line, exit 130), after the rollback.
+            raise KeyboardInterrupt(f"ingest interrupted; nothing was written to {store}") from e
         raise
     finally:
         if bar is not None:

@@ -20,6 +20,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,8 @@ CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 SUPPORTED_SUFFIXES = CSV_SUFFIXES | XLSX_SUFFIXES | PARQUET_SUFFIXES
+# Spreadsheets users export but we cannot read: listed (not silently skipped) when met in a folder.
+UNREADABLE_SUFFIXES = {".xls", ".xlsb", ".ods"}
 
 _CHUNK = 1 << 22  # 4 MiB: hashing + UTF-8 check in one streaming pass
 
@@ -45,8 +48,11 @@ class SourceFile:
     encoding: str | None = None  # csv only: utf-8 | latin-1
     delimiter: str | None = None  # csv only
     source_types: list[str] = field(default_factory=list)  # DuckDB type per source column
-    structural_problems: list[tuple[int, str, str]] = field(default_factory=list)  # (line, column, what)
-    n_structural: int = 0
+    # (line, column, what in English, what in Spanish)
+    structural_problems: list[tuple[int, str, str, str]] = field(default_factory=list)
+    n_structural: int = 0  # lines DuckDB rejected
+    blank_lines: list[int] = field(default_factory=list)  # csv only: empty lines (skipped by DuckDB)
+    first_line_blank: bool = False  # csv only: text, but not on line 1 (where the header must be)
 
 
 def file_format(path: Path) -> str | None:
@@ -61,35 +67,81 @@ def file_format(path: Path) -> str | None:
     return None
 
 
-def hash_and_encoding(path: Path, check_text: bool) -> tuple[str, int, str | None]:
-    """sha256, size and (if ``check_text``) ``utf-8``/``latin-1`` in a single streaming pass."""
+def hash_and_encoding(
+    path: Path, check_text: bool, blank_lines: list[int] | None = None
+) -> tuple[str, int, str | None]:
+    """sha256, size and (if ``check_text``) ``utf-8``/``latin-1``/``utf-16`` in a single streaming pass
+    (``utf-16``: the file starts with a UTF-16 little-endian BOM, as Excel's "Unicode text" export).
+
+    ``blank_lines`` (if given) receives the 1-based numbers of the empty lines of the file: DuckDB's
+    CSV reader skips them, so the stage's row numbers must be shifted past them."""
     h = hashlib.sha256()
     size = 0
     dec = codecs.getincrementaldecoder("utf-8")() if check_text else None
     utf8 = check_text
+    nl = 0  # line ends before ``carry``
+    carry = b""
+    utf16 = False
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
+            if check_text and size == 0 and chunk.startswith(codecs.BOM_UTF16_LE):
+                # Line numbers of UTF-16 text are not scanned for empty lines (2-byte line ends).
+                utf16, utf8, blank_lines = True, False, None
             h.update(chunk)
             size += len(chunk)
+            if blank_lines is not None:
+                nl, carry = _scan_blank_lines(carry + chunk, nl, blank_lines, final=False)
             if utf8 and dec is not None:
                 try:
                     dec.decode(chunk)
                 except UnicodeDecodeError:
                     utf8 = False  # Latin-1 decodes any byte sequence: it is the fallback
+    if blank_lines is not None:
+        _scan_blank_lines(carry, nl, blank_lines, final=True)
     if utf8 and dec is not None:
         try:
             dec.decode(b"", final=True)
         except UnicodeDecodeError:
             utf8 = False
-    enc = ("utf-8" if utf8 else "latin-1") if check_text else None
+    enc = ("utf-16" if utf16 else "utf-8" if utf8 else "latin-1") if check_text else None
     return h.hexdigest(), size, enc
+
+
+def _scan_blank_lines(buf: bytes, nl: int, out: list[int], final: bool) -> tuple[int, bytes]:
+    """Append the numbers of empty lines starting in ``buf`` (``nl`` line ends precede it) to ``out``;
+    returns the line-end count and the tail to carry into the next chunk (a match needs 2 bytes of
+    look-ahead)."""
+    end = len(buf) if final else max(0, len(buf) - 2)
+    starts = []  # positions of line ends followed by an empty line (bytes.find: C speed, no regex)
+    for pat in (b"\n\n", b"\n\r\n"):
+        p = buf.find(pat, 0, end + len(pat) - 1)
+        while p != -1:
+            starts.append(p)
+            p = buf.find(pat, p + 1, end + len(pat) - 1)
+    pos = 0
+    for p in sorted(starts):
+        nl += buf.count(b"\n", pos, p)
+        pos = p
+        out.append(nl + 2)  # lines before the empty one: nl + 1 (this line end included)
+    nl += buf.count(b"\n", pos, end)
+    return nl, buf[end:]
 
 
 def _first_line(path: Path, encoding: str) -> str:
     with open(path, "rb") as f:
         raw = f.read(1 << 20)
-    text = raw.decode("utf-8-sig" if encoding == "utf-8" else "latin-1", errors="replace")
+    codec = {"utf-8": "utf-8-sig", "utf-16": "utf-16"}.get(encoding, "latin-1")
+    if codec == "utf-16" and len(raw) % 2:
+        raw = raw[:-1]
+    text = raw.decode(codec, errors="replace")
     return text.splitlines()[0] if text.strip() else ""
+
+
+def _has_text(path: Path, encoding: str) -> bool:
+    with open(path, "rb") as f:
+        raw = f.read(1 << 20)
+    codec = {"utf-8": "utf-8-sig", "utf-16": "utf-16"}.get(encoding, "latin-1")
+    return bool(raw.decode(codec, errors="replace").strip())
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -110,8 +162,9 @@ def inspect(path: Path) -> SourceFile:
     fmt = file_format(path)
     if fmt is None:
         raise ValueError(f"unsupported file type {path.suffix!r}")
-    sha, size, enc = hash_and_encoding(path, check_text=fmt == "csv")
-    src = SourceFile(path=path, format=fmt, sha256=sha, size=size, encoding=enc)
+    blanks: list[int] | None = [] if fmt == "csv" else None
+    sha, size, enc = hash_and_encoding(path, check_text=fmt == "csv", blank_lines=blanks)
+    src = SourceFile(path=path, format=fmt, sha256=sha, size=size, encoding=enc, blank_lines=blanks or [])
     if size == 0:
         return src
     if fmt == "csv":
@@ -119,6 +172,8 @@ def inspect(path: Path) -> SourceFile:
         if line.strip():
             src.delimiter = sniff_delimiter(line)
             src.header = [h.strip() for h in next(csv.reader(io.StringIO(line), delimiter=src.delimiter))]
+        else:
+            src.first_line_blank = _has_text(path, enc or "utf-8")
     elif fmt == "parquet":
         con = duckdb.connect()
         try:
@@ -149,23 +204,46 @@ def stage(con: duckdb.DuckDBPyConnection, src: SourceFile, name: str) -> int:
                 rejects_limit=0)""",
             [p, delim, src.encoding or "utf-8"],
         )
-        rej = con.execute(
-            f"SELECT line, column_name, error_type, error_message FROM {rej_t} ORDER BY line"
-        ).fetchall()
-        src.n_structural = len(rej)
-        for line, colname, etype, msg in rej[:20]:
-            col = _rejected_column(colname, src.header)
-            what = _structural_message(etype, msg, n)
-            src.structural_problems.append((int(line), col, what))
+        # One reject row per missing/extra field: report each rejected line once.
+        rejected = [
+            int(r[0]) for r in con.execute(f"SELECT DISTINCT line FROM {rej_t} ORDER BY line").fetchall()
+        ]
+        src.n_structural = len(rejected)
+        if rejected:
+            rej = con.execute(
+                f"""SELECT line, list(column_name), first(error_type), first(error_message) FROM {rej_t}
+                    WHERE line <= {rejected[min(19, len(rejected) - 1)]} GROUP BY line ORDER BY line"""
+            ).fetchall()
+            for line, colnames, etype, detail in rej:
+                col = _rejected_column(_first_field(colnames), src.header)
+                en, es = _structural_message(etype, detail, n)
+                src.structural_problems.append((int(line), col, en, es))
         con.execute(f"DROP TABLE IF EXISTS {rej_t}")
         con.execute(f"DROP TABLE IF EXISTS {rej_s}")
-        # rowid follows insertion (= file) order; rejected rows shift later lines, but a file with
-        # rejected rows is refused anyway and those lines are reported exactly from the reject table.
-        # Temp tables created inside a transaction number rows from a large offset: subtract it.
+        # rowid follows insertion (= file) order. Temp tables created inside a transaction number
+        # rows from a large offset: subtract it. Empty lines and rejected lines are not staged: shift
+        # the rows after them so that _line stays the file's line.
         base = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {name}").fetchone()[0]
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {name}_v AS SELECT rowid - {base} + 2 AS _line, * FROM {name}"
-        )
+        skipped = sorted(set(src.blank_lines) | set(rejected))
+        if not skipped:
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {name}_v AS SELECT rowid - {base} + 2 AS _line, * FROM {name}"
+            )
+        else:
+            # A staged row r (counting staged rows only, header = 1) is file line r + #{j: s_j - j <= r}
+            # for the skipped lines s_0 < s_1 < ...; k_j = s_j - j is non-decreasing: keep its last j.
+            k = [s_j - j for j, s_j in enumerate(skipped)]
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE {name}_skip AS SELECT k, max(n) AS n
+                    FROM (SELECT unnest(?::BIGINT[]) AS k, unnest(?::BIGINT[]) AS n) GROUP BY k""",
+                [k, list(range(1, len(k) + 1))],
+            )
+            con.execute(
+                f"""CREATE OR REPLACE TEMP VIEW {name}_v AS
+                    SELECT s._r + coalesce(k.n, 0) AS _line, s.* EXCLUDE (_r)
+                    FROM (SELECT rowid - {base} + 2 AS _r, * FROM {name}) s
+                    ASOF LEFT JOIN {name}_skip k ON s._r >= k.k"""
+            )
     elif src.format == "parquet":
         sel = ", ".join('"' + h.replace('"', '""') + f'" AS c{i}' for i, h in enumerate(src.header))
         con.execute(
@@ -178,13 +256,20 @@ def stage(con: duckdb.DuckDBPyConnection, src: SourceFile, name: str) -> int:
         try:
             df = pd.read_excel(src.path, sheet_name=0, dtype=str, keep_default_na=False, header=0)
         except Exception as e:  # openpyxl raises many kinds on corrupt workbooks
-            raise ValueError(f"cannot read workbook: {e}") from e
+            from gridcrit.data.validate import msg
+
+            en, es = msg("workbook", error=str(e).splitlines()[0] if str(e) else type(e).__name__)
+            err = ValueError(en)
+            err.es = es  # type: ignore[attr-defined]
+            raise err from e
         src.header = [str(h).strip() for h in df.columns]
         df.columns = [f"c{i}" for i in range(len(df.columns))]
         df.insert(0, "_line", range(2, len(df) + 2))
-        con.register(f"{name}_df", df)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_df")
-        con.unregister(f"{name}_df")
+        # Not con.register(): DuckDB >= 2 refuses it while an earlier fetchone() left a result open
+        # on the connection (the batch's load-id query does); a replacement scan of the local
+        # DataFrame goes through execute(), which closes that result first.
+        xlsx_frame = df  # noqa: F841 (read by DuckDB's replacement scan below)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM xlsx_frame")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name}_v AS SELECT * FROM {name}")
     types = con.execute(f"DESCRIBE SELECT * FROM {name}_v").fetchall()
     src.source_types = [t[1] for t in types if t[0] != "_line"]
@@ -194,10 +279,20 @@ def stage(con: duckdb.DuckDBPyConnection, src: SourceFile, name: str) -> int:
 def drop_stage(con: duckdb.DuckDBPyConnection, name: str) -> None:
     con.execute(f"DROP VIEW IF EXISTS {name}_v")
     con.execute(f"DROP TABLE IF EXISTS {name}")
+    con.execute(f"DROP TABLE IF EXISTS {name}_skip")
 
 
 def _sql_str(s: str) -> str:
     return s.replace("'", "''")
+
+
+def _first_field(colnames: list[str | None]) -> str | None:
+    """The leftmost of the stage columns (``c3``, ``c10``) DuckDB named for a rejected line."""
+    named = [c for c in colnames if c]
+    idx = [c for c in named if c.startswith("c") and c[1:].isdigit()]
+    if idx:
+        return min(idx, key=lambda c: int(c[1:]))
+    return named[0] if named else None
 
 
 def _rejected_column(colname: str | None, header: list[str]) -> str:
@@ -208,11 +303,15 @@ def _rejected_column(colname: str | None, header: list[str]) -> str:
     return colname or "-"
 
 
-def _structural_message(etype: str, msg: str, n: int) -> str:
+def _structural_message(etype: str, detail: str, n: int) -> tuple[str, str]:
+    """(English, Spanish) text of a row DuckDB's CSV reader rejected."""
+    from gridcrit.data.validate import msg
+
+    found = re.search(r"Found:\s*(\d+)", detail or "")
     if etype == "MISSING COLUMNS":
-        return f"row has fewer fields than the header's {n} (truncated line?): {msg}"
+        return msg("fewer_fields", n=n, found=found.group(1) if found else "?")
     if etype == "TOO MANY COLUMNS":
-        return f"row has more fields than the header's {n}: {msg}"
+        return msg("more_fields", n=n, found=found.group(1) if found else "?")
     if etype == "UNQUOTED VALUE":
-        return f"malformed quoting: {msg}"
-    return f"{etype.lower()}: {msg}"
+        return msg("quoting", detail=detail)
+    return msg("csv_error", kind=etype.lower(), detail=detail)

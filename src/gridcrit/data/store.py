@@ -53,9 +53,26 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
     try:
         con = duckdb.connect(str(path))
     except duckdb.Error as e:
-        raise GridcritError(f"cannot open store {path}: {e}") from e
+        raise _open_error(path, e) from e
     ensure_schema(con)
     return con
+
+
+def _open_error(path: Path, e: Exception) -> GridcritError:
+    """The one-line reason a writable store could not be opened (Spanish too)."""
+    import re
+
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if "lock" in text.lower():
+        pid = re.search(r"PID (\d+)", text)
+        who = f" (PID {pid.group(1)})" if pid else ""
+        return GridcritError(
+            f"cannot open store {path} for writing: another process{who} has it open "
+            "(e.g. 'gridcrit serve'); stop it and retry",
+            es=f"no se puede abrir el almacén {path} para escribir: otro proceso{who} lo tiene abierto "
+            "(p. ej. 'gridcrit serve'); deténgalo y repita",
+        )
+    return GridcritError(f"cannot open store {path}: {text}", es=f"no se puede abrir el almacén {path}: {text}")
 
 
 def files_dir(store: str | Path) -> Path:

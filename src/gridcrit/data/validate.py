@@ -33,16 +33,25 @@ _TEXTUAL = ("VARCHAR",)
 
 @dataclass
 class FileProblems:
-    """Problems found in one file: the first examples and the total count."""
+    """Problems found in one file: the first examples (English in ``shown``, Spanish in
+    ``shown_es``) and the total count."""
 
     file: str
     shown: list[str] = field(default_factory=list)
     total: int = 0
+    shown_es: list[str] = field(default_factory=list)
 
-    def add(self, line: int | str, column: str, what: str, count: int = 1) -> None:
+    def add(self, line: int | str, column: str, what: str, count: int = 1, es: str | None = None) -> None:
+        """Record a problem; ``what`` is English, ``es`` its Spanish text (``what`` when not given)."""
         self.total += count
         if len(self.shown) < PROBLEMS_PER_FILE:
             self.shown.append(f"{self.file}:{line}:{column}: {what}")
+            self.shown_es.append(f"{self.file}:{line}:{column}: {es or what}")
+
+    def add_msg(self, line: int | str, column: str, message: str, /, *values: object, **fields: object) -> None:
+        """Record problem ``message`` (a :data:`MESSAGES` key) in both languages."""
+        en, es = msg(message, *values, **fields)
+        self.add(line, column, en, es=es)
 
     def __bool__(self) -> bool:
         return self.total > 0
@@ -87,24 +96,100 @@ def parse_expr(src_col: str, src_type: str, target: str, typed_file: bool = Fals
         # '12' and '12.0' are integers (pandas writes ints with missing values as floats); '12.5' is not.
         return f"coalesce(TRY_CAST({v} AS {target}), CASE WHEN {d} = trunc({d}) THEN TRY_CAST({d} AS {target}) END)"
     fmts = "['%d/%m/%Y %H:%M:%S', '%d/%m/%Y %H:%M', '%d/%m/%Y', '%Y/%m/%d']"
+    # 12-hour clock as Spanish-locale Excel writes it: '5/01/2019 3:07:00 p. m.' ('a.m.', 'PM' too).
+    ampm = (
+        rf"try_strptime(regexp_replace({v}, '\s*([aApP])\.?\s*[mM]\.?$', ' \1M'), "
+        "['%d/%m/%Y %I:%M:%S %p', '%d/%m/%Y %I:%M %p', '%Y-%m-%d %I:%M:%S %p', '%Y-%m-%d %I:%M %p'])"
+    )
     if target == "DATE":
         return (
             f"coalesce(TRY_CAST({v} AS DATE), TRY_CAST(TRY_CAST({v} AS TIMESTAMP) AS DATE), "
-            f"TRY_CAST(try_strptime({v}, {fmts}) AS DATE))"
+            f"TRY_CAST(try_strptime({v}, {fmts}) AS DATE), TRY_CAST({ampm} AS DATE))"
         )
     if target == "TIMESTAMP":
-        return f"coalesce(TRY_CAST({v} AS TIMESTAMP), try_strptime({v}, {fmts}))"
+        return f"coalesce(TRY_CAST({v} AS TIMESTAMP), try_strptime({v}, {fmts}), {ampm})"
     return f"TRY_CAST({v} AS {target})"
 
 
-def _type_word(t: str) -> str:
-    return {
-        "DOUBLE": "a number",
-        "BIGINT": "an integer",
-        "INTEGER": "an integer",
-        "DATE": "a date (YYYY-MM-DD or dd/mm/yyyy)",
-        "TIMESTAMP": "a date-time (YYYY-MM-DD hh:mm:ss)",
-    }.get(t, t)
+def _type_word(t: str, lang: str = "en") -> str:
+    words = {
+        "DOUBLE": ("a number", "un número"),
+        "BIGINT": ("an integer", "un entero"),
+        "INTEGER": ("an integer", "un entero"),
+        "DATE": ("a date (YYYY-MM-DD or dd/mm/yyyy)", "una fecha (AAAA-MM-DD o dd/mm/aaaa)"),
+        "TIMESTAMP": ("a date-time (YYYY-MM-DD hh:mm:ss)", "una fecha y hora (AAAA-MM-DD hh:mm:ss)"),
+    }.get(t, (t, t))
+    return words[lang == "es"]
+
+
+# Problem texts (English, Spanish) shared by ingest and validation; ``{0}``, ``{1}`` ... are values
+# computed in SQL (check_rows), named fields are filled in Python (:func:`msg`).
+MESSAGES: dict[str, tuple[str, str]] = {
+    "type": ("value {0} is not {what}", "el valor {0} no es {what_es}"),
+    "year": ("date {0} is outside {lo}..{hi}", "la fecha {0} está fuera de {lo}..{hi}"),
+    "null_key": ("missing value in key column", "falta el valor en una columna clave"),
+    "negative": ("negative value {0} (must be >= 0)", "valor negativo {0} (debe ser >= 0)"),
+    "range": (
+        "coordinate {0} outside {lo}..{hi} (swapped lon/lat or projected?)",
+        "coordenada {0} fuera de {lo}..{hi} (¿longitud/latitud invertidas o proyectadas?)",
+    ),
+    "order": ("{b} {0} is before {a} {1}", "{b} {0} es anterior a {a} {1}"),
+    "dup_row": ("duplicated row (identical to line {first})", "fila duplicada (idéntica a la línea {first})"),
+    "dup_key": (
+        "duplicate key {key} (also on line {first} with different values)",
+        "clave duplicada {key} (también en la línea {first} con valores distintos)",
+    ),
+    "conflict": (
+        "key {key} is already stored with different values (conflicting row; differs in: {cols})",
+        "la clave {key} ya está almacenada con valores distintos (fila en conflicto; difiere en: {cols})",
+    ),
+    "conflict_batch": (
+        "key {key} is already stored with different values, or in an earlier file of this load ({files})"
+        " (conflicting row; differs in: {cols})",
+        "la clave {key} ya está almacenada con valores distintos, o en un archivo anterior de esta carga"
+        " ({files}) (fila en conflicto; difiere en: {cols})",
+    ),
+    "cannot_read": ("cannot read file: {error}", "no se puede leer el archivo: {error}"),
+    "empty": ("empty file (no header, no rows)", "archivo vacío (sin encabezado ni filas)"),
+    "first_line_blank": (
+        "line 1 is empty: the header must be on line 1 (delete the empty lines above it)",
+        "la línea 1 está vacía: el encabezado debe estar en la línea 1 (borre las líneas vacías de arriba)",
+    ),
+    "header_only": ("no data rows (header only)", "sin filas de datos (solo el encabezado)"),
+    "no_table": (
+        "header [{header}] matches no known table (a table is recognised by: {sigs})",
+        "el encabezado [{header}] no corresponde a ninguna tabla conocida (una tabla se reconoce por: {sigs})",
+    ),
+    "required": (
+        "required column '{col}' of table {table} is missing from the header",
+        "falta en el encabezado la columna obligatoria '{col}' de la tabla {table}",
+    ),
+    "repeated_column": (
+        "column {col} appears more than once in the header ({spellings})",
+        "la columna {col} aparece más de una vez en el encabezado ({spellings})",
+    ),
+    "fewer_fields": (
+        "row has fewer fields ({found}) than the header's {n} (truncated line?)",
+        "la fila tiene menos campos ({found}) que los {n} del encabezado (¿línea truncada?)",
+    ),
+    "more_fields": (
+        "row has more fields ({found}) than the header's {n} (unquoted separator in a value?)",
+        "la fila tiene más campos ({found}) que los {n} del encabezado (¿separador sin comillas en un valor?)",
+    ),
+    "quoting": ("malformed quoting: {detail}", "comillas mal formadas: {detail}"),
+    "csv_error": ("{kind}: {detail}", "error de lectura CSV ({kind}): {detail}"),
+    "workbook": ("cannot read workbook: {error}", "no se puede leer el libro de Excel: {error}"),
+    "unsupported": (
+        "{suffix} files cannot be read: save it as .xlsx or CSV",
+        "no se pueden leer archivos {suffix}: guárdelo como .xlsx o CSV",
+    ),
+}
+
+
+def msg(message: str, /, *values: object, **fields: object) -> tuple[str, str]:
+    """(English, Spanish) text of problem ``message`` (a :data:`MESSAGES` key)."""
+    en, es = MESSAGES[message]
+    return en.format(*values, **fields), es.format(*values, **fields)
 
 
 @dataclass
@@ -140,10 +225,14 @@ def typed_view(con: duckdb.DuckDBPyConnection, stage_view: str, m: Mapping, name
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {', '.join(sel)} FROM {stage_view}")
 
 
-def _rules(m: Mapping) -> list[tuple[str, str, str, str]]:
-    """(rule id, column, SQL condition that flags a bad row, message SQL expression)."""
+Rule = tuple[str, str, str, str, dict[str, object], list[str]]
+
+
+def _rules(m: Mapping) -> list[Rule]:
+    """(rule id, column, SQL condition that flags a bad row, :data:`MESSAGES` key, its named fields,
+    SQL expressions of the values it shows as ``{0}``, ``{1}``)."""
     spec = m.spec
-    rules: list[tuple[str, str, str, str]] = []
+    rules: list[Rule] = []
     for col in m.present:
         typ = spec.columns[col]
         raw = _q("_raw_" + col)
@@ -159,7 +248,9 @@ def _rules(m: Mapping) -> list[tuple[str, str, str, str]]:
                     f"type:{col}",
                     col,
                     f"{present} AND {_q(col)} IS NULL",
-                    f"'value ' || {raw} || ' is not {_type_word(typ)}'",
+                    "type",
+                    {"what": _type_word(typ), "what_es": _type_word(typ, "es")},
+                    [raw],
                 )
             )
         if typ in ("DATE", "TIMESTAMP"):
@@ -169,7 +260,9 @@ def _rules(m: Mapping) -> list[tuple[str, str, str, str]]:
                     f"year:{col}",
                     col,
                     f"{_q(col)} IS NOT NULL AND (year({_q(col)}) < {lo} OR year({_q(col)}) > {hi})",
-                    f"'date ' || {_q(col)}::VARCHAR || ' is outside {lo}..{hi}'",
+                    "year",
+                    {"lo": lo, "hi": hi},
+                    [f"{_q(col)}::VARCHAR"],
                 )
             )
     for col in spec.key or ():
@@ -179,7 +272,9 @@ def _rules(m: Mapping) -> list[tuple[str, str, str, str]]:
                     f"null:{col}",
                     col,
                     f"{_q(col)} IS NULL AND NOT ({_rule_type_bad(m, col)})",
-                    "'missing value in key column'",
+                    "null_key",
+                    {},
+                    [],
                 )
             )
     for col in spec.non_negative:
@@ -189,7 +284,9 @@ def _rules(m: Mapping) -> list[tuple[str, str, str, str]]:
                     f"neg:{col}",
                     col,
                     f"{_q(col)} < 0",
-                    f"'negative value ' || {_q(col)}::VARCHAR || ' (must be >= 0)'",
+                    "negative",
+                    {},
+                    [f"{_q(col)}::VARCHAR"],
                 )
             )
     if spec.lon_lat:
@@ -200,7 +297,9 @@ def _rules(m: Mapping) -> list[tuple[str, str, str, str]]:
                         f"range:{col}",
                         col,
                         f"{_q(col)} < {lo} OR {_q(col)} > {hi}",
-                        f"'coordinate ' || {_q(col)}::VARCHAR || ' outside {lo}..{hi} (swapped lon/lat or projected?)'",
+                        "range",
+                        {"lo": lo, "hi": hi},
+                        [f"{_q(col)}::VARCHAR"],
                     )
                 )
     pair = ORDERED_PAIRS.get(spec.name)
@@ -211,7 +310,9 @@ def _rules(m: Mapping) -> list[tuple[str, str, str, str]]:
                 f"order:{pair[1]}",
                 pair[1],
                 f"{b} < {a}",
-                f"'{pair[1]} ' || {b}::VARCHAR || ' is before {pair[0]} ' || {a}::VARCHAR",
+                "order",
+                {"a": pair[0], "b": pair[1]},
+                [f"{b}::VARCHAR", f"{a}::VARCHAR"],
             )
         )
     return rules
@@ -259,7 +360,7 @@ def count_problems(con: duckdb.DuckDBPyConnection, relation: str, m: Mapping) ->
     if rules:
         total += sum(
             con.execute(
-                f"SELECT {', '.join(f'count_if({c})' for _, _, c, _ in rules)} FROM {relation}"
+                f"SELECT {', '.join(f'count_if({r[2]})' for r in rules)} FROM {relation}"
             ).fetchone()
         )
     if m.spec.key:
@@ -285,19 +386,19 @@ def check_rows(con: duckdb.DuckDBPyConnection, typed: str, m: Mapping, probs: Fi
     rules = _rules(m)
     if not rules:
         return
-    aggs = ", ".join(f"count_if({cond})" for _, _, cond, _ in rules)
+    aggs = ", ".join(f"count_if({r[2]})" for r in rules)
     counts = con.execute(f"SELECT {aggs} FROM {typed}").fetchone()
-    for (_, col, cond, msg), n in zip(rules, counts, strict=True):
+    for (_, col, cond, key, fields, values), n in zip(rules, counts, strict=True):
         if not n:
             continue
+        shown = "".join(f", {v}" for v in values)
         rows = con.execute(
-            f"SELECT _line, {msg} FROM {typed} WHERE {cond} ORDER BY _line LIMIT {EXAMPLES_PER_RULE}"
+            f"SELECT _line{shown} FROM {typed} WHERE {cond} ORDER BY _line LIMIT {EXAMPLES_PER_RULE}"
         ).fetchall()
         label = m.header[m.source[col]] if col in m.source else col
-        for k, (line, text) in enumerate(rows):
-            probs.add(
-                line, label, text or "invalid value", count=1 if k < len(rows) - 1 else n - len(rows) + 1
-            )
+        for k, (line, *vals) in enumerate(rows):
+            en, es = msg(key, *("NULL" if v is None else v for v in vals), **fields)
+            probs.add(line, label, en, count=1 if k < len(rows) - 1 else n - len(rows) + 1, es=es)
 
 
 def _key_cols(spec: TableSpec) -> list[str]:
@@ -337,12 +438,8 @@ def check_duplicates(con: duckdb.DuckDBPyConnection, typed: str, m: Mapping, pro
     ).fetchone()[0]
     col = m.header[m.source[spec.key[0]]]
     for j, (first, dup, same, k) in enumerate(rows):
-        what = (
-            f"duplicated row (identical to line {first})"
-            if same
-            else f"duplicate key {k} (also on line {first} with different values)"
-        )
-        probs.add(dup, col, what, count=1 if j < len(rows) - 1 else int(total) - len(rows) + 1)
+        en, es = msg("dup_row", first=first) if same else msg("dup_key", key=k, first=first)
+        probs.add(dup, col, en, count=1 if j < len(rows) - 1 else int(total) - len(rows) + 1, es=es)
 
 
 def _key_text(spec: TableSpec, prefix: str = "") -> str:
@@ -356,10 +453,14 @@ def _join_on(spec: TableSpec, a: str, b: str) -> str:
     return " AND ".join(f"{a}.{_q(c)} IS NOT DISTINCT FROM {b}.{_q(c)}" for c in _key_cols(spec))
 
 
-def check_store_conflicts(con: duckdb.DuckDBPyConnection, typed: str, m: Mapping, probs: FileProblems) -> int:
+def check_store_conflicts(
+    con: duckdb.DuckDBPyConnection, typed: str, m: Mapping, probs: FileProblems, earlier: list[str] | None = None
+) -> int:
     """Rows whose key is already stored with different values (error) or identical (skipped).
 
-    Returns the number of identical rows already in the store (they will not be inserted again).
+    ``earlier``: files of the same batch that already inserted rows into this table (named in the
+    problem, since their rows are not in the store before the batch commits). Returns the number of
+    identical rows already in the store (they will not be inserted again).
     """
     spec = m.spec
     if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {_q(spec.name)} LIMIT 1)").fetchone()[0] == 0:
@@ -375,24 +476,41 @@ def check_store_conflicts(con: duckdb.DuckDBPyConnection, typed: str, m: Mapping
         ).fetchone()[0]
         return int(same)
     join = f"FROM {typed} n JOIN {_q(spec.name)} s ON {_join_on(spec, 'n', 's')}"
-    same, diff = con.execute(
-        f"SELECT count_if({nrow} IS NOT DISTINCT FROM {srow}), count_if({nrow} IS DISTINCT FROM {srow}) {join}"
-    ).fetchone()
+    # Whole-row comparison first (cheap); rows it flags are compared column by column, numbers with
+    # a relative tolerance: the same export saved through Excel (15 significant digits) or printed
+    # with fewer decimals is the same data, not a conflict.
+    differs = {c: _value_differs(c, t) for c, t in spec.columns.items()}
+    diff_cond = f"{nrow} IS DISTINCT FROM {srow} AND ({' OR '.join(differs.values())})"
+    same, diff = con.execute(f"SELECT count(*) - count_if({diff_cond}), count_if({diff_cond}) {join}").fetchone()
     if diff:
         kt = _key_text(spec, "n.")
+        differ = ", ".join(f"CASE WHEN {cond} THEN {_lit(c)} END" for c, cond in differs.items())
         rows = con.execute(
-            f"SELECT n._line, {kt} {join} WHERE {nrow} IS DISTINCT FROM {srow} ORDER BY n._line "
-            f"LIMIT {EXAMPLES_PER_RULE}"
+            f"SELECT n._line, {kt}, concat_ws(', ', {differ}) "
+            f"{join} WHERE {diff_cond} ORDER BY n._line LIMIT {EXAMPLES_PER_RULE}"
         ).fetchall()
         col = m.header[m.source[spec.key[0]]]
-        for j, (line, k) in enumerate(rows):
-            probs.add(
-                line,
-                col,
-                f"key {k} is already stored with different values (conflicting row)",
-                count=1 if j < len(rows) - 1 else int(diff) - len(rows) + 1,
-            )
+        for j, (line, k, cols_differ) in enumerate(rows):
+            if earlier:
+                en, es = msg("conflict_batch", key=k, cols=cols_differ, files=", ".join(earlier))
+            else:
+                en, es = msg("conflict", key=k, cols=cols_differ)
+            probs.add(line, col, en, count=1 if j < len(rows) - 1 else int(diff) - len(rows) + 1, es=es)
     return int(same or 0)
+
+
+# Relative difference below which two stored numbers are the same value (Excel keeps 15 digits).
+REL_TOL = 1e-9
+
+
+def _value_differs(col: str, typ: str) -> str:
+    """SQL condition: column ``col`` of the new row ``n`` differs from the stored row ``s``."""
+    a, b = f"n.{_q(col)}", f"s.{_q(col)}"
+    if typ != "DOUBLE":
+        return f"{a} IS DISTINCT FROM {b}"
+    return (
+        f"({a} IS DISTINCT FROM {b} AND coalesce(abs({a} - {b}) > {REL_TOL} * greatest(abs({a}), abs({b})), true))"
+    )
 
 
 def insert_new_rows(con: duckdb.DuckDBPyConnection, typed: str, spec: TableSpec, store_empty: bool) -> int:
