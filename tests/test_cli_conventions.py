@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gridcrit.cli import run
 
 
@@ -50,3 +52,15 @@ def test_errors_follow_lang(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GRIDCRIT_LANG", "en")
     assert run(["predict", "--store", store]) == 3
     assert "no models registered" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("lang", "text"), [("es", "gridcrit: error: interrumpido"), ("en", "gridcrit: error: interrupted")])
+def test_ctrl_c_is_one_line_in_the_asked_language(monkeypatch, capsys, tmp_path, lang, text):
+    import gridcrit.data.store as st
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(st, "store_info", boom)
+    assert run(["store", "info", "--store", str(tmp_path / "s.duckdb"), "--lang", lang]) == 130
+    assert capsys.readouterr().err == text + "\n"

@@ -56,6 +56,33 @@ def _register_all() -> None:
     # One module per stage; each adds its commands in register(app).
     for name in ("data", "synth", "reliability", "dataset", "models", "explain", "registry", "assistant", "serve"):
         importlib.import_module(f"gridcrit.cli.{name}").register(cli_app)
+    _catch_ctrl_c(cli_app)
+
+
+class _CtrlCError(GridcritError):
+    exit_code = 130
+
+
+def _catch_ctrl_c(app: typer.Typer) -> None:
+    """Wrap every command so Ctrl-C reaches :func:`run` as an error it reports in one line (Typer itself
+    turns a KeyboardInterrupt into a silent exit 130)."""
+    import functools
+
+    def wrap(f):
+        @functools.wraps(f)
+        def command(*args, **kwargs):
+            try:
+                return f(*args, **kwargs)
+            except KeyboardInterrupt:
+                raise _CtrlCError("interrupted", es="interrumpido") from None
+        return command
+
+    for info in app.registered_commands:
+        if info.callback is not None:
+            info.callback = wrap(info.callback)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            _catch_ctrl_c(group.typer_instance)
 
 
 _register_all()
@@ -87,7 +114,7 @@ def run(argv: list[str] | None = None) -> int:
     except typer.Exit as e:
         return e.exit_code
     except typer.Abort:
-        sys.stderr.write("gridcrit: aborted\n")
+        sys.stderr.write("gridcrit: cancelado\n" if _lang_of(argv) == "es" else "gridcrit: aborted\n")
         return 130
     except ClickException as e:  # usage errors too: one line, with where to find the usage
         ctx = getattr(e, "ctx", None)
@@ -96,7 +123,7 @@ def run(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"gridcrit: error: {msg}{hint}\n")
         return e.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("gridcrit: interrupted\n")
+        sys.stderr.write("gridcrit: interrumpido\n" if _lang_of(argv) == "es" else "gridcrit: interrupted\n")
         return 130
 
 
