@@ -132,6 +132,45 @@ def test_no_models_is_clear_and_writes_nothing(client, tiny_store):
         con.close()
 
 
+def test_error_messages_in_the_dashboard_language(client, tmp_path):
+    """The dashboard sends its ES/EN choice (Accept-Language or ?lang=): errors come back in it; a client
+    that asks for no language gets English."""
+    es = client.get("/api/predict", headers={"Accept-Language": "es"})
+    assert es.status_code == 404 and "no hay modelos registrados" in es.json()["error"]
+    assert "no models registered" in client.get("/api/predict", headers={"Accept-Language": "en-GB"}).json()["error"]
+    assert "no models registered" in client.get("/api/predict").json()["error"]
+    r = client.get("/api/map/assets", params={"circuit": "NOPE", "lang": "es"})
+    assert r.status_code == 404 and "NOPE" in r.json()["error"] and "tramos" in r.json()["error"]
+    missing = TestClient(create_app(tmp_path / "none.duckdb")).get("/api/store", headers={"Accept-Language": "es"})
+    assert missing.status_code == 404 and "no existe" in missing.json()["error"]
+
+
+def test_cache_builds_a_value_once_for_concurrent_requests(tmp_path):
+    """Two requests wanting the same slow build (the Ranking and the map's predicted colours both need the
+    champion's dataset) share one build instead of each running it."""
+    import threading
+    import time
+
+    from gridcrit.app.api import _Cache
+
+    f = tmp_path / "s.duckdb"
+    f.write_bytes(b"x")
+    cache, calls, got = _Cache(f), [], []
+
+    def make():
+        calls.append(1)
+        time.sleep(0.3)
+        return object()
+
+    threads = [threading.Thread(target=lambda: got.append(cache.get(("dataset", "t"), make))) for _ in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(calls) == 1 and len(got) == 3 and got[0] is got[1] is got[2]
+    assert cache.get(("other",), lambda: 7) == 7  # other keys are not blocked nor mixed up
+
+
 def test_ask_data_question_and_missing_corpus(client):
     r = client.post("/api/ask", json={"question": "¿Cuántas interrupciones hubo en 2023?", "lang": "es"})
     assert r.status_code == 200, r.text

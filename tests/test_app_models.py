@@ -108,12 +108,93 @@ def test_explain_global_and_asset(client, model_store):
     assert r.status_code == 404 and "NO_SUCH" in r.json()["error"]
 
 
+def test_explain_a_row_of_the_forecast(client, model_store):
+    """A row of the 'next period' ranking can be explained: period=next (or the forecast's label) explains
+    the asset in the forecast period with the features /api/predict used, not in the last observed one."""
+    fc = client.get("/api/predict", params={"period": "next", "limit": 1}).json()
+    nxt, top = fc["period"], fc["assets"][0]["asset_id"]
+    for asked in ("next", nxt):
+        r = client.get("/api/explain", params={"asset": top, "period": asked, "lang": "en"})
+        assert r.status_code == 200, r.text
+        loc = r.json()["local"]
+        assert loc["text"].startswith(f"{top} {nxt}:")
+    later = client.get("/api/explain", params={"asset": top, "period": "2999-01"})
+    assert later.status_code == 422 and "2999-01" in later.json()["error"]  # only the next one can be forecast
+
+
+def test_explain_global_importance_does_not_depend_on_the_asset(client):
+    """The 'global importance' chart stays the importance over all assets when one asset is explained
+    (run_explain alone computes it over that asset's rows: a single row when a period is given)."""
+    d = client.get("/api/predict", params={"limit": 2}).json()
+    period, (a, b) = d["period"], [x["asset_id"] for x in d["assets"]]
+    g = client.get("/api/explain", params={"period": period, "k": 5}).json()
+    ea = client.get("/api/explain", params={"period": period, "asset": a, "k": 5}).json()
+    eb = client.get("/api/explain", params={"period": period, "asset": b, "k": 5}).json()
+    assert g["rows"] == d["rows"] > 1
+    assert ea["global"] == eb["global"] == g["global"] and ea["rows"] == g["rows"]
+    assert ea["local"]["text"].startswith(f"{a} {period}") and eb["local"]["text"].startswith(f"{b} {period}")
+
+
+def test_errors_follow_the_requested_language(client, model_store):
+    r = client.get("/api/predict", params={"period": "2999-01"}, headers={"Accept-Language": "es-CO,es;q=0.9"})
+    assert r.status_code == 422 and "más allá de los datos" in r.json()["error"]
+    r = client.get("/api/predict", params={"period": "2999-01"})  # API clients: English
+    assert r.status_code == 422 and "beyond the data" in r.json()["error"]
+
+
+def test_ranking_downloads_as_csv_with_every_row(client, model_store):
+    """The Ranking shows 200 rows; the engineer can take the whole ranking to a spreadsheet."""
+    import io
+
+    import pandas as pd
+
+    from gridcrit.registry.predict import predict
+
+    ref = predict(model_store[0], period="next")
+    r = client.get("/api/predict.csv", params={"period": "next"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert f"gridcrit_ranking_{ref.period}.csv" in r.headers["content-disposition"]
+    got = pd.read_csv(io.StringIO(r.text))
+    assert len(got) == len(ref.frame) > 0
+    assert got["asset_id"].astype(str).tolist() == ref.frame["asset_id"].tolist()
+    assert got["pred_saifi"].tolist() == pytest.approx(ref.frame["pred_saifi"].tolist())
+    assert client.get("/api/predict.csv", params={"model": "v9999"}).status_code == 404
+
+
+def test_malformed_period_says_what_a_period_looks_like(client):
+    """A typo in the Ranking's period box ('2024-6', 'junio') is a format error, not 'beyond the data'."""
+    for route in ("/api/predict", "/api/explain"):
+        for bad in ("junio", "2024-6", "2024-13"):
+            r = client.get(route, params={"period": bad})
+            assert r.status_code == 422 and "YYYY-MM" in r.json()["error"], (route, bad, r.text)
+    es = client.get("/api/predict", params={"period": "junio", "lang": "es"}).json()["error"]
+    assert "AAAA-MM" in es
+
+
+def test_warm_builds_the_first_ranking_in_advance(model_store, monkeypatch):
+    """``app.state.warm()`` (run in the background by ``gridcrit serve``) leaves the champion's ranking
+    cached: the first Ranking view does not build the dataset any more."""
+    import gridcrit.registry.predict as rp
+
+    app = create_app(model_store[0])
+    app.state.warm()
+
+    def boom(*a, **k):
+        raise AssertionError("predicted again")
+
+    monkeypatch.setattr(rp, "predict", boom)
+    c = TestClient(app)
+    r = c.get("/api/predict", params={"model": "champion", "limit": 3})
+    assert r.status_code == 200 and len(r.json()["assets"]) == 3
+    create_app(model_store[0].parent / "none.duckdb").state.warm()  # nothing to warm: no error
+
+
 def test_serve_command_is_registered_and_checks_the_store(tmp_path, capsys):
     from gridcrit.cli import run
 
     assert run(["serve", "--help"]) == 0
     out = capsys.readouterr().out
-    assert "--port" in out and "--host" in out
+    assert "--port" in out and "--host" in out and "--no-warm" in out
     code = run(["serve", "--store", str(tmp_path / "missing.duckdb")])
     assert code == 3 and "does not exist" in capsys.readouterr().err
 

@@ -3,7 +3,8 @@
 ``create_app(store)`` returns a FastAPI app; ``gridcrit serve`` runs it with uvicorn on 127.0.0.1.
 
 Routes (all GET unless said; JSON; errors are ``{"error": message, "type": class}`` with status 404 for
-:class:`~gridcrit.errors.NotFoundError`, 422 for other :class:`~gridcrit.errors.GridcritError`):
+:class:`~gridcrit.errors.NotFoundError`, 422 for other :class:`~gridcrit.errors.GridcritError`; the message
+in the language of ``?lang=`` or ``Accept-Language`` when es/en, else English):
 
 ====================================  ============================================================
 ``/api/health``                       status, version, store path and whether it exists
@@ -16,9 +17,11 @@ Routes (all GET unless said; JSON; errors are ``{"error": message, "type": class
                                       vegetation (capped per layer)
 ``/api/models``                       registered model versions (empty when none)
 ``/api/predict?model=&period=&slot=&limit=``  ``registry.predict.predict`` ranked assets with drivers
-    (``period=next``: the forecast of the period after the data)
-``/api/explain?model=&asset=&period=&slot=&lang=``  global importances (+ local drivers of one asset);
-                                      ``champion`` = the model the ranking leads with
+    (``period=next``: the forecast of the period after the data); ``/api/predict.csv``: all rows as CSV
+``/api/explain?model=&asset=&period=&slot=&lang=``  global importances (over all assets, of ``period``
+                                      when given) + local drivers of one asset; ``period=next`` (or
+                                      its label): the forecast period; ``champion`` = the model the
+                                      ranking leads with
 ``POST /api/ask {question, lang}``    ``assistant.Assistant.ask`` answer + citations + trace
 ``/``                                 the single-page dashboard (``static/``); plotly.js is served
                                       from the installed ``plotly`` package at ``/vendor/plotly.min.js``
@@ -36,6 +39,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -66,13 +70,18 @@ def plotly_js_path() -> Path:
 
 
 class _Cache:
-    """A small LRU cache whose entries are dropped when the store file changes (mtime/size)."""
+    """A small LRU cache whose entries are dropped when the store file changes (mtime/size).
+
+    One build per key at a time: a request that needs a value another request is already building
+    waits for it instead of building it again (a CHEC-size dataset takes minutes; the Ranking, the
+    map's predicted colours and the Explanations tab all ask for the same one)."""
 
     def __init__(self, store: Path, size: int = 16):
         self.store, self.size = store, size
         self._d: OrderedDict[Any, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._stamp: tuple | None = None
+        self._building: dict[Any, threading.Lock] = {}
 
     def _current(self) -> tuple | None:
         try:
@@ -90,11 +99,25 @@ class _Cache:
             if key in self._d:
                 self._d.move_to_end(key)
                 return self._d[key]
-        value = make()  # outside the lock: a slow build must not block other routes
-        with self._lock:
-            self._d[key] = value
-            while len(self._d) > self.size:
-                self._d.popitem(last=False)
+            building = self._building.setdefault((stamp, key), threading.Lock())
+        # outside the cache lock: a slow build must not block other routes, only those wanting this key
+        with building:
+            with self._lock:
+                if stamp == self._stamp and key in self._d:  # built by the request we waited for
+                    self._d.move_to_end(key)
+                    return self._d[key]
+            try:
+                value = make()
+            except BaseException:
+                with self._lock:
+                    self._building.pop((stamp, key), None)
+                raise
+            with self._lock:  # stored before the key stops being "in progress": no window for a 2nd build
+                if stamp == self._stamp:
+                    self._d[key] = value
+                    while len(self._d) > self.size:
+                        self._d.popitem(last=False)
+                self._building.pop((stamp, key), None)
         return value
 
 
@@ -115,6 +138,27 @@ def _jsonable(obj: Any) -> Any:
     return json.loads(to_json(obj))
 
 
+def request_lang(request: Request) -> str:
+    """Language a request asks for: ``?lang=es|en``, else the first tag of ``Accept-Language`` when it is
+    es or en (the dashboard sends its ES/EN choice there), else English (API clients, scripts)."""
+    q = request.query_params.get("lang")
+    if q in ("es", "en"):
+        return q
+    first = request.headers.get("accept-language", "").split(",")[0].split(";")[0].strip().lower()
+    return first[:2] if first[:2] in ("es", "en") else "en"
+
+
+_PERIOD_RE = re.compile(r"^(\d{4}-(0[1-9]|1[0-2])|\d{4}-?Q[1-4]|next)$")
+
+
+def _check_period(period: str | None) -> None:
+    """A period as the dashboard's box takes it: YYYY-MM, YYYY-Qn or 'next' (anything else used to reach
+    the registry and come back as 'beyond the data')."""
+    if period is not None and not _PERIOD_RE.match(period):
+        raise ValidationError(f"period {period!r} is not YYYY-MM (month), YYYY-Qn (quarter) or 'next'",
+                              es=f"el periodo {period!r} no es AAAA-MM (mes), AAAA-Qn (trimestre) ni 'next'")
+
+
 def _lead_champion(store: Path, slot: str | None = None) -> str:
     """The version ``predict`` leads its table with: the champion of ``slot``, else — when all champions
     share one level and period — the SAIFI one (then SAIDI, count, risk), so that the Ranking and
@@ -129,7 +173,9 @@ def _lead_champion(store: Path, slot: str | None = None) -> str:
         return champs[0]["version"]
     meta = reg.champion(slot)
     if meta is None:
-        raise NotFoundError(f"no champion{' in slot ' + slot if slot else ''}; promote one with 'gridcrit models promote'")
+        raise NotFoundError(f"no champion{' in slot ' + slot if slot else ''}; promote one with 'gridcrit models promote'",
+                            es=f"no hay campeón{' en el slot ' + slot if slot else ''}; promueva uno con "
+                               "'gridcrit models promote'")
     return meta["version"]
 
 
@@ -146,16 +192,20 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
     app.state.cache = cache
 
     @app.exception_handler(GridcritError)
-    async def _gridcrit_error(_request: Request, exc: GridcritError) -> JSONResponse:
+    async def _gridcrit_error(request: Request, exc: GridcritError) -> JSONResponse:
         status = 404 if isinstance(exc, NotFoundError) else 422
-        body: dict[str, Any] = {"error": str(exc), "type": type(exc).__name__}
+        # the message in the language the request asks for (the dashboard sends its own); English else
+        lg = request_lang(request)
+        body: dict[str, Any] = {"error": exc.text(lg), "type": type(exc).__name__}
         if isinstance(exc, ValidationError) and exc.problems:
-            body["problems"] = exc.problems[:20]
+            lines = exc.problem_lines(lg) if hasattr(exc, "problem_lines") else exc.problems
+            body["problems"] = lines[:20]
         return JSONResponse(body, status_code=status)
 
     def need_store() -> Path:
         if not store.exists():
-            raise NotFoundError(f"store {store} does not exist; create it with 'gridcrit ingest' or 'gridcrit demo'")
+            raise NotFoundError(f"store {store} does not exist; create it with 'gridcrit ingest' or 'gridcrit demo'",
+                                es=f"el almacén {store} no existe; créelo con 'gridcrit ingest' o 'gridcrit demo'")
         return store
 
     def dataset_fn(_store: Any, level: str, period: str, end: str | None = None) -> Any:
@@ -173,7 +223,8 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
 
         # Registry() creates its tables when they are missing; the app must never write
         if not has_registry(need_store()):
-            raise NotFoundError("no models registered in this store; train one with 'gridcrit train'")
+            raise NotFoundError("no models registered in this store; train one with 'gridcrit train'",
+                                es="no hay modelos registrados en este almacén; entrene uno con 'gridcrit train'")
 
     # ------------------------------------------------------------------ data
     @app.get("/api/health")
@@ -244,7 +295,8 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
         # JSON-cleaned once, inside the cache: the layers are the largest response
         d = cache.get(("map", circuit, limit), lambda: _jsonable(map_layers(need_store(), circuit, limit)))
         if circuit and not d["layers"].get("segments", {}).get("total"):
-            raise NotFoundError(f"circuit {circuit!r} has no segments in the latest snapshot")
+            raise NotFoundError(f"circuit {circuit!r} has no segments in the latest snapshot",
+                                es=f"el circuito {circuit!r} no tiene tramos en la última foto de la red")
         return d
 
     # ------------------------------------------------------------------ models
@@ -258,17 +310,31 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
         keep = ("version", "name", "task", "target", "level", "period", "status", "slot", "created_at", "metrics")
         return _jsonable({"models": [{k: m.get(k) for k in keep} for m in Registry(store).list()]})
 
+    def predicted(model: str, period: str | None, slot: str | None) -> Any:
+        from gridcrit.registry.predict import predict as run
+
+        return cache.get(("predict", model, period, slot),
+                         lambda: run(store, model=model, period=period, slot=slot, dataset_fn=dataset_fn))
+
     @app.get("/api/predict")
     def predict(model: str = "champion", period: str | None = None, slot: str | None = None,
                 limit: int = Query(100, ge=1)) -> dict[str, Any]:
-        from gridcrit.registry.predict import predict as run
-
+        _check_period(period)
         need_registry()
-        res = cache.get(("predict", model, period, slot),
-                        lambda: run(store, model=model, period=period, slot=slot, dataset_fn=dataset_fn))
+        res = predicted(model, period, slot)
         d = {"period": res.period, "models": res.models, "warnings": res.warnings,
              "drivers_method": res.drivers_method, "rows": len(res.frame), "assets": _records(res.frame, limit)}
         return _jsonable(d)
+
+    @app.get("/api/predict.csv")
+    def predict_csv(model: str = "champion", period: str | None = None, slot: str | None = None) -> Response:
+        """The whole ranking of ``/api/predict`` (every asset, not ``limit``) as CSV, for a spreadsheet."""
+        _check_period(period)
+        need_registry()
+        res = predicted(model, period, slot)
+        name = f"gridcrit_ranking_{res.period}.csv"
+        return Response(res.frame.to_csv(index=False), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.get("/api/explain")
     def explain(model: str = "champion", asset: str | None = None, period: str | None = None, slot: str | None = None,
@@ -276,14 +342,51 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
                 max_rows: int = Query(2000, ge=10)) -> dict[str, Any]:
         from gridcrit.cli.explain import run_explain
 
+        _check_period(period)
         need_registry()
         ln = lang_ or lang
         if model == "champion":
             model = _lead_champion(store, slot)
-        res = cache.get(("explain", model, asset, period, ln, k, max_rows),
-                        lambda: run_explain(store, model, asset=asset, period=period, lang=ln, k=k,
-                                            max_rows=max_rows, dataset_fn=dataset_fn))
+        dsfn = dataset_fn
+        if period is not None:
+            from gridcrit.registry.fingerprint import period_labels
+            from gridcrit.registry.registry import Registry
+
+            meta = Registry(store).show(model)
+            base = dataset_fn(store, meta["level"], meta["period"])
+            if period not in set(period_labels(base.frame["period"])):
+                # 'next' or the forecast period's label (a row of the ranking's forecast): the dataset
+                # extended by the period after the data, as /api/predict builds it (and its errors)
+                period = predicted(model, period, None).period
+                end = period
+                dsfn = lambda s_, lv, pk: dataset_fn(s_, lv, pk, end=end)  # noqa: E731
+
+        def run(a: str | None) -> dict[str, Any]:
+            return cache.get(("explain", model, a, period, ln, k, max_rows),
+                             lambda: run_explain(store, model, asset=a, period=period, lang=ln, k=k,
+                                                 max_rows=max_rows, dataset_fn=dsfn))
+
+        res = run(None)
+        if asset is not None:
+            # the global importances stay those of all assets (of the period): run_explain given an asset
+            # computes them over that asset's rows only (one row when a period is given)
+            one = run(asset)
+            res = {**res, "local": one["local"]}
         return _jsonable(res)
+
+    def warm() -> None:
+        """Build what the first Ranking / Map / Explanations view asks for (the lead champion's ranking of
+        the latest period, and so its dataset): ``gridcrit serve`` runs it in the background at start,
+        since on a CHEC-size store that first build takes a minute or more."""
+        from gridcrit.app.queries import has_registry
+
+        try:
+            if store.exists() and has_registry(store):
+                predicted("champion", None, None)
+        except GridcritError:  # no champion, ambiguous slots ...: the routes will say so
+            pass
+
+    app.state.warm = warm
 
     # ------------------------------------------------------------------ assistant
     def assistant() -> Any:

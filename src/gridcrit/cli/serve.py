@@ -23,6 +23,9 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option("--host", help="Address to listen on / dirección de escucha.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="TCP port / puerto.")] = 8765,
         lang: LangOpt = "es",
+        warm: Annotated[bool, typer.Option("--warm/--no-warm", help=(
+            "Build the champion's ranking in the background at start (minutes on a CHEC-size store) / "
+            "precalcular el ranking del campeón al arrancar."))] = True,
     ) -> None:
         """REST API + web dashboard (maps, rankings, explanations, chat) / API REST y tablero web."""
         import uvicorn
@@ -38,4 +41,8 @@ def register(app: typer.Typer) -> None:
             # the API has no authentication: say so loudly when it listens beyond this machine
             console.print(f"[yellow]warning: listening on {host} — the API has no authentication[/yellow]")
         console.print(f"gridcrit dashboard: http://{'[' + host + ']' if ':' in host else host}:{port}/  (store {path})")
+        if warm:  # requests that need the same build wait for it instead of starting a second one
+            import threading
+
+            threading.Thread(target=web.state.warm, name="gridcrit-warm", daemon=True).start()
         uvicorn.run(web, host=host, port=port, log_level="warning")

@@ -21,6 +21,14 @@ const I18N = {
     interruptions: "interrupciones", kpi_store: "almacén", predicted_saifi: "SAIFI predicho",
     click_hint: "Clic en un activo: traza aguas abajo y explicación.",
     no_pred_transformers: "el modelo campeón no predice transformadores: color por interrupciones",
+    snapshot: "foto de la red", champion: "campeón", candidate: "candidato", retired: "retirado", proba: "prob.",
+    risk_labels: ["Bajo", "Medio", "Alto", "Muy Alto"], steps: "pasos TabNet",
+    kind_transformer: "transformador", kind_switch: "interruptor", kind_segment: "tramo", kind_circuit: "circuito",
+    no_indices: "Sin índices de confiabilidad", latest_row: "última fila del activo",
+    download_csv: "Descargar CSV (todas las filas)", shown: "mostradas", circuits_of: "Índices por circuito",
+    by_saidi: "ordenados por SAIDI", n_customers: "usuarios (N)",
+    computing: "calculando… (la primera vez, en una red grande, puede tardar un par de minutos)",
+    "tree SHAP contributions": "contribuciones SHAP de árboles", "TabNet attention importances": "importancias de atención de TabNet",
   },
   en: {
     subtitle: "criticality of the medium-voltage network", tab_summary: "Summary", tab_map: "Map", tab_ranking: "Ranking",
@@ -39,6 +47,14 @@ const I18N = {
     interruptions: "interruptions", kpi_store: "store", predicted_saifi: "predicted SAIFI",
     click_hint: "Click an asset: downstream trace and explanation.",
     no_pred_transformers: "the champion model does not predict transformers: coloured by interruptions",
+    snapshot: "network snapshot", champion: "champion", candidate: "candidate", retired: "retired", proba: "prob.",
+    risk_labels: ["Low", "Medium", "High", "Very high"], steps: "TabNet steps",
+    kind_transformer: "transformer", kind_switch: "switch", kind_segment: "segment", kind_circuit: "circuit",
+    no_indices: "No reliability indices", latest_row: "latest row of the asset",
+    download_csv: "Download CSV (all rows)", shown: "shown", circuits_of: "Indices by circuit",
+    by_saidi: "sorted by SAIDI", n_customers: "customers (N)",
+    computing: "computing… (the first time, on a large network, this can take a couple of minutes)",
+    "tree SHAP contributions": "tree SHAP contributions", "TabNet attention importances": "TabNet attention importances",
   },
 };
 let LANG = "es";
@@ -51,8 +67,9 @@ const TITLE = { font: { size: 14 }, x: 0.01, xanchor: "left" };  // left: the mo
 const HEAT = [[0, "#ffffcc"], [0.35, "#feb24c"], [0.7, "#f03b20"], [1, "#800026"]];  // low = pale, high = dark red
 const loaded = {};
 
-async function api(path, opts) {
-  const r = await fetch(path, opts);
+async function api(path, opts = {}) {
+  // Accept-Language: the API answers its error messages in the dashboard's language
+  const r = await fetch(path, { ...opts, headers: { ...(opts.headers || {}), "Accept-Language": LANG } });
   const body = await r.json().catch(() => ({ error: r.statusText }));
   if (!r.ok) { const e = new Error(body.error || r.statusText); e.status = r.status; throw e; }
   return body;
@@ -66,11 +83,22 @@ function applyLang() {
   $("lang-es").classList.toggle("active", LANG === "es");
   $("lang-en").classList.toggle("active", LANG === "en");
 }
-function setLang(l) { LANG = l; localStorage.setItem("gridcrit-lang", l); applyLang(); for (const k in loaded) delete loaded[k]; openTab(current); }
+function setLang(l) {
+  LANG = l; localStorage.setItem("gridcrit-lang", l); applyLang();
+  for (const k in loaded) delete loaded[k];
+  const sel = $("map-circuit");  // circuit labels carry a translated word: rebuild them
+  while (sel.options.length > 1) sel.remove(1);
+  for (const id of ["rank-model", "exp-model"]) { keepModel[id] = $(id).value; $(id).innerHTML = ""; }  // model labels too
+  modelList = null; predCache = null;
+  if (!$("trace-box").hidden && traceCode) showTrace(traceCode);
+  openTab(current);
+}
 
 let current = "summary";
 function openTab(name) {
+  if (!LOADERS[name]) name = "summary";
   current = name;
+  if (location.hash.slice(1) !== name) history.replaceState(null, "", "#" + name);  // shareable link
   document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
   document.querySelectorAll(".tab").forEach((s) => s.classList.toggle("active", s.id === "tab-" + name));
   showError(null);
@@ -81,10 +109,12 @@ function openTab(name) {
 // ------------------------------------------------------------------ Resumen
 async function loadSummary() {
   const med = $("exclude-med").checked;
+  let idxError = null;
+  const noIdx = (e) => { idxError = e; return { indices: [] }; };  // e.g. no interruptions ingested yet
   const [store, sys, circ] = await Promise.all([
     api("/api/store"),
-    api(`/api/indices?by=system&period=year&exclude_med=${med}`),
-    api(`/api/indices?by=circuit&period=year&exclude_med=${med}`),
+    api(`/api/indices?by=system&period=year&exclude_med=${med}`).catch(noIdx),
+    api(`/api/indices?by=circuit&period=year&exclude_med=${med}`).catch(noIdx),
   ]);
   const yrs = store.by_year || [];
   const partial = new Set(yrs.filter((y) => !(y.from.slice(5, 7) === "01" && y.to.slice(5, 7) === "12")).map((y) => String(y.year)));
@@ -117,6 +147,15 @@ async function loadSummary() {
     { title: { text: t("by_circuit"), ...TITLE }, margin: { t: 40, r: 10, l: 90, b: 40 }, xaxis: { type: "category" }, yaxis: { type: "category", autorange: "reversed" },
       height: Math.max(360, 60 + 18 * groups.length) }, PLOT_CFG);
   const rows = Object.entries(store.tables).map(([n, v]) => `<tr><td>${esc(n)}</td><td class="num">${fmt(v.rows)}</td><td>${esc(v.first)}</td><td>${esc(v.last)}</td></tr>`).join("");
+  // the numbers behind the heat map: IEEE 1366 indices of each circuit in the latest year, worst SAIDI first
+  const lastP = periods[periods.length - 1];
+  const cr = circ.indices.filter((r) => String(r.period) === lastP).sort((a, b) => (b.SAIDI ?? -1) - (a.SAIDI ?? -1));
+  const f3 = (v) => (v === null || v === undefined ? "–" : Number(v).toLocaleString(LANG, { maximumFractionDigits: 3 }));
+  $("circuit-table").innerHTML = cr.length ? `<h3>${t("circuits_of")} · ${esc(lastP)}${partial.has(lastP) ? "*" : ""} (${t("by_saidi")})</h3><table class="data">` +
+    `<tr><th>${t("circuit")}</th><th>${t("n_customers")}</th><th>${t("events")}</th><th>SAIFI</th><th>SAIDI h</th><th>CAIDI h</th><th>ASAI</th><th>MAIFI</th></tr>` +
+    cr.map((r) => `<tr><td>${esc(r.group)}</td><td class="num">${f3(Math.round(r.customers))}</td><td class="num">${f3(r.events)}</td><td class="num">${f3(r.SAIFI)}</td>` +
+      `<td class="num">${f3(r.SAIDI)}</td><td class="num">${f3(r.CAIDI)}</td><td class="num">${r.ASAI == null ? "–" : Number(r.ASAI).toFixed(6)}</td><td class="num">${f3(r.MAIFI)}</td></tr>`).join("") + "</table>" : "";
+  if (idxError) showError(`${t("no_indices")}: ${idxError.message}`);
   $("store-tables").innerHTML = `<h3>${t("table")}s</h3><table class="data"><tr><th>${t("table")}</th><th>${t("rows")}</th><th>${t("first")}</th><th>${t("last")}</th></tr>${rows}</table>`;
 }
 
@@ -163,9 +202,15 @@ async function loadMap() {
     let vals = R.map((r) => r[ie]), cbar = t("interruptions");
     if ($("map-color").value === "pred") {
       const p = await predictions();
-      const by = new Map(p.assets.map((a) => [a.asset_id, a.pred_saifi ?? a.proba_risk]));
+      // the target the ranking leads with (SAIFI first); a risk model: its predicted class 0..3 (Bajo … Muy
+      // Alto), not proba_risk, which is the confidence in whatever class it predicts (high for "Bajo" too)
+      const tg = Object.keys(p.models || {})[0];
+      const by = new Map(p.assets.map((a) => [a.asset_id, a["pred_" + tg]]));
       const hit = R.some((r) => by.has(r[0]));
-      if (hit) { vals = R.map((r) => by.get(r[0]) ?? null); cbar = t("predicted_saifi"); }
+      if (hit) {
+        vals = R.map((r) => by.get(r[0]) ?? null);
+        cbar = `${tg === "saifi" ? t("predicted_saifi") : t("pred") + " " + (tg === "risk" && LANG === "es" ? "riesgo" : tg)} ${p.period}`;
+      }
       else notes.push(p.error || (by.size ? t("no_pred_transformers") : t("no_models")));
     }
     traces.push({ type: "scattergl", mode: "markers", x: R.map((r) => r[2]), y: R.map((r) => r[3]), name: t("transformers"),
@@ -197,59 +242,100 @@ async function loadMap() {
   Plotly.react("chart-map", traces, { margin: { t: 10, r: 10, l: 50, b: 40 }, legend: { orientation: "h", y: -0.08 }, hovermode: "closest",
     xaxis: { title: "lon", showgrid: false, zeroline: false, range: xr }, yaxis: { title: "lat", showgrid: false, zeroline: false, range: yr, scaleanchor: "x", scaleratio: 1 / Math.cos(lat0 * Math.PI / 180) },
     plot_bgcolor: "#fbfcfd" }, PLOT_CFG);
-  $("map-note").textContent = `${m.snapshot ? "snapshot " + m.snapshot + " · " : ""}${notes.join(" · ")} · ${t("click_hint")}`;
+  $("map-note").textContent = `${m.snapshot ? t("snapshot") + " " + m.snapshot + " · " : ""}${notes.join(" · ")} · ${t("click_hint")}`;
   const div = $("chart-map");
   div.removeAllListeners && div.removeAllListeners("plotly_click");
   div.on("plotly_click", (ev) => { const p = ev.points[0]; const code = p.customdata || (p.text && String(p.text).split(" ")[0]); if (code) showTrace(code); });
 }
+let traceCode = null;
 async function showTrace(code) {
   const box = $("trace-box");
+  traceCode = code;
   try {
     const d = await api(`/api/assets/${encodeURIComponent(code)}/trace`);
-    box.innerHTML = `<b>${esc(d.device)}</b> (${esc(d.kind)}, ${t("circuit")} ${esc(d.circuit)}) · ${t("depth")} ${d.depth} · ${fmt(d.distance_m)} m<br>
+    box.innerHTML = `<b>${esc(d.device)}</b> (${esc(t("kind_" + d.kind))}, ${t("circuit")} ${esc(d.circuit)}) · ${t("depth")} ${d.depth} · ${fmt(d.distance_m)} m<br>
       ${t("downstream")}: ${d.n_segments} ${t("segments")}, ${d.n_transformers} ${t("transformers")}, ${fmt(d.customers)} ${t("customers")}<br>
-      ${t("protection")}: ${esc(d.protective_upstream.join(" → ") || "–")}
-      <br><button onclick="explainAsset('${esc(d.device)}')">${t("explain")} ${esc(d.device)}</button>`;
+      ${t("protection")}: ${esc(d.protective_upstream.join(" → ") || "–")}`;
+    const ms = await models().catch(() => []);
+    if (ms.some((m) => m.level === d.kind)) {  // a transformer model cannot explain a segment
+      const b = document.createElement("button");
+      b.textContent = `${t("explain")} ${d.device}`;
+      b.addEventListener("click", () => explainAsset(d.device));
+      box.append(document.createElement("br"), b);
+    }
   } catch (e) { box.textContent = e.message; }
   box.hidden = false;
 }
-function explainAsset(code) { $("exp-asset").value = code; loaded.explain = true; openTab("explain"); loadExplain().catch(showError); }
+// explain one asset; from the ranking with its model and period (a forecast row: the forecast period)
+function explainAsset(code, model, period) {
+  $("exp-asset").value = code;
+  $("exp-period").value = period || "";
+  loaded.explain = true; openTab("explain");
+  (async () => {
+    await fillModels($("exp-model"));
+    if (model && [...$("exp-model").options].some((o) => o.value === model)) $("exp-model").value = model;
+    await loadExplain();
+  })().catch(showError);
+}
 
 // ------------------------------------------------------------------ Ranking
+let modelList = null;
+const keepModel = {};
+async function models() { if (!modelList) modelList = (await api("/api/models")).models; return modelList; }
 async function fillModels(sel) {
   if (sel.options.length) return true;
-  const m = await api("/api/models");
-  if (!m.models.length) return false;
-  sel.add(new Option("champion", "champion"));
-  m.models.forEach((v) => sel.add(new Option(`${v.version} · ${v.name} · ${v.target} (${v.status})`, v.version)));
+  const ms = await models();
+  if (!ms.length) { modelList = null; return false; }  // asked again next time: a model may be trained meanwhile
+  sel.add(new Option(t("champion"), "champion"));
+  ms.forEach((v) => sel.add(new Option(`${v.version} · ${v.name} · ${v.target} (${t(v.status)})`, v.version)));
+  if (keepModel[sel.id] && [...sel.options].some((o) => o.value === keepModel[sel.id])) sel.value = keepModel[sel.id];
   return true;
 }
 async function loadRanking() {
-  if (!(await fillModels($("rank-model")))) { $("rank-note").textContent = t("no_models"); $("rank-table").innerHTML = ""; return; }
+  if (!(await fillModels($("rank-model")))) {
+    $("rank-note").textContent = t("no_models"); $("rank-table").innerHTML = "";
+    if ($("rank-period").value === "next") $("rank-period").value = "";
+    return;
+  }
   const q = new URLSearchParams({ model: $("rank-model").value, limit: "200" });
   if ($("rank-period").value.trim()) q.set("period", $("rank-period").value.trim());
-  $("rank-note").textContent = "…";
+  $("rank-note").textContent = t("computing");
   const d = await api("/api/predict?" + q);
   $("rank-period").value = d.period;
   const a = d.assets, keys = a.length ? Object.keys(a[0]).filter((k) => k.startsWith("pred_") || k.startsWith("proba_") || k.startsWith("actual_")) : [];
-  const head = `<tr><th>${t("rank")}</th><th>${t("asset")}</th>${keys.map((k) => `<th>${esc(k.replace("pred_", t("pred") + " ").replace("actual_", t("actual") + " "))}</th>`).join("")}<th>${t("drivers")}</th></tr>`;
-  $("rank-table").innerHTML = head + a.map((r) => `<tr class="click" data-asset="${esc(r.asset_id)}"><td class="num">${r.rank}</td><td>${esc(r.asset_id)}</td>${keys.map((k) => `<td class="num">${fmt(r[k])}</td>`).join("")}<td>${esc((r.drivers || "").replaceAll(";", " ·"))}</td></tr>`).join("");
-  $("rank-table").querySelectorAll("tr.click").forEach((tr) => tr.addEventListener("click", () => explainAsset(tr.dataset.asset)));
-  $("rank-note").textContent = `${d.period} · ${Object.entries(d.models).map(([k, v]) => k + "=" + v).join(", ")} · ${d.rows} ${t("rows")}` +
-    (Object.values(d.drivers_method)[0] ? ` · ${t("drivers")}: ${Object.values(d.drivers_method)[0]}` : "") + (d.warnings.length ? " · ⚠ " + d.warnings.join("; ") : "");
+  const tgt = (s) => (s === "risk" ? (LANG === "es" ? "riesgo" : "risk") : s === "count" ? t("interruptions") : s.toUpperCase());
+  const label = (k) => { const [p, ...rest] = k.split("_"), g = tgt(rest.join("_"));
+    return p === "pred" ? (LANG === "es" ? `${g} ${t("pred")}` : `${t("pred")} ${g}`) : p === "actual" ? (LANG === "es" ? `${g} ${t("actual")}` : `${t("actual")} ${g}`) : `${t("proba")} ${g}`; };
+  // risk classes are codes 0..3 (Bajo … Muy Alto): show their names
+  const cell = (k, v) => (/^(pred|actual)_risk$/.test(k) && Number.isInteger(v) && t("risk_labels")[v] ? esc(t("risk_labels")[v]) : fmt(v));
+  const head = `<tr><th>${t("rank")}</th><th>${t("asset")}</th>${keys.map((k) => `<th>${esc(label(k))}</th>`).join("")}<th>${t("drivers")}</th></tr>`;
+  $("rank-table").innerHTML = head + a.map((r) => `<tr class="click" data-asset="${esc(r.asset_id)}"><td class="num">${r.rank}</td><td>${esc(r.asset_id)}</td>${keys.map((k) => `<td class="num">${cell(k, r[k])}</td>`).join("")}<td>${esc((r.drivers || "").replaceAll(";", " ·"))}</td></tr>`).join("");
+  // a row explains that asset in the ranked period (the forecast period too) with the ranking's model
+  const model = $("rank-model").value;
+  $("rank-table").querySelectorAll("tr.click").forEach((tr) => tr.addEventListener("click", () => explainAsset(tr.dataset.asset, model, d.period)));
+  const method = Object.values(d.drivers_method)[0];
+  // the whole ranking (not only the rows on screen) for a spreadsheet
+  $("rank-csv").href = "/api/predict.csv?" + new URLSearchParams({ model, period: d.period });
+  $("rank-csv").hidden = false;
+  $("rank-note").textContent = `${d.period} · ${Object.entries(d.models).map(([k, v]) => tgt(k) + "=" + v).join(", ")} · ${a.length}/${d.rows} ${t("rows")} ${t("shown")}` +
+    (method ? ` · ${t("drivers")}: ${t(method)}` : "") + (d.warnings.length ? " · ⚠ " + d.warnings.join("; ") : "");
 }
 
 // ------------------------------------------------------------------ Explicaciones
 const GROUP_COLOUR = { asset: "#1f77b4", topology: "#9467bd", exposure: "#2ca02c", history: "#ff7f0e", "": "#7f7f7f" };
 async function loadExplain() {
   if (!(await fillModels($("exp-model")))) { $("exp-note").textContent = t("no_models"); return; }
+  const period = $("exp-period").value.trim();
+  $("exp-note").textContent = t("computing");
   if (!$("exp-asset").value.trim()) {  // default: the asset ranked most critical by the chosen model
-    const top = await api(`/api/predict?limit=1&model=${encodeURIComponent($("exp-model").value)}`).catch(() => null);
+    const tq = new URLSearchParams({ limit: "1", model: $("exp-model").value });
+    if (period) tq.set("period", period);
+    const top = await api("/api/predict?" + tq).catch(() => null);
     if (top && top.assets.length) $("exp-asset").value = top.assets[0].asset_id;
   }
   const q = new URLSearchParams({ model: $("exp-model").value, lang: LANG, k: "12" });
   if ($("exp-asset").value.trim()) q.set("asset", $("exp-asset").value.trim());
-  $("exp-note").textContent = "…";
+  if (period) q.set("period", period);
   const d = await api("/api/explain?" + q);
   const g = [...d.global].reverse();
   Plotly.react("chart-global", [{ type: "bar", orientation: "h", x: g.map((r) => r.importance), y: g.map((r) => r.feature),
@@ -263,7 +349,8 @@ async function loadExplain() {
     $("exp-text").textContent = d.local.text;
   } else { Plotly.purge("chart-local"); $("exp-text").textContent = ""; }
   $("exp-text").hidden = !d.local;
-  $("exp-note").textContent = `${d.rows} ${t("rows")}` + (d.warning ? " · ⚠ " + d.warning : "") + (d.steps ? " · TabNet steps: " + d.steps.map((s) => s.join(", ")).join(" | ") : "");
+  $("exp-note").textContent = `${d.version} · ${period || (d.local ? t("latest_row") : "")} · ${d.rows} ${t("rows")}` + (d.warning ? " · ⚠ " + d.warning : "") +
+    (d.steps ? ` · ${t("steps")}: ` + d.steps.map((s) => s.join(", ")).join(" | ") : "");
 }
 
 // ------------------------------------------------------------------ Asistente
