@@ -37,6 +37,8 @@ def test_reliability_summary_by_circuit_and_year(tmp_path):
         ev_row(1, inicio="2019-03-01 10:00:00", fin="2019-03-01 12:00:00"),
         ev_row(2, inicio="2020-03-01 10:00:00", fin="2020-03-01 12:00:00").replace("NSA23L14", "MAZ30L13"),
         ev_row(3, inicio="2020-04-01 10:00:00", fin="2020-04-01 12:00:00").replace("NSA23L14", "MAZ30L13"),
+        # a 2-minute (momentary) row: MAIFI, not SAIFI/SAIDI, as in `gridcrit indices`
+        ev_row(4, inicio="2019-05-01 10:00:00", fin="2019-05-01 10:02:00").replace(",2.5,> 3 min,", ",0.0333,< 3 min,"),
     ]
     f = tmp_path / "ev.csv"
     f.write_text("\n".join([EV_HEADER, *rows]) + "\n")
@@ -46,12 +48,12 @@ def test_reliability_summary_by_circuit_and_year(tmp_path):
     # each row: SAIFI 0.00024, SAIDI 0.0006 (stored per-row contributions are summed)
     assert s["by_circuit"][0] == {"circuit": "MAZ30L13", "events": 2, "SAIFI": 0.00048, "SAIDI": 0.0012}
     assert s["by_circuit"][1]["circuit"] == "NSA23L14"
-    assert [(y["year"], y["events"], y["SAIFI"]) for y in s["by_year"]] == [
-        (2019, 1, 0.00024),
-        (2020, 2, 0.00048),
+    assert [(y["year"], y["events"], y["SAIFI"], y["MAIFI"]) for y in s["by_year"]] == [
+        (2019, 2, 0.00024, 0.00024),
+        (2020, 2, 0.00048, 0.0),
     ]
     info = store_info(store)
-    assert info["tables"]["interrupciones"] == {"rows": 3, "first": "2019-03-01", "last": "2020-04-01"}
+    assert info["tables"]["interrupciones"] == {"rows": 4, "first": "2019-03-01", "last": "2020-04-01"}
 
 
 def test_store_locked_by_another_process_is_one_clear_line(tmp_path):

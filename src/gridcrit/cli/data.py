@@ -158,21 +158,18 @@ def _show_summary(s: dict, lang: str) -> None:
     t = Table(title=_t("by_circuit", lang, n=len(s["by_circuit"])))
     for c in ("circuit", "events", "SAIFI", "SAIDI (h)"):
         t.add_column(_t(c, lang) if c in _T else c, justify="left" if c == "circuit" else "right")
+    def num(v, digits: int) -> str:  # None: the store cannot give the index (no customer base ...)
+        return "—" if v is None else f"{v:.{digits}f}"
+
     for r in s["by_circuit"]:
-        t.add_row(str(r["circuit"]), fmt_count(r["events"]), f"{r['SAIFI'] or 0:.4f}", f"{r['SAIDI'] or 0:.4f}")
+        t.add_row(str(r["circuit"]), fmt_count(r["events"]), num(r["SAIFI"], 4), num(r["SAIDI"], 4))
     console.print(t)
     y = Table(title=_t("by_year", lang))
-    for c in ("year", "from", "to", "events", "SAIFI", "SAIDI (h)"):
+    for c in ("year", "from", "to", "events", "SAIFI", "SAIDI (h)", "MAIFI"):
         y.add_column(_t(c, lang) if c in _T else c, justify="right")
     for r in s["by_year"]:
-        y.add_row(
-            str(r["year"]),
-            r["from"],
-            r["to"],
-            fmt_count(r["events"]),
-            f"{r['SAIFI'] or 0:.3f}",
-            f"{r['SAIDI'] or 0:.3f}",
-        )
+        y.add_row(str(r["year"]), r["from"], r["to"], fmt_count(r["events"]), num(r["SAIFI"], 3),
+                  num(r["SAIDI"], 3), num(r.get("MAIFI"), 3))
     console.print(y)
 
 
