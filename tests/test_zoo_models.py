@@ -236,3 +236,20 @@ def test_time_budget_checks_validation_within_an_epoch():
     m.fit(Xh[:2500], y[:2500], eval_set=[(Xh[2500:], y[2500:])])
     assert [h["rows_seen"] for h in m.history_] == [1000, 2000, 2500, 3500, 4500, 5000]
     assert m.n_epochs_ == 2
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "xgboost", "mlp", "tabnet"])
+def test_category_codes_served_as_floats_match_training_categories(name):
+    """The workflow trains on ``model_frame`` (integer codes as pandas categories) while the dataset holds
+    the codes as float32; served that way every row used to count as an unseen category."""
+    from gridcrit.models.compare import model_frame
+
+    rng = np.random.default_rng(4)
+    n = 900
+    code = rng.integers(0, 4, n).astype(np.float32)
+    raw = pd.DataFrame({"a": rng.normal(size=n), "veg_code": code})
+    y = raw["a"].to_numpy() + np.array([0.0, 2.0, -2.0, 4.0])[code.astype(int)] + rng.normal(0, 0.1, n)
+    Xtrain = model_frame(raw, ["a", "veg_code"], ["veg_code"])
+    assert isinstance(Xtrain["veg_code"].dtype, pd.CategoricalDtype)
+    m = make_model(name, "regression", **FAST[name]).fit(Xtrain, y)
+    np.testing.assert_allclose(m.predict(raw), m.predict(Xtrain), rtol=1e-5, atol=1e-6)

@@ -21,6 +21,7 @@ constant target, a class with one member, no rows) raise :class:`gridcrit.errors
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 from typing import Any, ClassVar
@@ -81,6 +82,24 @@ def as_frame(X: Any, columns: list[str] | None = None) -> pd.DataFrame:
 def is_categorical(s: pd.Series) -> bool:
     """Columns we treat as categories: strings, objects, pandas categoricals."""
     return not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s))
+
+
+def category_strings(values: Any) -> np.ndarray:
+    """Category values as the strings models compare (object array): ``str(value)``, except that an
+    integral number written as a float loses its ``.0`` (``1.0`` → ``"1"``).
+
+    Why: the criticality dataset stores category codes as float32 columns, while the training
+    workflow hands them to the models as pandas categories of integers; read as strings those are
+    ``"1.0"`` and ``"1"``, and every served row would count as an unseen category. Leading zeros
+    (``"05001"``) are kept: only a trailing ``.0…`` is dropped.
+    """
+    st = pd.Series(values).astype(str)
+    uniq = pd.unique(st.to_numpy())
+    fix = {u: u.split(".")[0] for u in uniq if isinstance(u, str) and _INTEGRAL_FLOAT.fullmatch(u)}
+    return (st.replace(fix) if fix else st).to_numpy(dtype=object)
+
+
+_INTEGRAL_FLOAT = re.compile(r"-?\d+\.0+")
 
 
 def check_task(task: str) -> str:
@@ -222,7 +241,7 @@ class TabularEncoder:
             s = X[c]
             if is_categorical(s):
                 self.cat_cols.append(c)
-                vc = s.dropna().astype(str).value_counts()
+                vc = pd.Series(category_strings(s.dropna())).value_counts()
                 self.vocab[c] = [str(v) for v in vc.index[: self.max_categories]]
             else:
                 self.num_cols.append(c)
@@ -270,9 +289,10 @@ class TabularEncoder:
         self._check_columns(X)
         out = np.zeros((len(X), len(self.cat_cols)), dtype=np.int64)
         for j, c in enumerate(self.cat_cols):
-            index = {v: i + 1 for i, v in enumerate(self.vocab[c])}
+            # vocabularies saved before category_strings existed may hold "1.0": compare both sides alike
+            index = {v: i + 1 for i, v in enumerate(category_strings(self.vocab[c]))}
             s = X[c]
-            out[:, j] = s.astype(str).map(index).fillna(0).to_numpy(dtype=np.int64)
+            out[:, j] = pd.Series(category_strings(s)).map(index).fillna(0).to_numpy(dtype=np.int64)
             out[s.isna().to_numpy(), j] = 0
         return out
 

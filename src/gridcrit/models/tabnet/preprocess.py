@@ -39,7 +39,7 @@ import pandas as pd
 import torch
 
 from gridcrit.errors import ValidationError
-from gridcrit.models.base import is_constant
+from gridcrit.models.base import category_strings, is_constant
 
 
 @dataclass
@@ -79,7 +79,7 @@ class TabularPreprocessor:
                 pre.constant_columns.append(name)
             elif name in cats:
                 pre.cat_columns.append(name)
-                vals = col.dropna().astype(str).unique().tolist()
+                vals = pd.unique(category_strings(col.dropna())).tolist()
                 pre.categories[name] = sorted(vals)
             else:
                 values = _numeric(col, name)
@@ -161,9 +161,10 @@ class TabularPreprocessor:
                 x_num[:, nan_pos[name]] = bad
         x_cat = np.zeros((n, len(self.cat_columns)), dtype=np.int64)
         for j, name in enumerate(self.cat_columns):
-            cats = pd.Index(self.categories[name])
+            # category_strings on both sides: "1.0" (a float code) and "1" (an integer category) are one value
+            cats = pd.Index(category_strings(self.categories[name]))
             col = df[name]
-            codes = cats.get_indexer(col.astype(str).to_numpy()) + 1  # unseen → -1 + 1 = 0
+            codes = cats.get_indexer(category_strings(col)) + 1  # unseen → -1 + 1 = 0
             codes[col.isna().to_numpy()] = 0
             x_cat[:, j] = codes
         return torch.from_numpy(x_num), torch.from_numpy(x_cat)
