@@ -62,9 +62,12 @@ def test_first_period_follows_first_snapshot(ds):
 
 def test_targets_equal_independent_recomputation(store, ds):
     con = connect(store, read_only=True)
-    ev = con.execute("SELECT evento, equipo_ope, inicio, SAIFI, SAIDI FROM interrupciones").df()
+    ev = con.execute("SELECT evento, equipo_ope, inicio, duracion_h, SAIFI, SAIDI FROM interrupciones").df()
     con.close()
     ev["period"] = pd.to_datetime(ev["inicio"]).dt.strftime("%Y-%m")
+    sustained = ev["duracion_h"] > 3 / 60 + 1e-9  # momentary rows are MAIFI: no SAIFI/SAIDI target
+    ev["SAIFI"] = ev["SAIFI"].where(sustained, 0.0)
+    ev["SAIDI"] = ev["SAIDI"].where(sustained, 0.0)
     exp = ev.rename(columns={"equipo_ope": "asset_id"}).groupby(["asset_id", "period"]).agg(y_saifi=("SAIFI", "sum"), y_saidi=("SAIDI", "sum"),
                                                    y_count=("evento", "nunique"))
     f = ds.frame.set_index(["asset_id", "period"])
@@ -147,7 +150,7 @@ def test_circuit_targets_sum_events_on_the_circuit(store):
     d = build_dataset(store, level="circuit", period="quarter")
     con = connect(store, read_only=True)
     tot = con.execute("""SELECT sum(SAIFI) FROM interrupciones
-                         WHERE inicio >= (SELECT min(period_start) FROM d.frame)""".replace(
+                         WHERE duracion_h > 3 / 60 + 1e-9 AND inicio >= (SELECT min(period_start) FROM d.frame)""".replace(
         "(SELECT min(period_start) FROM d.frame)", f"TIMESTAMP '{d.frame['period_start'].min()}'")).fetchall()[0][0]
     con.close()
     assert d.frame["y_saifi"].sum() == pytest.approx(tot, rel=1e-9)
@@ -170,7 +173,10 @@ def test_cli_build_and_card(store, tmp_path, capsys):
     assert run(["dataset", "card", str(out), "--json"]) == 0
     assert "y_risk" in json.loads(capsys.readouterr().out)["columns"]
     assert run(["dataset", "build", "--store", str(store), "--level", "pole", "--out", str(out)]) != 0
-    assert "unknown level 'pole'" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nivel desconocido 'pole'" in err[0]  # Spanish by default, one line
+    assert run(["dataset", "build", "--store", str(store), "--period", "week", "--out", str(out), "--lang", "en"]) != 0
+    assert "unknown period 'week'" in capsys.readouterr().err
 
 
 def test_risk_binner_zero_inflation():

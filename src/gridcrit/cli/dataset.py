@@ -58,21 +58,23 @@ def _span(periods: list) -> str:
     return f"{periods[0]}..{periods[-1]}" if periods else "-"
 
 
-def _problems(report: dict) -> list[str]:
+def _problems(report: dict, lang: str = "es") -> list[str]:
     """One line per non-empty problem count of a dataset build report."""
+    eg = "ej.:" if lang == "es" else "e.g."
     out = []
     for k in ("events_on_unknown_devices", "events_on_assets_absent_from_prior_snapshot"):
         v = report.get(k, {})
         if v.get("event_rows"):
-            out.append(f"{k}: {v['event_rows']} (e.g. {', '.join(v['examples'])})")
+            out.append(f"{k}: {v['event_rows']} ({eg} {', '.join(v['examples'])})")
     for k in ("event_rows_without_customer_base", "rows_with_unknown_municipality", "assets_without_coordinates",
-              "duplicate_snapshot_rows_dropped", "periods_without_assets"):
+              "duplicate_snapshot_rows_dropped", "periods_without_assets", "incomplete_last_period"):
         if report.get(k):
             out.append(f"{k}: {report[k]}")
     topo = report.get("topology", {})
     for k, n in topo.get("problems", {}).items():
         ex = topo.get("examples", {}).get(k, [])
-        out.append(f"topology {k}: {n}" + (f" (e.g. {', '.join(map(str, ex))})" if ex else ""))
+        out.append(f"{'topología' if lang == 'es' else 'topology'} {k}: {n}"
+                   + (f" ({eg} {', '.join(map(str, ex))})" if ex else ""))
     return out
 
 
@@ -105,7 +107,7 @@ def register(app: typer.Typer) -> None:
         ] = 100.0,
         unplanned_only: Annotated[
             bool,
-            typer.Option("--unplanned-only", help="Only unplanned events (tipo_causa NP) "
+            typer.Option("--unplanned-only", "--unplanned", help="Only unplanned events (tipo_causa NP) "
                                                   "/ solo eventos no programados (tipo_causa NP)."),
         ] = False,
         as_json: JsonOpt = False,
@@ -142,7 +144,8 @@ def register(app: typer.Typer) -> None:
             "features": len(ds.feature_columns),
             "groups": {g: sum(1 for v in ds.feature_groups.values() if v == g)
                        for g in FEATURE_GROUPS},
-            "risk_thresholds": card["risk"]["thresholds"], "problems": _problems(card["report"]),
+            "risk_thresholds": card["risk"]["thresholds"],
+            "problems": _problems(card["report"], "en" if as_json else lang),  # JSON: stable English
             "timings_s": card["timings_s"],
         }
 
@@ -195,7 +198,7 @@ def register(app: typer.Typer) -> None:
                 tab.add_row(name, t.get(d["group"], d["group"]), d["unit"], t.get(basis, basis), d["meaning"],
                             d["driver"])
             console.print(tab)
-            for line in _problems(c.get("report", {})):
+            for line in _problems(c.get("report", {}), lang):
                 console.print(f"[yellow]{t['problems']}[/yellow]: {line}")
 
         emit(c, as_json, human)

@@ -78,6 +78,10 @@ TEXT = {
     },
 }
 
+# level and period names in table titles
+NAMES = {"es": {"system": "sistema", "circuit": "circuito", "municipality": "municipio", "transformer": "transformador",
+                "switch": "interruptor", "segment": "tramo", "month": "mes", "quarter": "trimestre", "year": "año"}}
+
 # kinds of device a trace reports (DeviceTrace.kind), as shown to people
 KIND = {"es": {"switch": "interruptor", "transformer": "transformador", "segment": "tramo", "circuit": "circuito"}}
 
@@ -117,36 +121,65 @@ def register(app: typer.Typer) -> None:
         only_events: Annotated[
             bool, typer.Option("--only-events", help="Only groups/periods with interruptions / solo con interrupciones.")
         ] = False,
-        unplanned: Annotated[bool, typer.Option("--unplanned", help="Only tipo_causa = NP / solo no programadas.")] = False,
+        unplanned: Annotated[
+            bool, typer.Option("--unplanned", "--unplanned-only", help="Only tipo_causa = NP / solo no programadas.")
+        ] = False,
+        momentary_min: Annotated[
+            float,
+            typer.Option("--momentary-min", help="Momentary (MAIFI) up to this many minutes: 3 = CREG (default), "
+                                                 "5 = IEEE 1366-2012 / umbral de interrupción momentánea en minutos."),
+        ] = 3.0,
         limit: Annotated[
             int, typer.Option("--limit", min=0, help="Rows shown in the table (≥ 0) / filas mostradas (≥ 0).")
         ] = 40,
+        plot: Annotated[
+            str | None,
+            typer.Option("--plot", help="Write charts FILE.png (indices) and FILE_med.png (daily SAIDI, T_MED, "
+                                        "major event days) / gráficos PNG."),
+        ] = None,
         store: StoreOpt = None,
         out: OutOpt = None,
         as_json: JsonOpt = False,
         lang: LangOpt = "es",
     ) -> None:
         """Reliability indices SAIFI, SAIDI, CAIDI, ASAI, MAIFI / índices de confiabilidad IEEE 1366."""
-        from gridcrit.reliability.indices import compute_indices, write_frame
+        from gridcrit.reliability.indices import check_momentary_minutes, compute_indices, write_frame
 
         if out:  # fail before the computation
             check_out_suffix(out, "--out", lang)
+        momentary_min = check_momentary_minutes(momentary_min)
+        if plot:
+            check_out_suffix(plot, "--plot", lang, suffixes=(".png",))
         with busy(as_json, "calculando índices…" if lang == "es" else "computing indices…"):
             res = compute_indices(
                 store or default_store(), by, period, exclude_med=exclude_med, only_with_events=only_events,
-                unplanned_only=unplanned,
+                unplanned_only=unplanned, momentary_minutes=momentary_min,
             )
         written = write_frame(res.frame, out) if out else None
+        charts: list[str] = []
+        if plot:
+            from pathlib import Path
+
+            from gridcrit.reliability.plots import indices_chart, med_chart
+
+            p = Path(plot)
+            charts.append(str(indices_chart(res, p, lang=lang)))
+            if res.med is not None and len(res.med.days):
+                charts.append(str(med_chart(res.med, p.with_name(p.stem + "_med.png"), lang=lang)))
 
         def human(r) -> None:
             from rich import box
             from rich.table import Table
 
-            med = (" (sin MED)" if lang == "es" else " (MED excluded)") if exclude_med else ""
-            tab = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title=f"{by} × {period}{med}")
+            med = (" (sin días de evento mayor)" if lang == "es" else " (major event days excluded)") if exclude_med else ""
+            names = NAMES.get(lang, {})
+            title = f"{names.get(by, by)} × {names.get(period, period)}{med}"
+            tab = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title=title)
             # short headers so that the table fits 80 columns; --json / --out carry every column
-            cols = {"group": "group", "period": "period", "customers": "N", "SAIFI": "SAIFI", "SAIDI": "SAIDI h",
-                    "CAIDI": "CAIDI h", "ASAI": "ASAI", "MAIFI": "MAIFI", "SAIFI_contrib": "SAIFI sys"}
+            es = lang == "es"
+            cols = {"group": "grupo" if es else "group", "period": "periodo" if es else "period", "customers": "N",
+                    "SAIFI": "SAIFI", "SAIDI": "SAIDI h", "CAIDI": "CAIDI h", "ASAI": "ASAI", "MAIFI": "MAIFI",
+                    "SAIFI_contrib": "SAIFI sist" if es else "SAIFI sys"}
             for c, head in cols.items():
                 tab.add_column(head, justify="left" if c in ("group", "period") else "right", no_wrap=True)
             from gridcrit.reliability.customers import SYSTEM
@@ -163,11 +196,15 @@ def register(app: typer.Typer) -> None:
             _print_report(r.report, lang)
             if written:
                 console.print(f"{_t(lang, 'wrote')} {written} ({fmt_count(len(r.frame))} {_t(lang, 'rows')})")
+            for c in charts:
+                console.print(f"{_t(lang, 'wrote')} {c}", markup=False, highlight=False)
 
         if as_json:
             doc = res.to_dict(max_rows=None if out is None else 0)
             if written:
                 doc["out"] = str(written)
+            if charts:
+                doc["plots"] = charts
             emit(doc, True)
         else:
             human(res)
@@ -244,6 +281,8 @@ def register(app: typer.Typer) -> None:
                 return fmt_count(v)
             if v is None:
                 return "-"
+            if k == "distance_m" and isinstance(v, float):
+                return f"{v:.1f}"  # metres: float sums such as 2513.3999999999996 read as 2513.4
             return str(v)
 
         def line(text: str) -> None:

@@ -41,7 +41,8 @@ CATEGORICAL = {
 
 def check_level(level: str) -> str:
     if level not in LEVELS:
-        raise ValidationError(f"unknown level {level!r}; use one of: {', '.join(LEVELS)}")
+        raise ValidationError(f"unknown level {level!r}; use one of: {', '.join(LEVELS)}",
+                              es=f"nivel desconocido {level!r}; use uno de: {', '.join(LEVELS)}")
     return level
 
 
@@ -161,14 +162,17 @@ def build_grid(con, level: str, period: str, start: int | None, end: int | None,
     table = LEVEL_TABLE[check_level(level)]
     dates = snapshot_dates(con, table)
     if len(dates) == 0:
-        raise NotFoundError(f"table {table} is empty: no {level} snapshots to build a {level} dataset from")
+        raise NotFoundError(f"table {table} is empty: no {level} snapshots to build a {level} dataset from",
+                            es=f"la tabla {table} está vacía: no hay cortes de {level} para construir el conjunto")
     first = int(period_index(dates[:1], period)[0]) + 1  # first period starting after a snapshot
     last = p_event_last if p_event_last is not None else int(period_index(dates[-1:], period)[0]) + 1
     p0 = max(first, start) if start is not None else first
     p1 = end if end is not None else last
     if p1 < p0:
         first_l, last_l = period_label(np.array([p0, p1]), period)
-        raise ValidationError(f"no {period}s to build: first possible {first_l}, last {last_l} (check --start/--end)")
+        raise ValidationError(f"no {period}s to build: first possible {first_l}, last {last_l} (check --start/--end)",
+                              es=f"no hay periodos ({period}) que construir: primero posible {first_l}, último "
+                                 f"{last_l} (revise --start/--end)")
     periods = np.arange(p0, p1 + 1)
     snap_pos = snapshot_for(dates, periods, period)
     use = pd.DataFrame({"FECHA": dates[snap_pos].date, "p": periods, "start": period_start(periods, period).date})

@@ -99,12 +99,15 @@ _FIXED: dict[str, tuple[str, str, str, str]] = {
                                     "events", PAST, ""),
     "hist_circuit_saifi_last_12m": ("SAIFI contribution of the asset's circuit in the 12 months before",
                                     "interruptions/customer", PAST, ""),
-    "y_saifi": ("SAIFI contribution in the period: sum of per-row SAIFI of events operated at the asset",
+    "y_saifi": ("SAIFI contribution in the period: sum of per-row SAIFI of the sustained (> 3 min) rows of "
+                "events operated at the asset (momentary rows are MAIFI, not SAIFI)",
                 "interruptions/customer", PERIOD, ""),
-    "y_saidi": ("SAIDI contribution in the period: sum of per-row SAIDI", "hours/customer", PERIOD, ""),
-    "y_count": ("interruptions (distinct evento) starting in the period", "events", PERIOD, ""),
-    "y_risk": ("risk class 0 Bajo (no interruption) / 1 Medio / 2 Alto / 3 Muy Alto: terciles of positive "
-               "y_saifi fitted on training periods; -1 without target", "class", PERIOD, ""),
+    "y_saidi": ("SAIDI contribution in the period: sum of per-row SAIDI of the sustained (> 3 min) rows",
+                "hours/customer", PERIOD, ""),
+    "y_count": ("interruptions (distinct evento, momentary included) starting in the period", "events",
+                PERIOD, ""),
+    "y_risk": ("risk class 0 Bajo (no sustained interruption) / 1 Medio / 2 Alto / 3 Muy Alto: terciles of "
+               "positive y_saifi fitted on training periods; -1 without target", "class", PERIOD, ""),
 }
 
 # physical driver (as written in the card) -> hazard names of the synthetic twin's truth.json

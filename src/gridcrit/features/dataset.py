@@ -262,9 +262,14 @@ def _build(con, level, period, start, end, buffer_m, history_months, unplanned_o
         saifi = accumulate(grid, a_idx, q, agg["saifi"].to_numpy(np.float64))
         saidi = accumulate(grid, a_idx, q, agg["saidi"].to_numpy(np.float64))
         y = {n: grid.gather(d, np.float64) for n, d in (("y_saifi", saifi), ("y_saidi", saidi), ("y_count", count))}
-        no_events_yet = grid.row_period > (p_event_last if p_event_last is not None else -1)
+        # targets only for periods fully covered by the events: a quarter whose events stop part-way
+        # (data up to May) would otherwise enter training and tests as an unusually quiet quarter
+        p_target_last = targets.last_complete_period(con, period)
+        no_events_yet = grid.row_period > (p_target_last if p_target_last is not None else -1)
         for v in y.values():
             v[no_events_yet] = np.nan
+        if p_event_last is not None and p_target_last is not None and p_target_last < p_event_last:
+            grid.report["incomplete_last_period"] = str(period_label(p_event_last, period)[0])
         _report_unmatched(grid, agg, a_idx, q, level)
         first_q = int(q.min()) if len(q) else None
         step("targets")
@@ -326,8 +331,8 @@ def _build(con, level, period, start, end, buffer_m, history_months, unplanned_o
         "categories": vocabs,
         "risk": {"labels": list(targets.RISK_LABELS), "target": "y_saifi", "fit_until": risk_until,
                  "fit_rows": int(fit_rows.sum()), "thresholds": [float(t) for t in binner.thresholds_],
-                 "zero_inflation": "Bajo = no interruption (y_saifi == 0); Medio/Alto/Muy Alto = terciles "
-                                   "of the positive y_saifi of the fit periods. Refit per split with "
+                 "zero_inflation": "Bajo = no sustained interruption (y_saifi == 0); Medio/Alto/Muy Alto = "
+                                   "terciles of the positive y_saifi of the fit periods. Refit per split with "
                                    "gridcrit.features.splits.relabel_risk."},
         "params": {"buffer_m": buffer_m, "history_months": history_months, "unplanned_only": unplanned_only,
                    "lightning_box_km": 3, "weather_normals_years": 10},

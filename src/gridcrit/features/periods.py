@@ -18,7 +18,8 @@ PERIODS = ("month", "quarter")
 def check_period(period: str) -> str:
     """Validate the period name (``month`` or ``quarter``)."""
     if period not in PERIODS:
-        raise ValidationError(f"unknown period {period!r}; use one of: {', '.join(PERIODS)}")
+        raise ValidationError(f"unknown period {period!r}; use one of: {', '.join(PERIODS)}",
+                              es=f"periodo desconocido {period!r}; use uno de: {', '.join(PERIODS)}")
     return period
 
 
@@ -51,10 +52,11 @@ def period_label(idx: np.ndarray | int, period: str) -> np.ndarray:
 
 
 def parse_period(label: str, period: str) -> int:
-    """Inverse of :func:`period_label` (also accepts ``YYYY-MM`` for quarters: the quarter holding it)."""
+    """Inverse of :func:`period_label` (also accepts ``YYYY-MM`` for quarters: the quarter holding it, and
+    ``YYYYQn`` as ``gridcrit indices`` writes quarters)."""
     try:
-        if "Q" in label.upper():
-            y, q = label.upper().split("-Q")
+        if "Q" in label.upper():  # YYYY-Qn (datasets) or YYYYQn (gridcrit indices, pandas)
+            y, q = label.upper().strip().replace("-Q", "Q").split("Q")
             if not 1 <= int(q) <= 4:
                 raise ValueError(f"quarter {q}")
             if check_period(period) == "month":
@@ -62,5 +64,6 @@ def parse_period(label: str, period: str) -> int:
             return int(y) * 4 + int(q) - 1
         ts = pd.Timestamp(label)
     except (ValueError, TypeError) as e:
-        raise ValidationError(f"cannot read period {label!r}; expected YYYY-MM or YYYY-Qn") from e
+        raise ValidationError(f"cannot read period {label!r}; expected YYYY-MM or YYYY-Qn",
+                              es=f"no se puede leer el periodo {label!r}; se espera AAAA-MM o AAAA-Qn") from e
     return int(period_index(pd.DatetimeIndex([ts]), period)[0])

@@ -1,11 +1,14 @@
 """Targets of a period and the risk class.
 
-* ``y_saifi`` / ``y_saidi``: the asset's contribution to the system indices in the period = sum of the
-  per-row ``SAIFI`` / ``SAIDI`` of the event rows whose operated device (``equipo_ope``) is the asset
-  (circuit level: rows whose ``cto_equi_ope`` is the circuit). Rows without the utility's values get
-  ``cnt_usus / N_total`` and ``duracion_h * cnt_usus / N_total``, ``N_total`` = customers in that month's
-  ``trafos`` snapshot (duration from ``fin - inicio`` when ``duracion_h`` is missing).
-* ``y_count``: number of distinct events (``evento``) in the period.
+* ``y_saifi`` / ``y_saidi``: the asset's contribution to the system SAIFI / SAIDI in the period = sum of
+  the per-row ``SAIFI`` / ``SAIDI`` of the **sustained** event rows (duration > 3 min, the threshold of
+  :data:`gridcrit.reliability.indices.MOMENTARY_H`) whose operated device (``equipo_ope``) is the asset
+  (circuit level: rows whose ``cto_equi_ope`` is the circuit). Momentary rows (≤ 3 min, or without any
+  duration) belong to MAIFI, not to SAIFI/SAIDI — exactly as in ``gridcrit indices``, so that
+  ``y_saifi`` summed over a level's assets is that level's ``SAIFI_contrib``. Rows without the utility's
+  values get ``cnt_usus / N_total`` and ``duracion_h * cnt_usus / N_total``, ``N_total`` = customers in
+  that month's ``trafos`` snapshot (duration from ``fin - inicio`` when ``duracion_h`` is missing).
+* ``y_count``: number of distinct events (``evento``) in the period, momentary ones included.
 * An event belongs to the period holding its start (``inicio``).
 * ``y_risk``: 0 Bajo / 1 Medio / 2 Alto / 3 Muy Alto from :class:`RiskBinner`.
 
@@ -111,17 +114,23 @@ def event_aggregates(con, period: str, key: str = "equipo_ope", unplanned_only: 
 
     ``key`` is ``equipo_ope`` (device level) or ``cto_equi_ope`` (circuit level).
     """
+    from gridcrit.reliability.indices import MOMENTARY_H
+
     k = months_per_period(period)
     where = "AND e.tipo_causa = 'NP'" if unplanned_only else ""
+    # same rule as the indices: duration = duracion_h, else fin - inicio; unknown counts as momentary
+    sustained = f"coalesce(e.duracion_h, epoch(e.fin - e.inicio) / 3600.0, 0) > {MOMENTARY_H + 1e-9!r}"
     return con.execute(
         f"""WITH n AS (
                 SELECT year(FECHA) * 12 + month(FECHA) - 1 AS m, sum(USUARIOS)::DOUBLE AS n_total
                 FROM trafos GROUP BY 1 HAVING sum(USUARIOS) > 0)
             SELECT e.{key} AS code, (year(e.inicio) * 12 + month(e.inicio) - 1) // {k} AS q,
                    count(DISTINCT e.evento) AS n, count(*) AS rows,
-                   sum(coalesce(e.SAIFI, e.cnt_usus / n.n_total)) AS saifi,
-                   sum(coalesce(e.SAIDI, coalesce(e.duracion_h, epoch(e.fin - e.inicio) / 3600.0)
-                                         * e.cnt_usus / n.n_total)) AS saidi,
+                   coalesce(sum(coalesce(e.SAIFI, e.cnt_usus / n.n_total)) FILTER (WHERE {sustained}), 0)
+                       AS saifi,
+                   coalesce(sum(coalesce(e.SAIDI, coalesce(e.duracion_h, epoch(e.fin - e.inicio) / 3600.0)
+                                              * e.cnt_usus / n.n_total)) FILTER (WHERE {sustained}), 0)
+                       AS saidi,
                    any_value(lower(e.tipo_equi_ope)) AS kind,
                    {_cause_counts()},
                    count(*) FILTER (WHERE e.SAIFI IS NULL AND n.n_total IS NULL) AS rows_without_customers
@@ -139,3 +148,15 @@ def last_event_period(con, period: str) -> int | None:
         f"SELECT max((year(inicio) * 12 + month(inicio) - 1) // {k}) FROM interrupciones"
     ).fetchall()[0][0]
     return None if v is None else int(v)
+
+
+def last_complete_period(con, period: str) -> int | None:
+    """Period index of the last period whose months all have event data: the period of the latest event
+    start when that event falls in the period's last month, else the period before (a quarter whose
+    events stop in its first or second month is incomplete: its sums would look like a quiet quarter).
+    Month periods are taken as complete. None without events."""
+    v = con.execute("SELECT max(year(inicio) * 12 + month(inicio) - 1) FROM interrupciones").fetchall()[0][0]
+    if v is None:
+        return None
+    k = months_per_period(period)
+    return (int(v) + 1) // k - 1

@@ -46,7 +46,7 @@ from gridcrit.reliability.report import ProblemReport
 
 LEVELS = ("system", "circuit", "municipality", "transformer", "switch", "segment")
 PERIODS = ("month", "quarter", "year")
-MOMENTARY_H = 3.0 / 60.0
+MOMENTARY_H = 3.0 / 60.0  # CREG / the export's tipo_duracion; IEEE 1366-2012 uses 5 min (momentary_minutes=5)
 DEVICE_TABLE = {"transformer": "trafos", "switch": "switches", "segment": "redmt"}
 INDEX_COLUMNS = ["SAIFI", "SAIDI", "CAIDI", "ASAI", "MAIFI", "SAIFI_contrib", "SAIDI_contrib"]
 
@@ -76,9 +76,23 @@ class IndicesResult:
         }
 
 
-def load_events(con, unplanned_only: bool = False) -> pd.DataFrame:
+def check_momentary_minutes(minutes: Any) -> float:
+    """The momentary threshold in minutes: a finite number > 0 (3 = CREG, 5 = IEEE 1366-2012)."""
+    try:
+        m = float(minutes)
+    except (TypeError, ValueError):
+        m = float("nan")
+    if not np.isfinite(m) or m <= 0:
+        raise ValidationError(
+            f"momentary threshold {minutes!r}: must be a positive number of minutes (3 CREG, 5 IEEE 1366)",
+            es=f"umbral de momentánea {minutes!r}: debe ser un número positivo de minutos (3 CREG, 5 IEEE 1366)",
+        )
+    return m
+
+
+def load_events(con, unplanned_only: bool = False, momentary_minutes: float = MOMENTARY_H * 60) -> pd.DataFrame:
     """The ``interrupciones`` rows with derived columns: ``month`` ('YYYY-MM' of ``periodo``, else of
-    ``inicio``), ``day``, ``dur_h``, ``momentary``, ``customer_hours``."""
+    ``inicio``), ``day``, ``dur_h``, ``momentary`` (duration ``<= momentary_minutes``), ``customer_hours``."""
     where = "WHERE tipo_causa = 'NP'" if unplanned_only else ""
     ev = con.execute(
         "SELECT evento, periodo, equipo_ope, tipo_equi_ope, cto_equi_ope, inicio, fin, duracion_h, "
@@ -97,9 +111,10 @@ def load_events(con, unplanned_only: bool = False) -> pd.DataFrame:
     dur = pd.to_numeric(ev["duracion_h"], errors="coerce")
     if dur.isna().any():
         dur = dur.fillna((pd.to_datetime(ev["fin"]) - ini).dt.total_seconds() / 3600.0)
+    ev["dur_missing"] = dur.isna().to_numpy()
     ev["dur_h"] = dur.fillna(0.0).to_numpy(dtype=np.float64)
     ev["cnt_usus"] = pd.to_numeric(ev["cnt_usus"], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
-    ev["momentary"] = (ev["dur_h"] <= MOMENTARY_H + 1e-9).to_numpy()
+    ev["momentary"] = (ev["dur_h"] <= momentary_minutes / 60.0 + 1e-9).to_numpy()
     ev["customer_hours"] = ev["dur_h"] * ev["cnt_usus"]
     ev["SAIFI"] = pd.to_numeric(ev["SAIFI"], errors="coerce")
     ev["SAIDI"] = pd.to_numeric(ev["SAIDI"], errors="coerce")
@@ -209,6 +224,7 @@ def compute_indices(
     topology: Any = None,
     only_with_events: bool = False,
     unplanned_only: bool = False,
+    momentary_minutes: float = MOMENTARY_H * 60,
 ) -> IndicesResult:
     """SAIFI, SAIDI, CAIDI, ASAI, MAIFI and contributions for every group of level ``by`` and period.
 
@@ -216,28 +232,37 @@ def compute_indices(
     major event day. ``topology``: a :class:`~gridcrit.reliability.topology.Topology` for switch/segment
     customer bases (default: built from the store's latest snapshot). ``only_with_events``: keep only
     group-periods with at least one row (default: every group with customers, zeros included).
-    Months covered: from the first to the last month with events.
+    Months covered: from the first to the last month with events. ``momentary_minutes``: rows lasting
+    at most this long are momentary (MAIFI, not SAIFI/SAIDI): 3 (default) is CREG's threshold and the
+    export's ``tipo_duracion``; IEEE 1366-2012 uses 5.
     """
     if by not in LEVELS:
-        raise ValidationError(f"unknown level {by!r}; use one of {', '.join(LEVELS)}")
+        raise ValidationError(f"unknown level {by!r}; use one of {', '.join(LEVELS)}",
+                              es=f"nivel desconocido {by!r}; use uno de {', '.join(LEVELS)}")
     if period not in PERIODS:
-        raise ValidationError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
+        raise ValidationError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}",
+                              es=f"periodo desconocido {period!r}; use uno de {', '.join(PERIODS)}")
+    momentary_minutes = check_momentary_minutes(momentary_minutes)
     from gridcrit.reliability.topology import _connection
 
     con, close = _connection(store)
     try:
-        return _compute(con, by, period, exclude_med, topology, only_with_events, unplanned_only)
+        return _compute(con, by, period, exclude_med, topology, only_with_events, unplanned_only, momentary_minutes)
     finally:
         if close:
             con.close()
 
 
-def _compute(con, by, period, exclude_med, topology, only_with_events, unplanned_only) -> IndicesResult:
+def _compute(con, by, period, exclude_med, topology, only_with_events, unplanned_only,
+             momentary_minutes=MOMENTARY_H * 60) -> IndicesResult:
     report = ProblemReport()
-    ev = load_events(con, unplanned_only)
+    ev = load_events(con, unplanned_only, momentary_minutes)
     if ev.empty:
-        raise NotFoundError("the store has no interrupciones rows" + (" with tipo_causa = 'NP'" if unplanned_only else "") + "; ingest them first")
+        np_en, np_es = (" with tipo_causa = 'NP'", " con tipo_causa = 'NP'") if unplanned_only else ("", "")
+        raise NotFoundError(f"the store has no interrupciones rows{np_en}; ingest them first",
+                            es=f"el almacén no tiene filas de interrupciones{np_es}; ingréselas primero")
     report.info["rows"] = len(ev)
+    report.info["momentary_minutes"] = momentary_minutes
     n_total = system_customers(con, ev, report)
 
     # ---- facts about the rows (never silently dropped)
@@ -264,7 +289,9 @@ def _compute(con, by, period, exclude_med, topology, only_with_events, unplanned
         weight={"customer_interruptions": float(ev.loc[unknown, "cnt_usus"].sum())},
     )
     tipo = ev["tipo_duracion"].astype("string").str.replace(" ", "")
-    disagree = tipo.notna() & ((tipo == "<=3min") != ev["momentary"])
+    # the export's class is at 3 min: compared with the duration class at that threshold
+    momentary_3 = ev["dur_h"] <= MOMENTARY_H + 1e-9
+    disagree = tipo.notna() & ((tipo == "<=3min") != momentary_3)
     report.add(
         "tipo_duracion_disagrees",
         ev.loc[disagree.fillna(False).to_numpy(dtype=bool), "evento"].head(5),
@@ -272,6 +299,15 @@ def _compute(con, by, period, exclude_med, topology, only_with_events, unplanned
         "rows whose tipo_duracion disagrees with their duration (the duration is used, 3 min threshold)",
         count=int(disagree.fillna(False).sum()),
         severity="info",
+    )
+    nodur = ev["dur_missing"].to_numpy(dtype=bool)
+    report.add(
+        "rows_without_duration",
+        ev.loc[nodur, "evento"].head(5),
+        "filas sin duracion_h ni fin: duración desconocida, contadas como momentáneas (MAIFI, no SAIFI/SAIDI)",
+        "rows without duracion_h or fin: unknown duration, counted as momentary (MAIFI, not SAIFI/SAIDI)",
+        count=int(nodur.sum()),
+        weight={"customer_interruptions": float(ev.loc[nodur, "cnt_usus"].sum())},
     )
     per_event = ev.groupby("evento")["cnt_usus"].agg(["size", "sum"])
     multi = per_event[per_event["size"] > 1]
@@ -283,6 +319,18 @@ def _compute(con, by, period, exclude_med, topology, only_with_events, unplanned
     report.info["momentary_rows"] = int(ev["momentary"].sum())
 
     months_range = _month_range(ev["month"].dropna())  # before MED exclusion: the full data window
+    if period != "month" and months_range:
+        span = {"quarter": 3, "year": 12}[period]
+        n_in = pd.Series(period_key(pd.Series(months_range, dtype=object), period)).value_counts()
+        partial = sorted(str(p) for p, n in n_in.items() if n < span)
+        report.add(
+            "periods_incomplete",
+            [f"{p} ({int(n_in[p])}/{span})" for p in partial],
+            f"periodos con menos de {span} meses de datos (índices no comparables con un periodo completo; "
+            "ver la columna months)",
+            f"periods with fewer than {span} months of data (indices not comparable with a full period; "
+            "see the months column)",
+        )
 
     # ---- major event days
     med = None

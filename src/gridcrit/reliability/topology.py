@@ -769,7 +769,8 @@ class Topology:
         heads = np.flatnonzero(self.is_root & ~self.node_island & (self.node_circuit == device))
         if len(heads):
             return "circuit", int(heads[0])
-        raise NotFoundError(f"device {device!r} is not a switch, transformer, segment or circuit of this network")
+        raise NotFoundError(f"device {device!r} is not a switch, transformer, segment or circuit of this network",
+                            es=f"el equipo {device!r} no es un interruptor, transformador, tramo ni circuito de esta red")
 
     def trace(self, device: str) -> DeviceTrace:
         """Downstream segments / transformers / customers, depth and upstream protection of one device."""
@@ -873,7 +874,9 @@ def _snapshot_date(con, table: str, fecha: Any = None, required: bool = True):
     if row is None or row[0] is None:
         if required:
             raise NotFoundError(
-                f"table {table!r} has no snapshot" + (f" at or before {fecha}" if fecha else "") + "; ingest it first"
+                f"table {table!r} has no snapshot" + (f" at or before {fecha}" if fecha else "") + "; ingest it first",
+                es=f"la tabla {table!r} no tiene corte" + (f" en o antes de {fecha}" if fecha else "")
+                + "; ingrésela primero",
             )
         return None
     return row[0]
