@@ -13,7 +13,7 @@ import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 # pages whose Python blocks are self-contained (the others start from CLI commands that build a store)
-SELF_CONTAINED = ["tabnet", "explanations", "models", "synth"]
+SELF_CONTAINED = ["tabnet", "explanations", "models", "synth", "demo"]
 
 
 def python_blocks(page: str) -> str:

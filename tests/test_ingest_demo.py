@@ -14,7 +14,7 @@ from gridcrit.reliability.indices import compute_indices
 def test_demo_tiny_json(tmp_path, capsys):
     pytest.importorskip("gridcrit.data.synth")
     out = tmp_path / "demo"
-    assert run(["demo", "--out", str(out), "--scale", "tiny", "--seed", "0", "--json"]) == 0
+    assert run(["demo", "--out", str(out), "--scale", "tiny", "--seed", "0", "--steps", "data", "--json"]) == 0
     s = json.loads(capsys.readouterr().out)
     store = out / "gridcrit.duckdb"
     assert s["store"] == str(store) and s["rows_added"] > 0

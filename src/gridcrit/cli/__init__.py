@@ -54,7 +54,7 @@ def _register_all() -> None:
     import importlib
 
     # One module per stage; each adds its commands in register(app).
-    for name in ("data", "synth", "reliability", "dataset", "models", "explain", "registry", "assistant", "serve"):
+    for name in ("data", "synth", "reliability", "dataset", "models", "explain", "registry", "assistant", "serve", "demo"):
         importlib.import_module(f"gridcrit.cli.{name}").register(cli_app)
     _catch_ctrl_c(cli_app)
 

@@ -1,13 +1,12 @@
 """CLI commands of the data stage (thin shell over `gridcrit.data`).
 
-``gridcrit ingest PATH...``, ``gridcrit store info``, ``gridcrit demo`` and the real-sample loaders
+``gridcrit ingest PATH...``, ``gridcrit store info`` and the real-sample loaders
 ``gridcrit data load-vegetation`` / ``gridcrit data network``.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +16,6 @@ from rich.table import Table
 from gridcrit.cli.common import (
     JsonOpt,
     LangOpt,
-    OutOpt,
     StoreOpt,
     console,
     default_store,
@@ -78,10 +76,6 @@ _T = {
     "from": {"es": "desde", "en": "from"},
     "to": {"es": "hasta", "en": "to"},
     "normalisation": {"es": "Normalización", "en": "Normalisation"},
-    "demo": {
-        "es": "Demo: gemelo '{scale}' (semilla {seed}) sintetizado en {a:.1f} s, ingerido en {b:.1f} s",
-        "en": "Demo: '{scale}' twin (seed {seed}) synthesised in {a:.1f} s, ingested in {b:.1f} s",
-    },
 }
 
 
@@ -206,50 +200,6 @@ def store_info_cmd(
     emit(store_info(store or default_store()), as_json, lambda r: _show_info(r, lang))
 
 
-def demo_cmd(
-    store: StoreOpt = None,
-    out: OutOpt = None,
-    scale: Annotated[str, typer.Option("--scale", help="tiny | small | chec | 10x")] = "small",
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed (≥ 0) / semilla (≥ 0).")] = 0,
-    as_json: JsonOpt = False,
-    lang: LangOpt = "es",
-) -> None:
-    """Synthesise a utility, ingest it and summarise it / sintetiza, ingiere y resume una empresa."""
-    from gridcrit.data.ingest import ingest
-    from gridcrit.data.summary import store_summary
-    from gridcrit.data.synth import synthesize  # lazy: the twin is its own module
-
-    out = Path(out) if out is not None else Path("gridcrit-demo")
-    twin = out / "twin"
-    store = Path(store) if store is not None else out / "gridcrit.duckdb"
-    t0 = time.perf_counter()
-    synthesize(twin, scale=scale, seed=seed, progress=not as_json)
-    t1 = time.perf_counter()
-    try:
-        rep = ingest([twin], store, progress=not as_json)
-    except ValidationError as e:
-        _print_problems(e, lang)
-        raise
-    t2 = time.perf_counter()
-    summary = store_summary(store)
-    summary.update(
-        {
-            "twin": str(twin),
-            "synth_seconds": round(t1 - t0, 2),
-            "ingest_seconds": round(t2 - t1, 2),
-            "rows_added": rep.rows_added,
-            "scale": scale,
-            "seed": seed,
-        }
-    )
-
-    def human(s: dict) -> None:
-        console.print(_t("demo", lang, scale=scale, seed=seed, a=s["synth_seconds"], b=s["ingest_seconds"]))
-        _show_summary(s, lang)
-
-    emit(summary, as_json, human)
-
-
 def load_vegetation_cmd(
     path: Annotated[
         Path, typer.Argument(help="Real VegetacionExistente.csv export / exportación real VegetacionExistente.csv.")
@@ -314,7 +264,6 @@ def network_cmd(
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root app."""
     app.command("ingest")(ingest_cmd)
-    app.command("demo")(demo_cmd)
     store_app = typer.Typer(help="Inspect the store / inspeccionar el almacén.", no_args_is_help=True)
     store_app.command("info")(store_info_cmd)
     app.add_typer(store_app, name="store")
