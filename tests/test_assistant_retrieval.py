@@ -34,6 +34,9 @@ def retriever(tmp_path_factory):
         ("en la versión anterior, ¿qué resistencia de puesta a tierra se pide?", ["NORMA-2010"]),
         ("en la norma vigente, ¿qué resistencia de puesta a tierra se pide?", ["NORMA-2024"]),
         ("¿qué resistencia de puesta a tierra se pide?", None),
+        # one year off the document's (RETIE 2013 = resolución de 2013, anexo headed "NOVIEMBRE DE 2012")
+        ("¿qué resistencia de puesta a tierra pedía la norma de 2011?", ["NORMA-2010"]),
+        ("¿qué resistencia de puesta a tierra pide la norma de 2017?", None),
     ],
 )
 def test_route(retriever, question, docs):

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,6 +18,28 @@ from gridcrit.assistant.trace import Trace
 from gridcrit.errors import GridcritError, NotFoundError, ValidationError
 
 MAX_QUESTION_CHARS = 2000
+# When does the corpus answer a question? Share of its content (IDF-weighted words) found in the best
+# retrieved passage ("coverage"), words the corpus lacks entirely ("fútbol", "Manizales", "drones") and the
+# e5 similarity of the best passage. Below the bar the assistant says the corpus does not answer: it never
+# quotes the nearest, unrelated passages as if they did. On both RETIE PDFs: the 60 development questions
+# have coverage ≥ 0.43, or a word the corpus lacks with e5 ≥ 0.889 ("meterle mano", "ganado");
+# off-topic questions have coverage ≤ 0.36 with such a word and e5 ≤ 0.873.
+MIN_COVERAGE = 0.25
+MIN_COVERAGE_UNKNOWN_WORDS = 0.5
+MIN_COSINE_UNKNOWN_WORDS = 0.88  # with a word the corpus lacks, a passage this close (e5) still answers
+
+_NOT_FOUND = {
+    "es": ("No encontré en el corpus un pasaje que responda a esta pregunta: los pasajes más cercanos tratan "
+           "otros temas, así que no cito ninguno como respuesta.",
+           "Ningún pasaje recuperado menciona: {words}.",
+           "Pasajes más cercanos revisados (no responden la pregunta): {refs}.",
+           "Nota: el corpus no menciona {words}; la respuesta puede ser parcial."),
+    "en": ("I found no passage in the corpus that answers this question: the closest passages are about other "
+           "topics, so none is cited as an answer.",
+           "No retrieved passage mentions: {words}.",
+           "Closest passages checked (they do not answer the question): {refs}.",
+           "Note: the corpus never mentions {words}; the answer may be partial."),
+}
 
 
 @dataclass
@@ -24,7 +47,7 @@ class Answer:
     """An answer with its evidence. ``citations``: [{n, doc, anchor, page, quote}]."""
 
     question: str
-    kind: str  # regulation | data
+    kind: str  # regulation | data | refused (SQL or a command written in the question)
     text: str
     citations: list[dict] = field(default_factory=list)
     passages: list[dict] = field(default_factory=list)
@@ -39,9 +62,35 @@ class Answer:
     seconds: float = 0.0
     lang: str = "es"
     trace: dict = field(default_factory=dict)
+    found: bool = True  # False: the corpus (or the data) does not answer the question, and the text says so
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# SQL or shell written into the question: never run, never "answered" from unrelated passages.
+_COMMAND = re.compile(
+    r"(^\s*(select|with|copy|drop|attach|detach|insert|delete|update|pragma|install|load|create|alter|export|"
+    r"import|call|set|truncate|vacuum|checkpoint|use)\s+\S|\bselect\b.+\bfrom\b|\b(drop|truncate|alter)\s+"
+    r"(table|view|schema|database)\b|\bdelete\s+from\b|\binsert\s+into\b|\bcopy\b.+\b(to|from)\s+'|"
+    r"\battach\b\s+'|\b(read_\w+|glob|getenv|read_text|read_blob)\s*\(|\brm\s+-rf\b)",
+    re.IGNORECASE | re.DOTALL)
+_REFUSE = {
+    "es": ("No ejecuto SQL ni comandos escritos en la pregunta (las consultas del asistente son de solo lectura, "
+           "generadas y validadas por él). Pregunte en lenguaje natural, p. ej. «¿cuántas interrupciones tuvo el "
+           "circuito X en 2023?»."),
+    "en": ("I do not run SQL or commands written in the question (the assistant's queries are read-only, built "
+           "and validated by itself). Ask in plain language, e.g. 'how many interruptions did circuit X have in "
+           "2023?'."),
+}
+
+
+def _as_asked(question: str, folded: list[str]) -> list[str]:
+    """The question's own spelling of folded words ("futbol" → "fútbol")."""
+    from gridcrit.assistant.retrieval import fold
+
+    spelled = {fold(w): w for w in re.findall(r"\w+", question)}
+    return [spelled.get(w, w) for w in folded]
 
 
 def check_question(question: str) -> str:
@@ -115,7 +164,12 @@ class Assistant:
         tr.step("question", q[:200], {"chars": len(q)})
         if self._events is None:
             self._events = _has_events(self.store)
-        if self._events and is_data_question(q):
+        data_q = bool(self._events) and is_data_question(q)
+        if not data_q and _COMMAND.search(q):
+            # (a data question with SQL pasted into it is answered by the parser: values are bound, the SQL
+            # text never runs)
+            return self._refuse(q, lang, tr, t0)
+        if data_q:
             tr.step("route", "data question → SQL tool", {"reason": "event/indicator words"})
             try:
                 ans = self._ask_data(q, lang, tr)
@@ -124,6 +178,8 @@ class Assistant:
                 return ans
             except ValidationError as e:
                 tr.step("error", "data parser could not map the question", {"error": str(e)})
+                if _COMMAND.search(q):  # "COPY interrupciones TO '…'": not a question the parser maps
+                    return self._refuse(q, lang, tr, t0)
                 if not self._has_corpus():
                     raise
         else:
@@ -132,6 +188,12 @@ class Assistant:
         ans.seconds = round(time.perf_counter() - t0, 4)
         ans.trace = tr.to_dict()
         return ans
+
+    def _refuse(self, q: str, lang: str, tr: Trace, t0: float) -> Answer:
+        tr.step("route", "SQL/command in the question → refused, nothing run", {})
+        tr.step("answer", _REFUSE[lang][:100], {})
+        return Answer(q, "refused", _REFUSE[lang], backend="none", route="refused", lang=lang, found=False,
+                      seconds=round(time.perf_counter() - t0, 4), trace=tr.to_dict())
 
     def _has_corpus(self) -> bool:
         try:
@@ -153,7 +215,7 @@ class Assistant:
         tr.step("answer", da.text.splitlines()[0][:100] if da.text else "", {"rows": len(da.rows)})
         return Answer(q, "data", da.text, backend="sql-" + da.source, sql=da.sql, params=da.params,
                       columns=da.columns, rows=da.rows, route="data", lang=lang,
-                      fallback="; ".join(da.notes) or None)
+                      fallback="; ".join(da.notes) or None, found=da.found)
 
     def _ask_regulation(self, q: str, lang: str, tr: Trace) -> Answer:
         r = self.retriever
@@ -165,8 +227,20 @@ class Assistant:
             pids.append(tr.step("passage", f"[{p.n}] {p.cite()}",
                     {"score": p.score, "bm25_rank": p.bm25_rank, "dense_rank": p.dense_rank, "text": p.text[:300]},
                     after=rid))
+        cov, missing, absent = r.coverage(q, passages)
+        cos = getattr(r, "last_cosine", None)
+        need = MIN_COVERAGE_UNKNOWN_WORDS if absent and (cos is None or cos < MIN_COSINE_UNKNOWN_WORDS) \
+            else MIN_COVERAGE
+        tr.step("evidence", f"coverage {cov:.2f} (min {need})",
+                {"coverage": cov, "missing": missing, "not_in_corpus": absent, "e5_best": cos}, after=rid)
         be = self.backend()
+        if cov < need:
+            return self._not_found(q, lang, tr, passages, missing, why, be.name)
         draft: Draft = be.answer(q, passages, lang, routed_all=docs is None)
+        if absent and draft.citations:  # words the corpus lacks entirely (not generic verbs it phrases otherwise)
+            note = _NOT_FOUND[lang][3].format(words=", ".join(f"«{w}»" for w in _as_asked(q, absent)))
+            draft.text = draft.text.replace("\n\n", f"\n{note}\n\n", 1) if "\n\n" in draft.text \
+                else f"{draft.text}\n{note}"
         bid = tr.step("backend", f"{be.name}" + (f" → fallback extractive ({draft.fallback[:60]})" if draft.fallback else ""),
                       {"fallback": draft.fallback, **draft.meta})
         tr.edges += [(pid, bid) for pid in pids]
@@ -175,6 +249,24 @@ class Assistant:
         return Answer(q, "regulation", draft.text, [asdict(c) for c in draft.citations],
                       [p.to_dict() for p in passages], draft.backend, draft.fallback, route=why,
                       dropped=draft.dropped, lang=lang)
+
+
+    def _not_found(self, q: str, lang: str, tr: Trace, passages, missing: list[str], why: str,
+                   backend: str) -> Answer:
+        from gridcrit.assistant.backends import cite_ref
+
+        t = _NOT_FOUND[lang]
+        lines = [t[0]]
+        if missing:
+            lines.append(t[1].format(words=", ".join(f"«{w}»" for w in _as_asked(q, missing))))
+        refs = list(dict.fromkeys(cite_ref(p.doc, p.anchor, p.page, p.page_end) for p in passages[:3]))
+        if refs:
+            lines.append(t[2].format(refs="; ".join(refs)))
+        text = "\n".join(lines)
+        tr.step("backend", f"{backend} not called: the corpus does not answer", {"missing": missing})
+        tr.step("answer", text.splitlines()[0][:100], {"chars": len(text)})
+        return Answer(q, "regulation", text, [], [p.to_dict() for p in passages], backend, route=why, lang=lang,
+                      found=False)
 
 
 def ask(question: str, store: str | Path, backend: str = "extractive", lang: str = "es", k: int = 5) -> Answer:

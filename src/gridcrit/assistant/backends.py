@@ -44,14 +44,19 @@ class BackendError(GridcritError):
     """An LLM backend failed (server down, HTTP error, timeout, bad response)."""
 
 
-def cite_ref(doc: str, anchor: str, page: int) -> str:
-    """"doc, Art. 13.2, p. 56"; an anchor that is already a page ("p. 7 ¶2") is not followed by its page."""
-    return f"{doc}, {anchor}" if re.match(r"p\. ?\d", anchor) else f"{doc}, {anchor}, p. {page}"
+def _pages(page: int, page_end: int | None) -> str:
+    return f"p. {page}" if not page_end or page_end <= page else f"pp. {page}–{page_end}"
 
 
-def _where(anchor: str, doc: str, page: int) -> str:
+def cite_ref(doc: str, anchor: str, page: int, page_end: int | None = None) -> str:
+    """"doc, Art. 13.2, p. 56" ("pp. 56–57" for a quote across a page break); an anchor that is already a
+    page ("p. 7 ¶2") is not followed by its page."""
+    return f"{doc}, {anchor}" if re.match(r"p\. ?\d", anchor) else f"{doc}, {anchor}, {_pages(page, page_end)}"
+
+
+def _where(anchor: str, doc: str, page: int, page_end: int | None = None) -> str:
     """"Art. 13.2 (doc, p. 56)", or "p. 7 ¶2 (doc)" for a page anchor."""
-    return f"{anchor} ({doc})" if re.match(r"p\. ?\d", anchor) else f"{anchor} ({doc}, p. {page})"
+    return f"{anchor} ({doc})" if re.match(r"p\. ?\d", anchor) else f"{anchor} ({doc}, {_pages(page, page_end)})"
 
 
 def looks_like_instruction(sentence: str) -> bool:
@@ -65,13 +70,22 @@ def sentences(text: str) -> list[str]:
 
 @dataclass
 class Citation:
-    """One [n] of an answer: which passage, where, and the span quoted from it."""
+    """One [n] of an answer: which passage, where, and the span quoted from it. ``page`` is the page the
+    quote is printed on (``page_end`` its last page when it runs onto the next), not where its article starts."""
 
     n: int
     doc: str
     anchor: str
     page: int
     quote: str
+    page_end: int | None = None
+
+    @classmethod
+    def of(cls, p: Passage, quote: str) -> Citation:
+        parts = [x for x in quote.split(" … ") if x.strip()] or [quote]
+        first, _ = p.pages_of(parts[0])
+        _, last = p.pages_of(parts[-1])
+        return cls(p.n, p.doc, p.anchor, first, quote, max(first, last))
 
 
 @dataclass
@@ -86,18 +100,30 @@ class Draft:
     meta: dict = field(default_factory=dict)
 
 
+_LIST_MARK = re.compile(r"\s+(?:[a-zñ]|\d{1,2})[.)]$")  # "…los siguientes requisitos: a." → the next item's letter
+
+
 def best_sentences(question: str, passage: Passage, n: int = 2, max_chars: int = 400) -> list[str]:
-    """The ``n`` sentences of ``passage`` sharing most stems with the question (document order)."""
+    """The ``n`` sentences of ``passage`` sharing most stems with the question (document order).
+
+    List letters ("h.") and fragments of fewer than three words are not quoted; a list letter that closes a
+    sentence ("…requisitos: a.") is left out of the quote, which stays a verbatim span."""
     q = set(tokenize(expand_synonyms(question)))
-    sents = [s for s in sentences(passage.text) if not looks_like_instruction(s)]
+    sents = []
+    for s in sentences(passage.text):
+        if looks_like_instruction(s):
+            continue
+        s = _LIST_MARK.sub("", s) if len(s.split()) > 3 else s
+        if len(s.split()) >= 3:
+            sents.append(s)
     if not sents:
         return []
     scored = []
     for i, s in enumerate(sents):
         toks = tokenize(s)
         overlap = len(q & set(toks))
-        scored.append((overlap + 0.001 * min(len(toks), 40) - 0.0001 * i, i))
-    keep = sorted(i for _, i in sorted(scored, reverse=True)[:n])
+        scored.append((overlap + 0.001 * min(len(toks), 40) - 0.0001 * i, i, overlap))
+    keep = sorted(i for _, i, _ in sorted(scored, reverse=True)[:n])
     out = []
     for i in keep:
         s = sents[i]
@@ -178,19 +204,20 @@ class ExtractiveBackend:
             elif overlap < max(1, first_overlap // 3):
                 continue  # a weak extra passage adds noise, not evidence
             span = " … ".join(quote)  # non-adjacent sentences: each part is a verbatim span
-            lines.append(f"- {_where(p.anchor, p.doc, p.page)}: «{span}» [{p.n}]")
-            cites.append(Citation(p.n, p.doc, p.anchor, p.page, span))
+            c = Citation.of(p, span)
+            lines.append(f"- {_where(p.anchor, p.doc, c.page, c.page_end)}: «{span}» [{p.n}]")
+            cites.append(c)
         if not cites:
             return Draft(t["none"], [], self.name)
         first = cites[0]
-        summary = t["summary"].format(c=_where(first.anchor, first.doc, first.page), n=first.n)
+        summary = t["summary"].format(c=_where(first.anchor, first.doc, first.page, first.page_end), n=first.n)
         rest = [f"{c.anchor} [{c.n}]" for c in cites[1:]]
         summary += t["also"].format(refs=", ".join(rest)) if rest else "."
         lines += ["", summary]
         docs = sorted({p.doc for p in passages})
         if routed_all and len(docs) > 1:
             lines.append(t["both"].format(docs=", ".join(docs)))
-        lines += ["", t["sources"]] + [f"[{c.n}] {cite_ref(c.doc, c.anchor, c.page)}" for c in cites]
+        lines += ["", t["sources"]] + [f"[{c.n}] {cite_ref(c.doc, c.anchor, c.page, c.page_end)}" for c in cites]
         return Draft("\n".join(lines), cites, self.name)
 
 
@@ -236,7 +263,7 @@ def _finalise_llm(name: str, text: str, question: str, passages: list[Passage], 
     for n in sorted(used):
         p = by_n[n]
         quote = " … ".join(best_sentences(question, p, 1)) or p.text[:300]
-        cites.append(Citation(n, p.doc, p.anchor, p.page, quote))
+        cites.append(Citation.of(p, quote))
     return Draft(clean, cites, name, dropped=dropped, meta=meta)
 
 

@@ -1,7 +1,8 @@
 """The regulation corpus inside the project store (DuckDB tables ``_corpus_*``).
 
     _corpus_docs     one row per document: name, file, sha256, pages, units, year, aliases, added_at
-    _corpus_units    one row per citable passage: doc, ordinal, anchor, part, title, page, page_end, text, vkey
+    _corpus_units    one row per citable passage: doc, ordinal, anchor, part, title, page, page_end, text, vkey,
+                     breaks (JSON [[offset, page], ...]: where a new page starts inside the text)
     _corpus_vectors  e5 vectors keyed by a hash of the embedded text (a cache: re-adding a document or a
                      new edition with unchanged clauses re-embeds only what changed)
 
@@ -12,6 +13,7 @@ the document's rows in one transaction, so a failure leaves the previous version
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from gridcrit.assistant.embed import DIM, embed_passages, passage_text, text_key
-from gridcrit.assistant.pdf import extract_pages
+from gridcrit.assistant.pdf import read_pdf_pages, strip_running_lines
 from gridcrit.assistant.segment import Unit, segment_pages
 from gridcrit.data.store import connect
 from gridcrit.errors import NotFoundError, ValidationError
@@ -33,9 +35,12 @@ _DDL = (
     """CREATE TABLE IF NOT EXISTS _corpus_docs (doc VARCHAR, file VARCHAR, sha256 VARCHAR, pages INTEGER,
     units INTEGER, year INTEGER, aliases VARCHAR, added_at TIMESTAMP)""",
     """CREATE TABLE IF NOT EXISTS _corpus_units (doc VARCHAR, ordinal INTEGER, anchor VARCHAR, part INTEGER,
-    title VARCHAR, page INTEGER, page_end INTEGER, text VARCHAR, vkey VARCHAR)""",
+    title VARCHAR, page INTEGER, page_end INTEGER, text VARCHAR, vkey VARCHAR, breaks VARCHAR)""",
     f"CREATE TABLE IF NOT EXISTS _corpus_vectors (vkey VARCHAR PRIMARY KEY, vec FLOAT[{DIM}])",
+    # stores indexed before passages knew their page breaks: NULL = unknown (cited as a page range)
+    "ALTER TABLE _corpus_units ADD COLUMN IF NOT EXISTS breaks VARCHAR",
 )
+_UNIT_COLS = "doc, ordinal, anchor, part, title, page, page_end, text, vkey, breaks"
 
 
 @dataclass
@@ -68,7 +73,8 @@ def default_name(path: Path) -> str:
 
 def _year(pages: list[str], name: str) -> int | None:
     for text in (name, pages[0] if pages else "", *pages[1:3]):
-        m = re.search(r"\b(19[5-9]\d|20[0-4]\d)\b", text)
+        # not \b: "RETIE_2024_libro3" has the year between underscores, which are word characters
+        m = re.search(r"(?<![0-9A-Za-z])(19[5-9]\d|20[0-4]\d)(?![0-9A-Za-z])", text)
         if m:
             return int(m.group(1))
     return None
@@ -93,12 +99,14 @@ def add_document(
     name = name or default_name(path)
     if not _NAME.match(name):
         raise ValidationError(f"invalid document name {name!r}: use letters, digits, '.', '-', '_' (max 80)")
-    pages = extract_pages(path, (lambda d, n: progress("pages", d, n)) if progress else None)
+    raw = read_pdf_pages(path, (lambda d, n: progress("pages", d, n)) if progress else None)
+    pages = strip_running_lines(raw)
     units = segment_pages(name, pages)
     if not units:
         raise ValidationError(f"{path}: no text passages found after removing headers/footers")
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    year = _year(pages, name)
+    # the running header ("RESOLUCIÓN NO. 18 XX NOVIEMBRE DE 2012", stripped from the text) dates it too
+    year = _year(pages, name) or _year(raw[:1], "")
     texts = [passage_text(u.title, u.text) for u in units]
     keys = [text_key(t) for t in texts]
 
@@ -128,6 +136,7 @@ def add_document(
                 "page_end": [u.page_end for u in units],
                 "text": [u.text for u in units],
                 "vkey": keys if dense else [None] * len(units),
+                "breaks": [json.dumps(u.breaks) for u in units],
             }
         )
         con.execute("BEGIN TRANSACTION")
@@ -135,7 +144,7 @@ def add_document(
             con.execute("DELETE FROM _corpus_units WHERE doc = ?", [name])
             con.execute("DELETE FROM _corpus_docs WHERE doc = ?", [name])
             con.register("_new_units", frame)
-            con.execute("INSERT INTO _corpus_units SELECT * FROM _new_units")
+            con.execute(f"INSERT INTO _corpus_units ({_UNIT_COLS}) SELECT {_UNIT_COLS} FROM _new_units")
             con.unregister("_new_units")
             if vecs is not None:
                 vframe = pd.DataFrame({"vkey": [keys[i] for i in new_idx], "vec": list(vecs)})
@@ -220,8 +229,11 @@ def load_corpus(con) -> tuple[pd.DataFrame, np.ndarray | None, pd.DataFrame]:
     """(units frame in document order, (n, 384) vectors aligned with it or None, docs frame)."""
     if not _has_corpus(con):
         return pd.DataFrame(), None, pd.DataFrame()
+    cols = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = '_corpus_units'").fetchall()}
+    breaks = "u.breaks" if "breaks" in cols else "NULL::VARCHAR AS breaks"
     units = con.execute(
-        """SELECT u.doc, u.ordinal, u.anchor, u.part, u.title, u.page, u.page_end, u.text, u.vkey,
+        f"""SELECT u.doc, u.ordinal, u.anchor, u.part, u.title, u.page, u.page_end, u.text, u.vkey, {breaks},
                   v.vec IS NOT NULL AS has_vec
            FROM _corpus_units u LEFT JOIN _corpus_vectors v USING (vkey) ORDER BY u.doc, u.ordinal"""
     ).df()

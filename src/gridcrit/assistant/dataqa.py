@@ -235,6 +235,20 @@ _DATA_HINTS = re.compile(
 )
 
 
+# "¿qué transformador / circuito es el más crítico?" is about the utility's own assets, not the RETIE
+# (whose "crítico" is about hospitals): answered from the data, with the criterion stated.
+_ASSET_KIND = r"(circuito|transformador|trafo|interruptor|reconectador|tramo|activo|equipo)(?:es|s)?"
+_CRITICAL = re.compile(r"\b" + _ASSET_KIND + r"\b(\s+\w+){0,3}?\s+(mas\s+(critic|riesgos|problematic)\w*|peor(es)?\b)|"
+                       r"\b(mas\s+(critic|riesgos|problematic)\w*|peor(es)?)\s+(de\s+los\s+|de\s+las\s+)?"
+                       + _ASSET_KIND + r"\b")
+# "los 5 transformadores con más…", "¿qué interruptor tuvo más…?": a ranking of the operated devices
+_DEVICE_RANK = re.compile(r"\b(que|cual|cuales|los|las|el|la)\s+(\d{1,2}\s+|tres\s+|cinco\s+|diez\s+)?"
+                          r"(transformador|trafo|interruptor|reconectador|tramo|activo|equipo)(es|s)?\b"
+                          r"(?!\s+(de\s+)?(afectad|tipo))")
+_DEVICE_TYPE = {"transformador": "transformador", "trafo": "transformador", "interruptor": "interruptor",
+                "reconectador": "interruptor", "tramo": "tramo de linea"}
+
+
 # English data questions are mapped word by word onto the Spanish vocabulary the parser knows (the
 # words are English-only, so a Spanish question is unchanged). Order matters: phrases before words.
 _EN_TO_ES = [(re.compile(rf"\b(?:{a})\b"), b) for a, b in (
@@ -273,7 +287,9 @@ _EN_TO_ES = [(re.compile(rf"\b(?:{a})\b"), b) for a, b in (
 
 def normalise(question: str) -> str:
     """Folded question with English data words mapped to the Spanish ones the parser knows."""
-    q = fold(question)
+    # fold() keeps ñ, and the parser's patterns write the year as "ano" ("por ano", "cada ano"): "por año",
+    # the way it is spelled, was not understood ("SAIFI del sistema por año" gave one multi-year figure)
+    q = fold(question).replace("año", "ano")
     for pat, es in _EN_TO_ES:
         q = pat.sub(es, q)
     return q
@@ -286,6 +302,8 @@ def is_data_question(question: str) -> bool:
         return bool(re.search(r"\b(saifi|saidi|cuantas interrupciones|cuantos eventos)\b", q))
     # a circuit or municipality alone is not enough ("¿cómo se protegen los circuitos de emergencia?"):
     # the question must be about events or indicators
+    if _CRITICAL.search(q):
+        return True
     return bool(_DATA_HINTS.search(q)) and bool(
         re.search(r"\b(saifi|saidi|interrupcion|evento|corte|apagon|falla|usuarios|clientes|duracion)", q)
     )
@@ -438,20 +456,43 @@ def parse_question(question: str, con, lang: str = "es") -> DataQuery:
     if re.search(r"no programad", q):
         dq.filters["tipo_causa"] = "NP"
     # group / top-k / trend -------------------------------------------------
+    critical = bool(_CRITICAL.search(q))
+    if critical and not any(k in dq.filters for k in _TIME_FILTERS):
+        # no period asked: the last complete year (a partial year would rank by a few months)
+        full = con.execute("SELECT max(y) FROM (SELECT year(inicio) AS y FROM interrupciones GROUP BY 1 "
+                           "HAVING count(DISTINCT month(inicio)) = 12)").fetchone()[0]
+        last = full if full is not None else con.execute("SELECT max(year(inicio)) FROM interrupciones").fetchone()[0]
+        if last is not None:
+            dq.filters["anio"] = int(last)
+    ranks = re.search(r"\b(mayor|mas|peor|maximo|mas alto|primer|menor|menos|mejor|minimo|mas bajo)\b", q)
+    dev = _DEVICE_RANK.search(q)
+    if dev and (ranks or critical) and "equipo_ope" not in dq.filters:
+        dq.group = ["equipo_ope"]
+        kind = _DEVICE_TYPE.get(dev.group(3))
+        if kind:
+            dq.filters["tipo_equi_ope"] = kind
+        if critical and not ranks:
+            q += " mas"
+    elif critical and "circuito" not in dq.filters and re.search(r"\bcircuito", q):
+        dq.group = ["circuito"]
+        if not ranks:
+            q += " mas"
+        if dq.metric == "eventos" and not re.search(r"\binterrupcion|\bevento|\bfalla|\bcorte", q):
+            dq.metric = "saifi"  # a circuit's criticality is its SAIFI (what `gridcrit predict` ranks)
     group_words = [
         (r"circuito", "circuito"), (r"municipio", "municipio"), (r"\bcausa", "causa_nombre"),
         (r"tipo de equipo|tipo de (dispositivo|elemento)|equipo", "tipo_equi_ope"), (r"departamento", "departamento"),
     ]
     which = re.search(r"\b(que|cual|cuales|cuantos|por|cada|segun|los|las|\d+)\s+(\w+\s+)?(" +
                       "|".join(p for p, _ in group_words) + r")", q)
-    if which:
+    if which and not dq.group:
         for pat, col in group_words:
             if re.search(pat, which.group(3)):
                 if col in dq.filters:  # "el circuito NSA23L14" is a filter, not a grouping
                     break
                 dq.group = [col]
                 break
-    if "tipo_equi_ope" not in dq.group:
+    if "tipo_equi_ope" not in dq.group and "tipo_equi_ope" not in dq.filters:
         for pat, col in _EQUIP:
             if col == "transformador" and dq.filters.get("causa_cod") in ("33", "40"):
                 continue  # "falla en transformador" is the cause, not the operated device
@@ -464,7 +505,8 @@ def parse_question(question: str, con, lang: str = "es") -> DataQuery:
     elif re.search(r"\b(tendencia|evolucion|por ano|anual|anualmente|cada ano|ano a ano)\b", q):
         dq.group = [*dq.group, "anio"]
         dq.order = "period"
-    top = re.search(r"\b(?:los|las)?\s*(\d{1,2}|tres|cinco|diez)\s+(circuitos|municipios|causas|equipos)", q)
+    top = re.search(r"\b(?:los|las)?\s*(\d{1,2}|tres|cinco|diez)\s+(circuitos|municipios|causas|equipos|"
+                    r"transformadores|trafos|interruptores|reconectadores|tramos|activos)", q)
     words_n = {"tres": 3, "cinco": 5, "diez": 10}
     if re.search(r"\b(mayor|mas|peor|maximo|mas alto|primer)\b", q) and dq.group and dq.order != "period":
         dq.order = "desc"
@@ -472,6 +514,8 @@ def parse_question(question: str, con, lang: str = "es") -> DataQuery:
         dq.order = "asc"
     if dq.order in ("desc", "asc"):
         dq.limit = (int(top.group(1)) if top.group(1).isdigit() else words_n[top.group(1)]) if top else 1
+        if not top and dq.group == ["equipo_ope"] and dev and dev.group(4):
+            dq.limit = 10  # "los transformadores con más…": a list, not one
     elif dq.group and dq.order is None:
         dq.order = "desc"
         dq.limit = int(top.group(1)) if top and top.group(1).isdigit() else None
@@ -529,6 +573,7 @@ class DataAnswer:
     query: dict | None
     source: str  # rules | llm | llm->rules
     notes: list[str] = field(default_factory=list)
+    found: bool = True  # False: the data cannot answer (e.g. a period the store has no events for)
 
 
 def _fmt(v) -> str:
@@ -699,8 +744,96 @@ def _momentary_note(con, dq: DataQuery, res: SQLResult, lang: str, timeout_s: fl
     if lang == "en":
         return (f"\nof which {mom} momentary (≤ 3 min) and {sus} sustained; only sustained interruptions count "
                 "in SAIFI/SAIDI and in the events of `gridcrit indices`.")
-    return (f"\nde ellas {mom} momentáneas (≤ 3 min) y {sus} sostenidas; solo las sostenidas cuentan en "
-            "SAIFI/SAIDI y en los eventos de `gridcrit indices`.")
+    return (f"\nde ellas {mom} {'momentánea' if mom == 1 else 'momentáneas'} (≤ 3 min) y {sus} "
+            f"{'sostenida' if sus == 1 else 'sostenidas'}; solo las sostenidas cuentan en SAIFI/SAIDI y en los "
+            "eventos de `gridcrit indices`.")
+
+
+def _period_gap(con, dq: DataQuery, lang: str) -> str | None:
+    """A sentence when the asked period lies wholly outside the months the store has events for (a count
+    of 0 or "no data" would read as "no interruptions happened"), else None."""
+    lo, hi = con.execute("SELECT min(inicio), max(inicio) FROM interrupciones").fetchone()
+    if lo is None:
+        return None
+    first, last = lo.year * 12 + lo.month - 1, hi.year * 12 + hi.month - 1
+    f = dq.filters
+    years = ([f["anio"]] if "anio" in f else list(f.get("anio_in", [])) or
+             (list(range(f["anio_between"][0], f["anio_between"][1] + 1)) if "anio_between" in f else []))
+    if not years:
+        return None
+    months = [f["mes"]] if "mes" in f else list(range(1, 13))
+    if any(first <= y * 12 + m - 1 <= last for y in years for m in months):
+        return None
+    asked = ", ".join(str(y) for y in years) if "mes" not in f else \
+        ", ".join(f"{y}-{int(f['mes']):02d}" for y in years)
+    span = f"{lo.year}-{lo.month:02d} – {hi.year}-{hi.month:02d}"
+    if lang == "en":
+        return (f"No data for {asked}: the store has interruptions from {span} only, so this is not a count of "
+                "zero.")
+    return f"Sin datos para {asked}: el almacén tiene interrupciones solo de {span}, así que no es un conteo de cero."
+
+
+def _partial_year_note(con, dq: DataQuery, rows: list[list], lang: str) -> str:
+    """A yearly trend whose last year is not complete in the data says so (2024 with 6 months of events
+    is not a drop)."""
+    if "anio" not in dq.group or "mes" in dq.group or not rows:
+        return ""
+    hi = con.execute("SELECT max(inicio) FROM interrupciones").fetchone()[0]
+    lo = con.execute("SELECT min(inicio) FROM interrupciones").fetchone()[0]
+    i = dq.group.index("anio")
+    years = {r[i] for r in rows}
+    notes = []
+    if hi is not None and hi.year in years and hi.month < 12:
+        notes.append((f"{hi.year}: datos solo hasta {hi.year}-{hi.month:02d}", f"{hi.year}: data up to "
+                      f"{hi.year}-{hi.month:02d} only"))
+    if lo is not None and lo.year in years and lo.month > 1:
+        notes.append((f"{lo.year}: datos solo desde {lo.year}-{lo.month:02d}", f"{lo.year}: data from "
+                      f"{lo.year}-{lo.month:02d} only"))
+    if not notes:
+        return ""
+    k = 1 if lang == "en" else 0
+    return ("\n(Incomplete year — " if k else "\n(Año incompleto — ") + "; ".join(n[k] for n in notes) + ".)"
+
+
+def _criterion(question: str, dq: DataQuery, lang: str) -> str:
+    """For "¿cuál es el circuito/transformador más crítico?": what the ranking is based on."""
+    if not _CRITICAL.search(normalise(question)):
+        return ""
+    what = {"saifi": ("SAIFI", "SAIFI"), "saidi": ("SAIDI", "SAIDI")}.get(
+        dq.metric, ("número de interrupciones", "number of interruptions"))
+    year = dq.filters.get("anio")
+    asked = bool(re.search(r"\b(19|20)\d\d\b", question))
+    if lang == "en":
+        when = f"in {year}" + ("" if asked else ", the last complete year with data") if year else "in the period asked"
+        return (f"\n(Criterion: recorded {what[1]} {when}. The predicted risk of each asset is given by `gridcrit "
+                "predict --top 20`, and maintenance actions for its critical variables, with the RETIE clauses "
+                "behind them, by `gridcrit assistant recommend`.)")
+    when = f"en {year}" + ("" if asked else ", último año completo con datos") if year else "en el periodo preguntado"
+    return (f"\n(Criterio: {what[0]} registrado {when}. El riesgo previsto de cada activo lo da `gridcrit "
+            "predict --top 20`, y las acciones de mantenimiento para sus variables críticas, con las cláusulas del "
+            "RETIE que las respaldan, `gridcrit assistant recommend`.)")
+
+
+def _ties_note(con, sql: str, params: list, dq: DataQuery, res: SQLResult, lang: str, timeout_s: float) -> str:
+    """A top-k cut through a tie ("the" transformer with most interruptions, when four have 4): name the
+    others with the same value."""
+    if dq.order not in ("desc", "asc") or not dq.limit or len(res.rows) < dq.limit or not res.rows:
+        return ""
+    last = res.rows[-1][-1]
+    if last is None:
+        return ""
+    base = sql.rsplit(" LIMIT ", 1)[0]
+    keys = ", ".join(dq.group)
+    tied = run_select(con, f"SELECT {keys} FROM ({base}) t WHERE valor = ? ORDER BY {keys}", [*params, last],
+                      50, timeout_s).rows
+    shown = {tuple(r[:-1]) for r in res.rows}
+    others = [" / ".join(str(x) for x in r) for r in tied if tuple(r) not in shown]
+    if not others:
+        return ""
+    names = ", ".join(others[:10]) + (f" (+{len(others) - 10})" if len(others) > 10 else "")
+    if lang == "en":
+        return f"\nTied with the same value ({_fmt(last)}): {names}."
+    return f"\nEmpatados con el mismo valor ({_fmt(last)}): {names}."
 
 
 def answer_data_question(question: str, store: str | Path, lang: str = "es", llm=None,
@@ -716,9 +849,14 @@ def answer_data_question(question: str, store: str | Path, lang: str = "es", llm
             if llm is None:
                 raise
             dq = None
+        gap = _period_gap(con, dq, lang) if dq is not None else None
+        if gap:
+            return DataAnswer(gap, "", [], [], [], asdict(dq), "rules", [], found=False)
         plan = _index_plan(dq) if dq is not None and dq.metric in ("saifi", "saidi") else None
         if plan is not None:
-            return _indices_answer(dq, store, plan, lang)
+            ans = _indices_answer(dq, store, plan, lang)
+            ans.text += _partial_year_note(con, dq, ans.rows, lang) + _criterion(question, dq, lang)
+            return ans
         if llm is not None:
             try:
                 text = llm.complete([{"role": "system", "content": _SQL_PROMPT},
@@ -735,7 +873,9 @@ def answer_data_question(question: str, store: str | Path, lang: str = "es", llm
         res = run_select(con, sql, params, max_rows, timeout_s)
         if res.truncated:
             notes.append(f"result truncated to {max_rows} rows")
-        text = _describe(dq, res, lang) + _momentary_note(con, dq, res, lang, timeout_s)
+        text = (_describe(dq, res, lang) + _momentary_note(con, dq, res, lang, timeout_s)
+                + _ties_note(con, sql, params, dq, res, lang, timeout_s) + _partial_year_note(con, dq, res.rows, lang)
+                + _criterion(question, dq, lang))
         if dq.metric in ("saifi", "saidi"):
             text += ("\n(sumas de las columnas SAIFI/SAIDI por fila de las interrupciones sostenidas > 3 min: "
                      "su aporte al índice del sistema, que `gridcrit indices --by system` suma)" if lang != "en" else

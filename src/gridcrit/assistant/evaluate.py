@@ -62,13 +62,27 @@ def passage_hits(p: dict, item: dict) -> bool:
 
 
 def citation_valid(c: dict, passages: list[dict]) -> bool:
+    """The citation names a retrieved passage (doc, anchor), its quote is a verbatim span of it, and the
+    cited page is the page the quote is printed on (passages that know their page breaks), else within
+    the passage's pages."""
+    from gridcrit.assistant.retrieval import Passage
+
     by_n = {p["n"]: p for p in passages}
     p = by_n.get(c["n"])
-    if p is None or (p["doc"], p["anchor"], p["page"]) != (c["doc"], c["anchor"], c["page"]):
+    if p is None or (p["doc"], p["anchor"]) != (c["doc"], c["anchor"]):
+        return False
+    end = c.get("page_end") or c["page"]
+    if not p["page"] <= c["page"] <= end <= p["page_end"]:
         return False
     norm = lambda s: " ".join(s.split())  # noqa: E731
     parts = [norm(x) for x in c["quote"].split("…") if x.strip()]
-    return bool(parts) and all(x in norm(p["text"]) for x in parts)
+    if not parts or not all(x in norm(p["text"]) for x in parts):
+        return False
+    if p.get("breaks") is not None:
+        ps = Passage(**p)
+        pieces = [x for x in c["quote"].split(" … ") if x.strip()] or [c["quote"]]
+        return (c["page"], end) == (ps.pages_of(pieces[0])[0], max(c["page"], ps.pages_of(pieces[-1])[1]))
+    return True
 
 
 def _char_ngrams(s: str, n: int) -> Counter:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from gridcrit.assistant.backends import best_sentences
+from gridcrit.assistant.backends import Citation, best_sentences
 from gridcrit.assistant.retrieval import fold, tokenize
 
 TOPICS: list[dict] = [
@@ -86,7 +86,9 @@ def recommend(variables: dict[str, object], retriever, asset: str = "el activo",
             if evidence_stems & set(tokenize(p.text + " " + p.title)):
                 quote = " … ".join(best_sentences(t["query"], p, 1))
                 if quote:
-                    cited = {"doc": p.doc, "anchor": p.anchor, "page": p.page, "quote": quote}
+                    c = Citation.of(p, quote)  # the page the quote is printed on
+                    cited = {"doc": p.doc, "anchor": p.anchor, "page": c.page, "page_end": c.page_end,
+                             "quote": quote}
                     break
         if cited:
             out.append(Recommendation(var, value, t["topic"], f"{action} ({var} = {value}).", "cited", cited))

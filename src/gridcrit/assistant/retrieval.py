@@ -14,8 +14,12 @@ kept in the top-k so the user sees both versions. A question that cites an artic
 
 from __future__ import annotations
 
+import difflib
+import json
+import math
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,6 +38,10 @@ SYNONYMS: dict[str, str] = {
     "trafo": "transformador",
     "trafos": "transformadores",
     "polo a tierra": "puesta a tierra electrodo",
+    "puesta a tierra": "spt",  # the RETIE's tables say "SPT"
+    "revisar": "inspección mantenimiento", "revision": "inspección mantenimiento",
+    "cada cuanto": "período frecuencia mantenimiento", "con que frecuencia": "período mantenimiento",
+    "periodicidad": "período frecuencia",
     "tierra fisica": "puesta a tierra",
     "varilla": "electrodo de puesta a tierra",
     "breaker": "interruptor automático",
@@ -89,7 +97,7 @@ SYNONYMS: dict[str, str] = {
 }
 
 _STOP = set(
-    ["a", "al", "algo", "algun", "alguna", "algunas", "alguno", "algunos", "ante", "antes", "como", "con", "contra", "cual", "cuales", "cuando", "de", "del", "desde", "donde", "dos", "el", "ella", "ellas", "ellos", "en", "entre", "era", "es", "esa", "esas", "ese", "eso", "esos", "esta", "estas", "este", "esto", "estos", "fue", "ha", "hay", "la", "las", "le", "les", "lo", "los", "mas", "me", "mi", "mientras", "muy", "nada", "ni", "no", "nos", "o", "otra", "otro", "para", "pero", "poco", "por", "porque", "que", "quien", "se", "segun", "ser", "si", "sin", "sobre", "su", "sus", "tambien", "tanto", "te", "tiene", "todo", "todos", "tras", "tu", "un", "una", "uno", "unos", "y", "ya", "cuanto", "cuanta", "cuantos", "cuantas", "dice", "decir", "debe", "deben", "puede", "pueden", "esta", "estan", "hace", "hacer", "qué", "cómo", "cuál", "retie", "reglamento", "articulo", "numeral"]
+    ["a", "al", "algo", "algun", "alguna", "algunas", "alguno", "algunos", "ante", "antes", "como", "con", "contra", "cual", "cuales", "cuando", "de", "del", "desde", "donde", "dos", "el", "ella", "ellas", "ellos", "en", "entre", "era", "es", "esa", "esas", "ese", "eso", "esos", "esta", "estas", "este", "esto", "estos", "fue", "ha", "hay", "la", "las", "le", "les", "lo", "los", "mas", "me", "mi", "mientras", "muy", "nada", "ni", "no", "nos", "o", "otra", "otro", "para", "pero", "poco", "por", "porque", "que", "quien", "se", "segun", "ser", "si", "sin", "sobre", "su", "sus", "tambien", "tanto", "te", "tiene", "todo", "todos", "tras", "tu", "un", "una", "uno", "unos", "y", "ya", "estar", "mucho", "mucha", "muchos", "muchas", "tener", "quiero", "saber", "cuanto", "cuanta", "cuantos", "cuantas", "dice", "decir", "debe", "deben", "puede", "pueden", "esta", "estan", "hace", "hacer", "qué", "cómo", "cuál", "retie", "reglamento", "articulo", "numeral"]
 )
 _TOKEN = re.compile(r"[a-z0-9ñ]+")
 # units after a number: "13,2 kV", "5,6 m", "10 ohmios" are quantities, never article numbers
@@ -100,10 +108,21 @@ _ANCHOR_IN_Q = re.compile(
     re.IGNORECASE)
 
 
+_DECIMAL_COMMA = re.compile(r"(?<![\d.,])(\d+),(\d+)(?![\d]|[.,]\d)")
+
+
+def _quantity(m: re.Match) -> str:
+    value = f"{m.group(1)}{'p' + m.group(2) if m.group(2) else ''}"
+    # a voltage is also written bare in the regulation's tables ("44/34,5/33", "13,8/13,2/11,4/7,6")
+    return f"{value}{m.group(3)} {value}" if m.group(3) == "kv" else f"{value}{m.group(3)}"
+
+
 def quantity_tokens(text: str) -> str:
     """Folded ``text`` with each number + unit written as one token ("13,2 kV" → "13p2kv"), so that a
-    voltage matches the same voltage and not article or table 13.2."""
-    return _QUANTITY.sub(lambda m: f"{m.group(1)}{'p' + m.group(2) if m.group(2) else ''}{m.group(3)}", text)
+    voltage matches the same voltage and not article or table 13.2. A voltage also gives its bare value
+    ("13p2"), and a decimal comma is a decimal ("13,2" → "13p2"): the RETIE tables list voltages without
+    unit ("13,8/13,2/11,4/7,6 5,6"); article numbers use dots ("Tabla 13.2") and stay apart."""
+    return _DECIMAL_COMMA.sub(r"\1p\2", _QUANTITY.sub(_quantity, text))
 
 
 def fold(text: str) -> str:
@@ -127,10 +146,48 @@ def tokenize(text: str) -> list[str]:
     return _STEMMER.stemWords(toks)
 
 
+# English words of regulation questions -> the Spanish words of the RETIE (appended, like SYNONYMS): the
+# corpus is Spanish, so an English question otherwise matches only acronym lists ("Ground Potential Rise").
+ENGLISH: dict[str, str] = {
+    "clearance": "distancia de seguridad", "clearances": "distancias de seguridad", "distance": "distancia",
+    "minimum": "mínima", "maximum": "máxima", "safety": "seguridad", "line": "línea", "lines": "líneas",
+    "overhead": "aérea", "road": "vías carreteras calles", "street": "calles", "building": "edificaciones construcciones",
+    "buildings": "edificaciones construcciones", "ground": "suelo", "grounding": "puesta a tierra",
+    "earthing": "puesta a tierra", "resistance": "resistencia", "substation": "subestación",
+    "substations": "subestaciones", "transformer": "transformador", "transformers": "transformadores",
+    "protection": "protección", "protect": "protección", "lightning": "rayos descargas atmosféricas",
+    "surge": "sobretensiones", "arrester": "dps", "arresters": "dps", "vegetation": "vegetación",
+    "tree": "árboles", "trees": "árboles", "pruning": "poda", "trimming": "poda", "inspection": "inspección",
+    "inspect": "inspección", "maintenance": "mantenimiento", "pole": "postes", "poles": "postes",
+    "wire": "conductor", "voltage": "tensión", "medium": "media", "easement": "zona de servidumbre",
+    "width": "ancho", "often": "frecuencia", "frequency": "frecuencia", "requirements": "requisitos",
+    "touch": "contacto", "step": "paso", "fuse": "fusible", "switch": "seccionador", "work": "trabajos",
+    "de-energized": "desenergizadas", "deenergized": "desenergizadas", "penalties": "sanciones",
+    "sanctions": "sanciones", "solar": "solares fotovoltaicos", "roof": "techos", "vertical": "vertical",
+    "horizontal": "horizontal", "height": "altura", "crossing": "cruce", "river": "ríos",
+    "golden": "oro", "rules": "reglas", "rule": "regla", "working": "trabajos", "workers": "trabajadores",
+    "live": "tensión", "insulation": "aislamiento", "cable": "cable conductor", "guard": "guarda",
+    "shield": "cable de guarda apantallamiento", "circuit": "circuito", "breaker": "interruptor",
+    "meter": "medidor", "electrode": "electrodo", "rod": "electrodo varilla", "measure": "medición",
+    "measured": "medida", "measurement": "medición", "checked": "verificación", "check": "verificación",
+    "danger": "peligro", "risk": "riesgo", "sign": "señalización", "signs": "señalización",
+    "protective": "protección", "equipment": "equipos", "helmet": "casco", "underground": "subterránea",
+}
+_EN_STOP = {
+    "what", "which", "who", "how", "when", "where", "why", "is", "are", "was", "were", "be", "been", "does",
+    "do", "did", "the", "a", "an", "of", "for", "to", "in", "on", "at", "by", "with", "from", "over",
+    "under", "about", "into", "than", "then", "and", "or", "not", "no", "must", "should", "shall", "can",
+    "could", "would", "will", "it", "its", "this", "that", "these", "those", "there", "their", "my", "our",
+    "your", "me", "i", "we", "you", "he", "she", "they", "require", "requires", "required", "according",
+    "say", "says"
+}
+
+
 def expand_synonyms(question: str) -> str:
-    """``question`` plus the regulation's words for colloquial terms it contains."""
+    """``question`` plus the regulation's words for colloquial (and English) terms it contains."""
     q = fold(question)
     extra = [v for k, v in SYNONYMS.items() if re.search(r"\b" + re.escape(k) + r"\b", q)]
+    extra += [v for k, v in ENGLISH.items() if re.search(r"\b" + re.escape(k) + r"\b", q)]
     return question + (" " + " ".join(extra) if extra else "")
 
 
@@ -149,10 +206,23 @@ class Passage:
     score: float
     bm25_rank: int | None
     dense_rank: int | None
+    breaks: list | None = None  # [[offset, page], ...] where a page starts in ``text``; None: unknown (old index)
 
     def cite(self) -> str:
+        pages = f"p. {self.page}" if self.page_end <= self.page else f"pp. {self.page}–{self.page_end}"
         return f"{self.doc}, {self.anchor}" if re.match(r"p\. ?\d", self.anchor) else \
-            f"{self.doc}, {self.anchor}, p. {self.page}"
+            f"{self.doc}, {self.anchor}, {pages}"
+
+    def pages_of(self, span: str) -> tuple[int, int]:
+        """(first, last) page on which ``span`` — a verbatim piece of ``text``, possibly cut with "…" —
+        is printed. Unknown (index without page breaks, or span not found): the passage's page range."""
+        from gridcrit.assistant.segment import page_of
+
+        piece = span.strip().rstrip("…").strip()
+        at = self.text.find(piece) if piece else -1
+        if at < 0 or (self.breaks is None and self.page_end > self.page):
+            return self.page, self.page_end
+        return page_of(at, self.page, self.breaks), page_of(at + len(piece) - 1, self.page, self.breaks)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -185,6 +255,11 @@ class Retriever:
         self._bm25 = bm25s.BM25()
         self._bm25.index(docs_tokens, show_progress=False)
         self._vocab = self._bm25.vocab_dict
+        self._df: Counter[str] = Counter()
+        for toks in docs_tokens:
+            self._df.update(set(toks))
+        self._words: list[str] | None = None  # folded words of the corpus, for spelling (built when needed)
+        self._spelled: dict[str, str] = {}
         self._doc_of = self.units["doc"].to_numpy()
         self._anchor_of = self.units["anchor"].to_numpy()
         self.adapter = None
@@ -228,6 +303,13 @@ class Retriever:
                     return [by_year["doc"].iloc[0]], f"{by_year['doc'].iloc[0]} (older edition named)"
                 if re.search(r"\b(nuevo|vigente|actual|reciente|ultimo)\b", q):
                     return [by_year["doc"].iloc[-1]], f"{by_year['doc'].iloc[-1]} (newest edition named)"
+            # a year one off the document's: "RETIE 2013" is the resolution of 2013 whose anexo general is
+            # headed "NOVIEMBRE DE 2012"
+            near = [(abs(int(y) - d.year), d.doc, int(y)) for d in by_year.itertuples() for y in years
+                    if abs(int(y) - d.year) <= 1]
+            if len(years) == 1 and len({doc for _, doc, _ in near}) == 1:
+                _, doc, y = near[0]
+                return [doc], f"{doc} (year {y} ≈ {int(by_year.set_index('doc').loc[doc, 'year'])})"
             return None, "no document named: all documents"
         return chosen, ", ".join(reasons)
 
@@ -244,12 +326,81 @@ class Retriever:
         q = " ".join(q.split())
         return q if len(q) >= 3 else question
 
+    # ---------------------------------------------------------------- spelling and evidence
+    def correct(self, word: str) -> str:
+        """A folded word of 5+ letters whose stem the corpus does not know, replaced by the closest word the
+        corpus has ("distansia" → "distancia", "resistensia" → "resistencia"); else unchanged."""
+        if len(word) < 5 or not word.isalpha() or all(t in self._df for t in tokenize(word)):
+            return word
+        if word in self._spelled:
+            return self._spelled[word]
+        if self._words is None:
+            words: set[str] = set()
+            for x in self.units["text"]:
+                words.update(w for w in _TOKEN.findall(fold(x)) if len(w) >= 4 and w.isalpha())
+            self._words = sorted(words)
+        near = difflib.get_close_matches(word, self._words, n=1, cutoff=0.85)
+        self._spelled[word] = near[0] if near else word
+        return self._spelled[word]
+
+    def spell(self, text: str) -> str:
+        """``text`` folded, with each word the corpus does not know replaced by its closest corpus word."""
+        return re.sub(r"[a-zñ]{5,}", lambda m: self.correct(m.group(0)), fold(text))
+
+    def _idf(self, stem: str) -> float:
+        n = len(self.units)
+        return math.log((n + 1) / (self._df.get(stem, 0) + 0.5))
+
+    def terms(self, question: str) -> list[tuple[str, set[str], float]]:
+        """The question's content words as (word, stems that count as the word in a passage, weight):
+        spelling corrected, colloquial and English words with the regulation's words as alternatives,
+        English function words and document names left out; weight = IDF (words the corpus lacks: highest)."""
+        global _STEMMER
+        out: list[tuple[str, set[str], float]] = []
+        seen: set[str] = set()
+        for w in _TOKEN.findall(quantity_tokens(fold(self.strip_route_words(question)))):
+            if len(w) <= 1 or w in _STOP or w in _EN_STOP or w in seen:
+                continue
+            seen.add(w)
+            alts = set(tokenize(self.correct(w)))
+            volt = re.fullmatch(r"(\d+(?:p\d+)?)kv", w)
+            if volt:  # "13,2 kV" is found as "13,2" in a table: one word, not two
+                alts.add(volt.group(1))
+                seen.add(volt.group(1))
+            extra = SYNONYMS.get(w) or ENGLISH.get(w)
+            if extra:
+                alts |= set(tokenize(extra))
+            if not alts:
+                continue
+            weight = min(self._idf(a) for a in alts)
+            if len(w) < 5 and not any(a in self._df for a in alts):
+                weight = min(weight, 2.0)  # a short unknown word: an inflection or a typo, not the topic
+            out.append((w, alts, max(weight, 0.1)))
+        return out
+
+    def coverage(self, question: str, passages: list[Passage]) -> tuple[float, list[str], list[str]]:
+        """(share of the question's content — IDF-weighted — found in the best single passage, the words no
+        retrieved passage contains, the words the whole corpus lacks). Low coverage, above all with words
+        the corpus lacks ("fútbol", "Manizales"): the corpus does not answer the question."""
+        terms = self.terms(question)
+        if not terms or not passages:
+            return (1.0 if not terms else 0.0), [], []
+        total = sum(w for _, _, w in terms)
+        toks = [set(tokenize(f"{p.title.split(' › ')[-1]} {p.text}")) for p in passages]
+        best = max(sum(w for _, alts, w in terms if alts & t) for t in toks) / total
+        missing = [word for word, alts, _ in terms if not any(alts & t for t in toks)]
+        # words of 5+ letters only: a short one the corpus lacks is mostly an inflection ("mide" ~ "medir")
+        absent = [word for word, alts, _ in terms
+                  if len(word) >= 5 and word.isalpha() and not any(a in self._df for a in alts)]
+        return round(best, 3), missing, absent
+
     # ---------------------------------------------------------------- search
     def search(self, question: str, k: int = 5, docs: list[str] | None = None, route: bool = True,
                mode: str = "hybrid") -> list[Passage]:
         """Top-``k`` passages for ``question`` (restricted to ``docs``, or to the routed documents).
 
         ``mode``: hybrid (BM25 + dense, RRF) | bm25 | dense — the single-ranker modes exist for comparisons."""
+        self.last_cosine: float | None = None  # e5 similarity of the best passage (None: no dense ranking)
         routed = None
         if docs is None and route:
             routed, _ = self.route(question)
@@ -258,7 +409,7 @@ class Retriever:
         n = len(self.units)
         content = self.strip_route_words(question)
         expanded = expand_synonyms(content)
-        q_tokens = [t for t in tokenize(expanded) if t in self._vocab]
+        q_tokens = [t for t in tokenize(self.spell(expanded)) if t in self._vocab]
         bm = np.zeros(n, dtype=np.float32)
         if q_tokens:
             bm = np.asarray(self._bm25.get_scores(q_tokens), dtype=np.float32)
@@ -278,6 +429,7 @@ class Retriever:
             sim = np.where(mask, self.vectors @ qv, -np.inf)
             dn_order = np.argsort(-sim, kind="stable")[:_POOL]
             rank_lists.append(dn_order)
+            self.last_cosine = float(sim[dn_order[0]]) if len(dn_order) else None
         fused: dict[int, float] = {}
         for order in rank_lists:
             for r, i in enumerate(order):
@@ -302,8 +454,10 @@ class Retriever:
         out = []
         for j, i in enumerate(top, start=1):
             u = self.units.iloc[i]
+            br = u.get("breaks")
             out.append(
                 Passage(j, u["doc"], u["anchor"], int(u["part"]), u["title"], int(u["page"]), int(u["page_end"]),
-                        u["text"], round(float(fused[i]), 6), bm_rank.get(i), dn_rank.get(i))
+                        u["text"], round(float(fused[i]), 6), bm_rank.get(i), dn_rank.get(i),
+                        json.loads(br) if isinstance(br, str) else None)
             )
         return out

@@ -226,8 +226,10 @@ def assistant_eval(
         Path(out).write_text(to_json(rep), encoding="utf-8")
 
     def human(r):
-        for key, v in r["summary"].items():
+        for key, v in r.get("summary", r).items():  # the summary alone when the full report went to --out
             console.print(f"{key}: {v}")
+        if out:
+            console.print(f"informe: {out}" if lang == "es" else f"report: {out}")
 
     emit(rep if out is None else rep["summary"], as_json, human)
 
@@ -257,7 +259,7 @@ def assistant_recommend(
         for r in rs:
             if r["citation"]:
                 c = r["citation"]
-                console.print(f"• {r['action']} — {cite_ref(c['doc'], c['anchor'], c['page'])}: «{c['quote']}»",
+                console.print(f"• {r['action']} — {cite_ref(c['doc'], c['anchor'], c['page'], c.get('page_end'))}: «{c['quote']}»",
                               markup=False)
             else:
                 console.print(f"• {r['variable']}: {r['note']}", markup=False)
