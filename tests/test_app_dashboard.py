@@ -281,3 +281,18 @@ def test_every_text_has_both_languages():
     used = set(re.findall(r'\bt\("([a-z_]+)"\)', APP_JS.read_text(encoding="utf-8")))
     used |= set(re.findall(r'data-i18n(?:-ph)?="([a-z_]+)"', html))
     assert used and used <= es, used - es
+
+
+def test_chat_cites_both_pages_of_a_quote_over_a_page_break():
+    answer = {"text": "Según [1] …", "found": True, "sql": None, "params": [], "rows": [], "seconds": 0.1,
+              "backend": "extractive", "trace": {"nodes": []},
+              "citations": [{"n": 1, "doc": "RETIE-2024-libro3", "anchor": "Art. 3.12.6", "page": 41, "page_end": 42,
+                             "quote": "distancias mínimas"},
+                            {"n": 2, "doc": "RETIE-2024-libro3", "anchor": "Art. 3.12.7", "page": 43, "page_end": 43,
+                             "quote": "otra"}]}
+    res = run_page("""
+        $("chat-q").value = "¿distancia mínima a 13,2 kV?"; $("chat-form").requestSubmit(); await settle();
+        out.log = $("chat-log").innerHTML + [...($("chat-log").children || [])].map((c) => c.innerHTML).join("");
+    """, {"/api/ask": [200, answer]})
+    log = res["out"]["log"]
+    assert "pp. 41–42" in log and "p. 43" in log and "pp. 43" not in log

@@ -365,7 +365,9 @@ async function ask(ev) {
   try {
     const a = await api("/api/ask", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ question: q, lang: LANG }) });
     let html = esc(a.text);
-    if (a.citations.length) html += `<ol>${a.citations.map((c) => `<li>[${c.n}] ${esc(c.doc)} ${esc(c.anchor)} p.${esc(c.page)} — «${esc((c.quote || "").slice(0, 240))}»</li>`).join("")}</ol>`;
+    // a quote running over a page break cites both pages (pp. 41–42)
+    const pages = (c) => (c.page_end && c.page_end > c.page ? `pp. ${esc(c.page)}–${esc(c.page_end)}` : `p. ${esc(c.page)}`);
+    if (a.citations.length) html += `<ol>${a.citations.map((c) => `<li>[${c.n}] ${esc(c.doc)} ${esc(c.anchor)} ${pages(c)} — «${esc((c.quote || "").slice(0, 240))}»</li>`).join("")}</ol>`;
     if (a.sql) html += `<details><summary>${t("sql")}</summary><code>${esc(a.sql)}</code> ${esc(JSON.stringify(a.params))}<br>${a.rows.slice(0, 20).map((r) => esc(r.join(" | "))).join("<br>")}</details>`;
     if (a.trace && a.trace.nodes) html += `<details><summary>${t("trace")} (${a.seconds}s · ${esc(a.backend)})</summary>${a.trace.nodes.map((n) => esc(`${n.kind || n.step || ""}: ${n.label || n.text || ""}`)).join("<br>")}</details>`;
     pending.innerHTML = html;
