@@ -113,3 +113,20 @@ def test_cli_corpus(tmp_path, sample_pdf, capsys):
     assert run(["corpus", "add", str(empty), "--store", str(store)]) == 2
     assert "0 bytes" in capsys.readouterr().err
     assert run(["corpus", "remove", "PRUEBA", "--store", str(store)]) == 0
+
+
+def test_an_unchanged_pdf_is_read_once_per_process(tmp_path, monkeypatch):
+    import os
+
+    import pypdf
+
+    f = tmp_path / "r.pdf"
+    f.write_bytes(make_pdf(SAMPLE_REGULATION))
+    opened = []
+    real = pypdf.PdfReader
+    monkeypatch.setattr(pypdf, "PdfReader", lambda *a, **k: opened.append(a) or real(*a, **k))
+    first = extract_pages(f)
+    assert extract_pages(f) == first and len(opened) == 1
+    f.write_bytes(make_pdf(SAMPLE_REGULATION[:1]))  # a new version of the file is read again
+    os.utime(f, ns=(1, 1))
+    assert extract_pages(f) != first and len(opened) == 2

@@ -61,6 +61,26 @@ def read_pdf_pages(path: str | Path, progress: Callable[[int, int], None] | None
         head = fh.read(1024)
     if b"%PDF-" not in head:
         raise ValidationError(f"{path}: not a PDF (no %PDF header) / no es un PDF")
+    # pypdf needs ~20 s for a 300-page RETIE book: a file read again unchanged in this process (a corpus
+    # rebuilt, the same PDF added under another name) reuses its text
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _PAGES_CACHE:
+        cached = list(_PAGES_CACHE[key])
+        if progress:
+            progress(len(cached), len(cached))
+        return cached
+    pages = _read_with_pypdf(path, progress)
+    _PAGES_CACHE[key] = tuple(pages)
+    while len(_PAGES_CACHE) > 4:
+        _PAGES_CACHE.pop(next(iter(_PAGES_CACHE)))
+    return pages
+
+
+_PAGES_CACHE: dict[tuple[str, int, int], tuple[str, ...]] = {}
+
+
+def _read_with_pypdf(path: Path, progress: Callable[[int, int], None] | None) -> list[str]:
     import pypdf
     from pypdf.errors import PdfReadError
 
