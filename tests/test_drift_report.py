@@ -95,3 +95,44 @@ def test_psi_sees_drift_in_zero_inflated_targets():
     assert psi(ref, new) > 0.05 > 0.01 > psi(ref, same)
     rep = drift_report(pd.DataFrame({"y": ref}), pd.DataFrame({"y": new}), [], targets=["y"])
     assert rep.targets["y"]["level"] == "major" and rep.targets["y"]["mean_ratio"] > 2
+
+
+def test_fewer_gaps_than_the_reference_is_not_drift(tmp_path):
+    """History columns are empty in a store's first periods (no past yet): the reference has gaps the
+    new periods lack. The values that are there did not move, so the column is stable; a column that
+    starts arriving empty still drifts."""
+    rng = np.random.default_rng(6)
+    normal = rng.normal(200, 40, 6000)
+    ref = pd.DataFrame({"rain_normal_mm": np.where(np.arange(6000) < 1200, np.nan, normal)})  # first year empty
+    new = pd.DataFrame({"rain_normal_mm": rng.normal(200, 40, 1500)})
+    rep = drift_report(ref, new, ["rain_normal_mm"])
+    f = rep.features[0]
+    assert f["level"] == "stable" and f["psi"] < 0.05 and rep.drifted == []
+    assert f["missing_ref"] == pytest.approx(0.2) and f["missing_new"] == 0.0
+    assert "20% → 0%" in rep.to_markdown()
+    emptier = drift_report(new, ref, ["rain_normal_mm"])  # now the new rows are the ones with gaps
+    assert emptier.drifted == ["rain_normal_mm"]
+
+
+def test_html_report_has_the_association_change(tmp_path):
+    rng = np.random.default_rng(7)
+    veg = rng.gamma(2, 1, 2000)
+    ref = pd.DataFrame({"veg": veg, "y": 0.1 * veg + rng.normal(0, 1, 2000)})
+    new = pd.DataFrame({"veg": veg, "y": 1.5 * veg + rng.normal(0, 1, 2000)})
+    rep = drift_report(ref, new, ["veg"], relation_target="y")
+    assert "association with y changed most" in rep.to_html()
+
+
+def test_drift_chart_names_the_thresholds_in_a_legend():
+    """The two threshold labels used to be drawn at the same height and overwrote each other."""
+    import matplotlib.pyplot as plt
+
+    ref, new = _frames()
+    fig = drift_report(ref, new, ["age", "veg", "kind"]).figure()
+    try:
+        legend = fig.axes[0].get_legend()
+        assert legend is not None
+        assert [t.get_text() for t in legend.get_texts()] == ["moderate > 0.1", "major > 0.25"]
+        assert not fig.axes[0].texts  # no loose labels over the bars
+    finally:
+        plt.close(fig)

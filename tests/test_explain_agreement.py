@@ -70,3 +70,12 @@ def test_best_global_ranking_beats_frequency_order_when_k_differs():
     best = best_global_ranking(rel)
     assert list(best[:3]) == [0, 1, 2]
     assert global_ranking_topk_precision(rel) == pytest.approx((49 * 1.0 + 51 * 3 / 5) / 100)
+
+
+def test_rank_agreement_of_a_constant_vector_is_nan_without_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = rank_agreement(np.zeros(4), np.array([0.4, 0.3, 0.2, 0.1]), k=2)
+    assert np.isnan(res["spearman"]) and res["k"] == 2

@@ -29,9 +29,10 @@ def test_treeshap_is_additive_and_finds_the_signal(data):
     m = make_model("xgboost", n_estimators=60, max_depth=3).fit(X, y)
     att = attribute(m, X)
     assert att.method == "treeshap" and att.signed and att.values.shape == (len(X), 4)
-    # exact TreeSHAP: contributions + bias = raw margin (scaled back by the model's target scale)
-    raw = (att.values.sum(1) + att.bias) * m.y_scale_
-    assert np.allclose(raw, m.predict(X), atol=1e-3)
+    # exact TreeSHAP: contributions + bias = the prediction, in the target's units (the model fits
+    # y / y_scale_ internally; the attributions are scaled back)
+    assert m.y_scale_ != 1.0
+    assert np.allclose(att.values.sum(1) + att.bias, m.predict(X), atol=1e-3 * m.y_scale_)
     assert att.global_ranking()[:2] == ["a", "c"]
     assert att.global_importance.sum() == pytest.approx(1.0)
     approx = attribute(m, X, approximate=True)
@@ -41,6 +42,22 @@ def test_treeshap_is_additive_and_finds_the_signal(data):
     # signs: a large 'a' pushes the prediction up
     hi = int(np.argmax(X["a"].to_numpy()))
     assert att.values[hi, 0] > 0
+
+
+@pytest.mark.parametrize("kind", ["xgboost", "lightgbm"])
+def test_treeshap_sums_to_the_prediction_of_small_scale_targets(kind):
+    """SAIFI-like targets (~1e-4): regression contributions sum to the prediction in its own units,
+    poisson ones to its log, however the model rescales the target internally."""
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    y = 1e-4 * np.exp(0.8 * X["a"].to_numpy()) * rng.gamma(2.0, 0.5, 300)
+    reg = make_model(kind, n_estimators=40).fit(X, y)
+    att = attribute(reg, X)
+    assert np.allclose(att.values.sum(1) + att.bias, reg.predict(X), rtol=1e-4, atol=1e-9)
+    assert np.abs(att.values).max() < 10 * y.max()  # in SAIFI units, not in units of the scaled target
+    poi = make_model(kind, task="poisson", n_estimators=40).fit(X, y)
+    att = attribute(poi, X)
+    assert np.allclose(np.exp(att.values.sum(1) + att.bias), poi.predict(X), rtol=1e-4)
 
 
 def test_lightgbm_multiclass_has_per_class_importances(data):

@@ -37,7 +37,12 @@ def test_asset_local_spanish_and_english(store, capsys):
     s, v = store
     assert run(["explain", "--model", v, "--asset", "T007", "--period", "2019-06", "--store", str(s), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
-    assert res["local"]["text"].startswith("T007 2019-06: Principales factores (treeshap):")
+    assert res["local"]["text"].startswith("T007 2019-06: Predicción ")
+    assert "Principales factores (treeshap):" in res["local"]["text"]
+    # the prediction is stated and base + contributions add up to it (a regression model)
+    loc = res["local"]
+    assert loc["sum"] == pytest.approx(loc["prediction"], rel=1e-4, abs=1e-6)
+    assert f"{loc['prediction']:.4g}" in loc["text"] and "valor base" in loc["text"]
     assert len(res["local"]["drivers"]) == 4 and res["local"]["drivers"][0]["value"] is not None
     assert run(["explain", "--model", v, "--asset", "T007", "--lang", "en", "--store", str(s)]) == 0
     assert "Main drivers" in capsys.readouterr().out
@@ -66,14 +71,20 @@ def test_report_files(store, tmp_path, capsys):
 
 def test_missing_asset_version_and_period_are_one_line_errors(store, capsys):
     s, v = store
-    assert run(["explain", "--model", v, "--asset", "NOPE", "--store", str(s)]) == 3
+    assert run(["explain", "--model", v, "--asset", "NOPE", "--store", str(s), "--lang", "en"]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "asset 'NOPE' is not in the dataset" in err
+    assert run(["explain", "--model", v, "--asset", "NOPE", "--store", str(s)]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "el activo 'NOPE' no está en el conjunto de datos" in err
     assert run(["explain", "--model", "v9999", "--global", "--store", str(s), "--lang", "en"]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "model version 'v9999' not found" in err
-    assert run(["explain", "--model", v, "--period", "2031-01", "--store", str(s), "--lang", "en"]) == 3
-    assert "period '2031-01' not in the dataset" in capsys.readouterr().err
+    assert run(["explain", "--model", v, "--period", "2031-01", "--store", str(s), "--lang", "en"]) == 2
+    err = capsys.readouterr().err  # beyond the data: only the next period can be forecast (as predict says)
+    assert err.count("\n") == 1 and "period '2031-01' is beyond the data" in err
+    assert run(["explain", "--model", v, "--period", "1990-01", "--store", str(s), "--lang", "en"]) == 3
+    assert "period '1990-01' not in the dataset" in capsys.readouterr().err
     assert run(["explain", "--model", v, "--global", "--store", str(s / "nope.duckdb")]) == 3
 
 

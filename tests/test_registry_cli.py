@@ -84,7 +84,9 @@ def test_retrain_predict_rollback_cycle(world, capsys, tmp_path):
 
     assert run(["models", "delete", "v0003", "--store", str(store), "--json"]) == 0
     assert run(["models", "delete", v1, "--store", str(store)]) == 1
-    assert "champion" in capsys.readouterr().err
+    assert "es el campeón" in capsys.readouterr().err
+    assert run(["models", "delete", v1, "--store", str(store), "--lang", "en"]) == 1
+    assert "is the champion" in capsys.readouterr().err
 
 
 def test_cli_errors_are_one_line(world, capsys, tmp_path):
@@ -92,7 +94,7 @@ def test_cli_errors_are_one_line(world, capsys, tmp_path):
     bad = make_rows("2021-01", "2021-03")
     bad.loc[5, "y_saifi"] = -2
     write_export(bad, tmp_path / "bad")
-    assert run(["retrain", "--data", str(tmp_path / "bad"), "--store", str(store)]) == 2
+    assert run(["retrain", "--data", str(tmp_path / "bad"), "--store", str(store), "--lang", "en"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("gridcrit: error: retrain stopped") and "fake_rows.csv:7:y_saifi" in err[-1]
     assert run(["predict", "--store", str(store), "--period", "1990-01", "--lang", "en"]) == 3

@@ -20,16 +20,20 @@ def _rows(frame, asset: str | None, period: str | None, max_rows: int, seed: int
     per = frame["period"].astype(str)
     if period is not None and period not in set(per):
         ps = sorted(set(per))
-        raise NotFoundError(f"period {period!r} not in the dataset ({ps[0]}..{ps[-1]})" if ps else "dataset is empty")
+        raise NotFoundError(f"period {period!r} not in the dataset ({ps[0]}..{ps[-1]})" if ps else "dataset is empty",
+                            es=f"el periodo {period!r} no está en el conjunto de datos ({ps[0]}..{ps[-1]})" if ps
+                            else "el conjunto de datos está vacío")
     if asset is not None:
         mask = frame["asset_id"].astype(str) == asset
         if not mask.any():
             sample = ", ".join(sorted(frame["asset_id"].astype(str).unique())[:3])
-            raise NotFoundError(f"asset {asset!r} is not in the dataset (e.g. {sample})")
+            raise NotFoundError(f"asset {asset!r} is not in the dataset (e.g. {sample})",
+                                es=f"el activo {asset!r} no está en el conjunto de datos (p. ej. {sample})")
         if period is not None:
             mask &= per == period
             if not mask.any():
-                raise NotFoundError(f"asset {asset!r} has no row in period {period!r}")
+                raise NotFoundError(f"asset {asset!r} has no row in period {period!r}",
+                                    es=f"el activo {asset!r} no tiene fila en el periodo {period!r}")
         idx = np.where(mask.to_numpy())[0]
         return frame.iloc[idx], len(idx) - 1  # the explained row: the latest one of the asset
     sel = frame if period is None else frame[(per == period).to_numpy()]
@@ -38,8 +42,41 @@ def _rows(frame, asset: str | None, period: str | None, max_rows: int, seed: int
     return sel, None
 
 
+def _class_namer(target: str | None):
+    """Class code -> what people call it: the risk classes are stored as 0..3 (Bajo … Muy Alto)."""
+    from gridcrit.features.targets import RISK_LABELS
+
+    def name(c: Any) -> str:
+        s = str(c)
+        if target in ("risk", "y_risk") and s.lstrip("-").isdigit() and 0 <= int(s) < len(RISK_LABELS):
+            return RISK_LABELS[int(s)]
+        return s
+
+    return name
+
+
 #: dataset builder ``(store, level, period) -> dataset``; None = ``build_dataset`` (tests swap in a fake)
 DATASET_FN = None
+
+
+def _dataset_for(store: Path, level: str, pkind: str, period: str | None, fn: Any) -> tuple[Any, str | None]:
+    """The dataset to explain ``period`` from, and the period's label. ``"next"`` (or the next period's
+    label) is the forecast: the dataset is extended by the period after the data, as ``gridcrit predict
+    --period next`` does, so the explanation is of the very rows that forecast ranks."""
+    from gridcrit.registry.predict import _last_event_label, _next_period_dataset
+    from gridcrit.registry.retrain import default_dataset
+
+    if fn is None:
+        last = _last_event_label(store, pkind, required=period == "next") if period is not None else None
+        if last is not None and (period == "next" or str(period) > last):
+            return _next_period_dataset(store, level, pkind, last, str(period), None)
+        return default_dataset(store, level, pkind), period
+    ds = fn(store, level, pkind)
+    if period is not None:
+        labels = sorted(set(ds.frame["period"].astype(str)))
+        if labels and (period == "next" or (period not in labels and period > labels[-1])):
+            return _next_period_dataset(store, level, pkind, labels[-1], period, fn)
+    return ds, period
 
 
 def _risk_score(model: Any, X: Any) -> np.ndarray:
@@ -57,19 +94,18 @@ def _risk_score(model: Any, X: Any) -> np.ndarray:
 def run_explain(store: Path, model: str, asset: str | None = None, period: str | None = None,
                 method: str = "auto", lang: str = "es", out: Path | None = None, twin: Path | None = None,
                 max_rows: int = 3000, k: int = 5, dataset_fn: Any = None,
-                compare: str | None = None) -> dict[str, Any]:
+                compare: str | None = None, slot: str | None = None) -> dict[str, Any]:
     """What ``gridcrit explain`` computes (importable for tests and the app)."""
     from gridcrit.explain.attribution import attribute
     from gridcrit.explain.local import check_lang, local_explanation
     from gridcrit.registry.registry import Registry
-    from gridcrit.registry.retrain import default_dataset
 
     check_lang(lang)
     if not Path(store).exists():
-        raise NotFoundError(f"store {store} not found")
-    lm = Registry(store).load(model)
+        raise NotFoundError(f"store {store} not found", es=f"no existe el almacén {store}")
+    lm = Registry(store).load(model, slot=slot)
     meta = lm.meta
-    ds = (dataset_fn or DATASET_FN or default_dataset)(store, meta["level"], meta["period"])
+    ds, period = _dataset_for(store, meta["level"], meta["period"], period, dataset_fn or DATASET_FN or None)
     feats = list(meta["feature_schema"]["columns"])
     missing = [c for c in feats if c not in ds.frame.columns]
     if missing:
@@ -83,7 +119,7 @@ def run_explain(store: Path, model: str, asset: str | None = None, period: str |
 
         others = {}
         if compare is not None:  # SHAP of another registered (tree) version on the same rows
-            cm = Registry(store).load(compare)
+            cm = Registry(store).load(compare, slot=lm.meta["slot"] if compare == "champion" else None)
             cfeats = list(cm.meta["feature_schema"]["columns"])
             if cfeats != feats:
                 raise ValidationError(f"--compare {compare}: its features differ from {lm.version}'s")
@@ -93,19 +129,28 @@ def run_explain(store: Path, model: str, asset: str | None = None, period: str |
     else:
         bundle, att = None, attribute(lm.model, X, method=method)
     top = np.argsort(-att.global_importance, kind="stable")[:k]
+    name_of = _class_namer(meta.get("target"))
     res: dict[str, Any] = {
         "version": lm.version, "requested": model, "warning": lm.warning, "method": att.method,
         "rows": len(X), "seconds": att.seconds,
         "global": [{"feature": att.feature_names[j], "importance": float(att.global_importance[j]),
                     "group": groups.get(att.feature_names[j], "")} for j in top],
-        "per_class": {c: [att.feature_names[j] for j in np.argsort(-v, kind="stable")[:k]]
+        "per_class": {name_of(c): [att.feature_names[j] for j in np.argsort(-v, kind="stable")[:k]]
                       for c, v in att.per_class.items()},
     }
     if att.masks is not None:
         res["steps"] = [[att.feature_names[j] for j in np.argsort(-m.mean(0), kind="stable")[:k]] for m in att.masks]
     if row is not None:
+        task = meta.get("task")
+        one = X.iloc[[row]]
+        if task == "classification" and hasattr(lm.model, "predict_proba"):
+            proba = np.asarray(lm.model.predict_proba(one), dtype=float)[0]
+            label = np.asarray(lm.model.predict(one))[0]
+            pred_row: Any = f"{name_of(label)} ({proba.max():.0%})"
+        else:
+            pred_row = float(np.asarray(lm.model.predict(one), dtype=float).reshape(-1)[0])
         loc = local_explanation(att, X, row, k=k, lang=lang, groups=groups,
-                                header=f"{asset} {keys.iloc[row]['period']}:")
+                                header=f"{asset} {keys.iloc[row]['period']}:", prediction=pred_row, task=task)
         res["local"] = loc
         if att.masks is not None:
             res["local"]["steps"] = [[att.feature_names[j] for j in np.argsort(-m[row], kind="stable")[:3]]
@@ -125,7 +170,7 @@ def run_explain(store: Path, model: str, asset: str | None = None, period: str |
         if bundle.others:
             ag = agreement(bundle)
             res["agreement"] = {"methods": ag["methods"], "pairs": ag["pairs"]}
-        res["report"] = str(write_report(bundle, out, lang=lang, truth=truth))
+        res["report"] = str(write_report(bundle, out, lang=lang, truth=truth, focus=row))
     return res
 
 
@@ -171,13 +216,18 @@ def register(app: typer.Typer) -> None:
     def explain(
         model: Annotated[str, typer.Option("--model", help="Model version or 'champion' / versión del modelo.")],
         asset: Annotated[str | None, typer.Option("--asset", help="Asset code / código del activo.")] = None,
-        period: Annotated[str | None, typer.Option("--period", help="Period YYYY-MM / periodo.")] = None,
+        period: Annotated[str | None, typer.Option(
+            "--period", help="Period YYYY-MM; 'next': the forecast period after the data / periodo; "
+                             "'next': el pronóstico.")] = None,
         global_: Annotated[bool, typer.Option("--global", help="Global importances / importancia global.")] = False,
         method: Annotated[str, typer.Option("--method", help="auto|tabnet|treeshap|ig|permutation")] = "auto",
         twin: Annotated[Path | None, typer.Option("--twin", help="Twin folder with truth.json to check against.")] = None,
         max_rows: Annotated[int, typer.Option("--max-rows", min=1, help="Rows sampled for global views.")] = 3000,
         compare: Annotated[str | None, typer.Option(
             "--compare", help="Tree model version whose SHAP the report compares with (--out).")] = None,
+        slot: Annotated[str | None, typer.Option(
+            "--slot", help="level/period/target of 'champion' when several slots have one, "
+                           "e.g. switch/month/count / slot del campeón.")] = None,
         store: StoreOpt = default_store(),
         out: OutOpt = None,
         as_json: JsonOpt = False,
@@ -185,8 +235,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Explain a model: global, per class, per asset, TabNet steps / Explicar un modelo."""
         if global_ and asset is not None:
-            raise ValidationError("--global and --asset exclude each other")
+            raise ValidationError("--global and --asset exclude each other", es="--global y --asset se excluyen")
         with busy(as_json, "explicando…" if lang == "es" else "explaining…"):
             res = run_explain(store, model, asset=asset, period=period, method=method, lang=lang,
-                              out=out, twin=twin, max_rows=max_rows, compare=compare)
+                              out=out, twin=twin, max_rows=max_rows, compare=compare, slot=slot)
         emit(res, as_json, lambda r: _human(r, lang))

@@ -40,6 +40,9 @@ _T = {
     "pred": {"es": "Activos de {p} ordenados por criticidad prevista (modelos: {m})",
              "en": "Assets of {p} ranked by predicted criticality (models: {m})"},
     "wrote": {"es": "Escrito {f} ({n} filas).", "en": "Wrote {f} ({n} rows)."},
+    "report_out": {"es": "Informe copiado en {d}.", "en": "Report copied to {d}."},
+    "drivers": {"es": "Factores principales (los que más suben la predicción):",
+                "en": "Main drivers (those raising the prediction most):"},
 }
 
 
@@ -73,6 +76,38 @@ def _primary(m: dict) -> str:
     """``"name value (window)"`` of :func:`_primary_parts`, or ``"-"``."""
     p = _primary_parts(m)
     return "-" if p is None else f"{p[0]} {p[1]:.4g}" + (f" ({p[2]})" if p[2] else "")
+
+
+def _display_frame(df: Any) -> Any:
+    """The predict table for people: risk classes by name (the data carry their codes 0..3)."""
+    from gridcrit.features.targets import RISK_LABELS
+
+    df = df.copy()
+    for c in ("pred_risk", "actual_risk"):
+        if c in df and df[c].dtype.kind in "iuf":
+            codes = df[c]
+            df[c] = [RISK_LABELS[int(v)] if v == v and 0 <= int(v) < len(RISK_LABELS) else "-" for v in codes]
+    return df
+
+
+def _copy_report(r: Any, out: Path, lang: str) -> None:
+    """The retrain's report files into ``out`` (created), with ``summary.md`` in ``lang``."""
+    import shutil
+
+    from gridcrit.cli.common import to_json
+    from gridcrit.registry.retrain import summary_text
+
+    if out.exists() and not out.is_dir():
+        raise ValidationError(f"--out {out}: expected a folder for the report files",
+                              es=f"--out {out}: debe ser una carpeta para los archivos del informe")
+    out.mkdir(parents=True, exist_ok=True)
+    src = Path(r.report_dir) if r.report_dir else None
+    if src is not None and src.is_dir():
+        for f in src.iterdir():
+            if f.is_file():
+                shutil.copy2(f, out / f.name)
+    (out / "summary.md").write_text(summary_text(r, lang), encoding="utf-8")
+    (out / "summary.json").write_text(to_json(r.to_dict()), encoding="utf-8")
 
 
 def register(app: typer.Typer) -> None:
@@ -182,9 +217,15 @@ def register(app: typer.Typer) -> None:
         meta = reg.show(version, slot)
         problems = reg.verify(meta["version"])
         out = {"version": meta["version"], "ok": not problems, "problems": problems}
-        emit(out, as_json, lambda o: console.print(_t("intact", lang, v=o["version"], n=len(meta["checksums"]))))
+        if problems and not as_json:  # the one-line error below says it; never "intact" first
+            for p in problems[1:20]:
+                err_console.print(p, highlight=False, soft_wrap=True)
+        else:
+            emit(out, as_json, lambda o: console.print(_t("intact", lang, v=o["version"], n=len(meta["checksums"]))))
         if problems:
-            raise IntegrityError(problems[0])
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise IntegrityError(problems[0] + more,
+                                 es=problems[0] + (f" (+{len(problems) - 1} más)" if len(problems) > 1 else ""))
 
     app.add_typer(models, name="models")
 
@@ -204,6 +245,9 @@ def register(app: typer.Typer) -> None:
             "--again", help="Train a challenger even when an earlier retrain of the same base already used "
                             "exactly these data / reentrenar aunque no haya datos nuevos.")] = False,
         rounds: Annotated[int | None, typer.Option("--rounds", min=1, help="Trees/epochs added when fine-tuning.")] = None,
+        out: Annotated[Path | None, typer.Option(
+            "--out", help="Folder to copy the retrain report into (summary.md/json in --lang, drift.md/html/json/png) "
+                          "/ carpeta donde copiar el informe.")] = None,
         as_json: JsonOpt = False,
         lang: LangOpt = "es",
     ) -> None:
@@ -220,14 +264,19 @@ def register(app: typer.Typer) -> None:
                         eval_periods=eval_periods, pretrain=pretrain, replay=replay, rounds=rounds,
                         progress=not as_json, again=again, lang=lang)
         except ValidationError as e:  # the file:row:column list first, then the one-line reason
-            for p in e.problems[1:20]:
+            for p in e.problem_lines(lang)[1:20]:
                 sys.stderr.write(p + "\n")
             raise
+
+        if out is not None:
+            _copy_report(r, out, lang)
 
         def human(res) -> None:
             from rich.markdown import Markdown
 
             console.print(Markdown(summary_text(res, lang)))
+            if out is not None:
+                console.print(_t("report_out", lang, d=out))
 
         emit(r.to_dict() if as_json else r, as_json, human)
 
@@ -258,13 +307,22 @@ def register(app: typer.Typer) -> None:
             err_console.print(f"[yellow]{_t('warn', lang)}:[/yellow] {w}")
 
         def human(r) -> None:
-            df = r.frame.head(top or None)
+            df = _display_frame(r.frame.head(top or None))
+            # the period is in the title; on a narrow terminal the drivers go under the table, one line
+            # per asset, instead of a column that squeezes every other one into unreadable slivers
+            drivers = df.pop("drivers") if "drivers" in df and console.width < 140 else None
+            df = df.drop(columns=["period"]) if "period" in df else df
             t = Table(title=_t("pred", lang, p=r.period, m=", ".join(f"{k}={v}" for k, v in r.models.items())))
             for c in df.columns:
-                t.add_column(c, justify="right" if df[c].dtype.kind in "fi" else "left")
+                t.add_column(c, justify="right" if df[c].dtype.kind in "fi" else "left",
+                             no_wrap=c in ("rank", "asset_id"), overflow="fold")
             for row in df.itertuples(index=False):
                 t.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
             console.print(t)
+            if drivers is not None and drivers.astype(str).str.len().gt(0).any():
+                console.print(_t("drivers", lang))
+                for rank, asset, d in zip(df["rank"], df["asset_id"], drivers, strict=True):
+                    console.print(f"  {rank}. {asset}: {d or '-'}", highlight=False)
             if out is not None:
                 console.print(_t("wrote", lang, f=out, n=len(r.frame)))
 

@@ -24,7 +24,8 @@ def rank_agreement(a: np.ndarray, b: np.ndarray, k: int = 5) -> dict[str, float]
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"importance vectors must be 1-D and of equal length, got {a.shape} and {b.shape}")
     k = min(k, a.size)
-    rho = spearmanr(a, b).statistic if a.size > 1 else float("nan")
+    # a constant vector (e.g. permutation of a row no column moves) has no ranking: NaN, without a warning
+    rho = spearmanr(a, b).statistic if a.size > 1 and np.ptp(a) > 0 and np.ptp(b) > 0 else float("nan")
     top_a = set(np.argsort(-a, kind="stable")[:k])
     top_b = set(np.argsort(-b, kind="stable")[:k])
     return {"spearman": float(rho), "topk_overlap": len(top_a & top_b) / k if k else float("nan"), "k": k}

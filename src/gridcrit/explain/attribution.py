@@ -221,9 +221,17 @@ def _treeshap(model: Any, X: pd.DataFrame, approximate: bool) -> Attribution:
         c = np.asarray(model.contributions(X), dtype=float)
         pred = _predicted_class(model, X)
         mag = np.abs(c)
+        # its contributions come without the bias column: recover it from the prediction (regression:
+        # prediction = bias + Σ; poisson: log prediction = bias + Σ); classifiers keep none
+        bias = None
+        task = getattr(model, "task", None)
+        if task in ("regression", "poisson"):
+            p = np.asarray(model.predict(X), dtype=float)
+            with np.errstate(divide="ignore"):
+                bias = (np.log(p) if task == "poisson" else p) - c.sum(1)
         return Attribution(c, list(map(str, X.columns)), "treeshap", True, _normalise(mag.mean(0)),
                            per_class=_per_class_from_rows(mag, pred, _classes(model)), explained_class=pred,
-                           notes=notes)
+                           bias=bias, notes=notes)
     if kind not in ("xgboost", "lightgbm"):
         raise ValidationError(f"method 'treeshap' needs an XGBoost or LightGBM model, got {type(model).__name__}")
     from gridcrit.models.gbdt import _tree_matrix
@@ -272,6 +280,14 @@ def _treeshap_result(model: Any, X: pd.DataFrame, c: np.ndarray, approx: bool, n
         if pred is not None:
             per_class = _per_class_from_rows(np.abs(rows[:, :-1][:, order]), pred, classes)
     vals, bias = rows[:, :-1][:, order], rows[:, -1]
+    # the zoo's GBDTs fit y / y_scale_ (SAIFI is ~1e-4): put the contributions back in the target's units
+    # (regression: prediction = raw · scale) or the log rate (poisson: prediction = exp(raw) · scale), so
+    # that row sum + bias is the prediction (regression) or its log (poisson), as documented
+    scale = float(getattr(model, "y_scale_", 1.0) or 1.0)
+    if scale != 1.0 and getattr(model, "task", None) == "regression":
+        vals, bias = vals * scale, bias * scale
+    elif scale != 1.0 and getattr(model, "task", None) == "poisson":
+        bias = bias + np.log(scale)
     return Attribution(vals, list(map(str, X.columns)), "treeshap-approx" if approx else "treeshap", True,
                        _normalise(np.abs(vals).mean(0)), per_class=per_class, explained_class=pred,
                        bias=bias, notes=notes)

@@ -25,10 +25,18 @@ from gridcrit.errors import ValidationError
 TEXT = {
     "es": {"head": "Principales factores ({method})", "up": "sube la predicción", "down": "baja la predicción",
            "weight": "peso", "missing": "sin dato", "none": "Sin factores con atribución distinta de cero.",
-           "asset": "Activo", "period": "periodo", "pred": "predicción"},
+           "asset": "Activo", "period": "periodo", "pred": "predicción",
+           "base": "valor base {b:.4g}; base + contribuciones = {s}",
+           "log": "el logaritmo de la predicción (modelo de Poisson: las contribuciones multiplican la tasa)",
+           "class": "la puntuación (log-odds) de la clase predicha", "same": "la predicción",
+           "unsigned": "los pesos indican cuánto se apoyó el modelo en cada variable, no hacia dónde empuja"},
     "en": {"head": "Main drivers ({method})", "up": "raises the prediction", "down": "lowers the prediction",
            "weight": "weight", "missing": "missing", "none": "No driver with non-zero attribution.",
-           "asset": "Asset", "period": "period", "pred": "prediction"},
+           "asset": "Asset", "period": "period", "pred": "prediction",
+           "base": "base value {b:.4g}; base + contributions = {s}",
+           "log": "the log of the prediction (Poisson model: contributions multiply the rate)",
+           "class": "the score (log-odds) of the predicted class", "same": "the prediction",
+           "unsigned": "weights say how much the model relied on each feature, not which way it pushes"},
 }
 
 
@@ -69,8 +77,14 @@ def local_drivers(att: Any, X: pd.DataFrame, row: int, k: int = 3,
 
 
 def local_explanation(att: Any, X: pd.DataFrame, row: int, k: int = 3, lang: str = "es",
-                      groups: dict[str, str] | None = None, header: str = "") -> dict[str, Any]:
-    """Top drivers of ``row`` and a one-paragraph text in ``lang`` (``header`` is prepended)."""
+                      groups: dict[str, str] | None = None, header: str = "", prediction: Any = None,
+                      task: str | None = None) -> dict[str, Any]:
+    """Top drivers of ``row`` and a one-paragraph text in ``lang`` (``header`` is prepended).
+
+    With ``prediction`` (the model's output for the row, a number or a class label) the text states
+    it; for additive methods with a base value (TreeSHAP) it also states the base and what base +
+    contributions add up to for ``task`` (the prediction; its log for ``poisson``; the predicted class's
+    log-odds for ``classification``), so the numbers can be checked against the prediction."""
     t = TEXT[check_lang(lang)]
     drivers = local_drivers(att, X, row, k, groups)
     parts = []
@@ -82,5 +96,20 @@ def local_explanation(att: Any, X: pd.DataFrame, row: int, k: int = 3, lang: str
         else:
             parts.append(f"{d['feature']} = {val} ({t['weight']} {d['attribution']:.2f})")
     body = (t["head"].format(method=att.method) + ": " + "; ".join(parts) + ".") if parts else t["none"]
-    return {"row": row, "drivers": drivers, "text": (header + " " + body).strip(), "lang": lang,
-            "method": att.method}
+    out: dict[str, Any] = {"row": row, "drivers": drivers, "lang": lang, "method": att.method}
+    if prediction is not None:
+        shown = f"{float(prediction):.4g}" if isinstance(prediction, (int, float, np.integer, np.floating)) \
+            else str(prediction)
+        body = f"{t['pred'].capitalize()} {shown}. " + body
+        out["prediction"] = prediction.item() if hasattr(prediction, "item") else prediction
+    bias = getattr(att, "bias", None)
+    if att.signed and bias is not None and task is not None:
+        base = float(np.asarray(bias)[row])
+        what = t["log"] if task == "poisson" else t["class"] if task == "classification" else t["same"]
+        body += " (" + t["base"].format(b=base, s=what) + ")"
+        out["base"] = base
+        out["sum"] = base + float(np.nansum(att.values[row]))
+    elif not att.signed and parts:
+        body += " (" + t["unsigned"] + ")"
+    out["text"] = (header + " " + body).strip()
+    return out

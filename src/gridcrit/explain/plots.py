@@ -54,21 +54,28 @@ def global_bar(names: list[str], importance: np.ndarray, stem: Path, title: str 
     return _save(fig, pf, stem)
 
 
-def asset_drivers(names: list[str], values: np.ndarray, stem: Path, title: str = "", k: int = 10) -> dict[str, str]:
-    """Bar chart of one row's attributions (red pushes the prediction up, blue down)."""
+def asset_drivers(names: list[str], values: np.ndarray, stem: Path, title: str = "", k: int = 10,
+                  signed: bool = True, xlabel: str = "") -> dict[str, str]:
+    """Bar chart of one row's attributions, top ``k`` by size; features with no attribution (a sparse
+    TabNet mask's zeros) are left out rather than drawn as empty drivers. Signed methods: red pushes
+    the prediction up, blue down; unsigned ones (masks, permutation) are one neutral colour, since
+    they say how much the model relied on a feature, not which way it pushed."""
     import plotly.graph_objects as go
 
     values = np.asarray(values, dtype=float)
-    order = np.argsort(-np.abs(values), kind="stable")[:k][::-1]
+    order = [j for j in np.argsort(-np.abs(values), kind="stable")[:k] if np.isfinite(values[j]) and values[j] != 0]
+    order = order[::-1]
     labels, vals = [names[j] for j in order], values[order]
-    colors = ["#c0392b" if v > 0 else "#2e6da4" for v in vals]
+    colors = ["#c0392b" if v > 0 else "#2e6da4" for v in vals] if signed else ["#5d6d7e"] * len(vals)
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(order) + 1.2))
+    fig, ax = plt.subplots(figsize=(7, 0.3 * max(len(order), 1) + 1.2))
     ax.barh(labels, vals, color=colors)
     ax.axvline(0, color="black", lw=0.5)
     ax.set_title(title)
+    if xlabel:
+        ax.set_xlabel(xlabel)
     pf = go.Figure(go.Bar(x=vals, y=labels, orientation="h", marker_color=colors))
-    pf.update_layout(title=title, height=300 + 18 * len(order))
+    pf.update_layout(title=title, height=300 + 18 * len(order), xaxis_title=xlabel)
     return _save(fig, pf, stem)
 
 

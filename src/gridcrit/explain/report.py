@@ -45,6 +45,7 @@ class ExplanationBundle:
     kind: str = ""
     prediction: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    task: str | None = None  # regression / poisson / classification: how the local texts read the numbers
 
 
 def _surrogate_shap(model: Any, X: pd.DataFrame, pred: np.ndarray, seed: int = 0) -> tuple[Attribution, float]:
@@ -76,7 +77,8 @@ def explain_rows(model: Any, X: pd.DataFrame, rows: pd.DataFrame, groups: dict[s
     main = attribute(model, X, method=method)
     pred = _prediction(model, X)
     b = ExplanationBundle(main, X, rows.reset_index(drop=True), groups, version=version,
-                          kind=str(getattr(model, "kind", type(model).__name__)), prediction=pred)
+                          kind=str(getattr(model, "kind", type(model).__name__)), prediction=pred,
+                          task=getattr(model, "task", None))
     for name, other in (compare or {}).items():
         try:  # a comparison that fails is reported in the notes, not fatal
             att = attribute(other, X, method="treeshap")
@@ -182,8 +184,9 @@ def _table(records: list[dict[str, Any]]) -> str:
 
 
 def write_report(b: ExplanationBundle, out_dir: str | Path, lang: str = "es", truth: dict[str, Any] | None = None,
-                 n_local: int = 5) -> Path:
-    """Write ``report.html`` and its charts into ``out_dir``; returns the report path."""
+                 n_local: int = 5, focus: int | None = None) -> Path:
+    """Write ``report.html`` and its charts into ``out_dir``; returns the report path. ``focus``: the row
+    a reader asked about (``--asset``): its chart and explanation come first, before the top predicted rows."""
     t = _T[lang]
     out = Path(out_dir)
     charts = out / "charts"
@@ -211,14 +214,21 @@ def write_report(b: ExplanationBundle, out_dir: str | Path, lang: str = "es", tr
         parts.append(f"<h2>{t['steps']}</h2>" + _img(plots.step_masks(names, b.main.masks, charts / "steps"), out))
     parts.append(f"<h2>{t['heat']}</h2>" + _img(plots.mask_heatmap(names, b.main.values, charts / "heatmap",
                                                                     b.main.method), out))
-    order = np.argsort(-b.prediction, kind="stable")[:n_local] if b.prediction is not None else range(n_local)
+    order = list(np.argsort(-b.prediction, kind="stable")[:n_local] if b.prediction is not None
+                 else range(min(n_local, len(b.X))))
+    if focus is not None:
+        order = [focus, *[i for i in order if i != focus][: n_local - 1]]
     loc = []
     for i in order:
         asset, per = str(b.rows.iloc[i]["asset_id"]), str(b.rows.iloc[i]["period"])
-        e = local_explanation(b.main, b.X, int(i), lang=lang, groups=b.groups, header=f"{asset} {per}:")
+        shown = None if b.prediction is None or b.task == "classification" else float(b.prediction[i])
+        e = local_explanation(b.main, b.X, int(i), lang=lang, groups=b.groups, header=f"{asset} {per}:",
+                              prediction=shown, task=b.task)
         loc.append(f"<li>{html.escape(e['text'])}</li>")
         if len(loc) == 1:
-            parts.append(_img(plots.asset_drivers(names, b.main.values[i], charts / "asset", f"{asset} {per}"), out))
+            parts.append(_img(plots.asset_drivers(
+                names, b.main.values[i], charts / "asset", f"{asset} {per}", signed=b.main.signed,
+                xlabel=("contribution" if b.main.signed else "weight") + f" ({b.main.method})"), out))
     parts.append(f"<h2>{t['local']}</h2><ul>{''.join(loc)}</ul>")
     if truth:
         parts.append(f"<h2>{t['truth']}</h2><pre>{html.escape(_pretty(truth))}</pre>")

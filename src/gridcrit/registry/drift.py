@@ -96,16 +96,23 @@ def column_drift(ref: pd.Series, new: pd.Series, moderate: float = 0.1, major: f
     if _is_numeric(ref) and _is_numeric(new):
         r = pd.to_numeric(ref, errors="coerce").astype(float).to_numpy()
         n = pd.to_numeric(new, errors="coerce").astype(float).to_numpy()
-        out["psi"] = psi(r, n)
         r_ok, n_ok = r[np.isfinite(r)], n[np.isfinite(n)]
+        miss_r = float(np.mean(~np.isfinite(r))) if len(r) else 0.0
+        miss_n = float(np.mean(~np.isfinite(n))) if len(n) else 0.0
+        # A column that starts arriving empty is drift (missing is a bin of the PSI). One that is
+        # *less* often missing than in the reference is not: history columns are empty in the first
+        # periods of any store (no past yet), so the reference always has more gaps; counting them
+        # made rain_normal_mm / temp_normal_c the "most drifted" features on data that never moved.
+        # Then only the values present are compared.
+        out["psi"] = psi(r, n) if miss_n > miss_r else psi(r_ok, n_ok)
         if len(r_ok) and len(n_ok):
             ks = stats.ks_2samp(r_ok, n_ok)
             out["ks"], out["ks_pvalue"] = float(ks.statistic), float(ks.pvalue)
             out["mean_ref"], out["mean_new"] = float(r_ok.mean()), float(n_ok.mean())
         else:
             out["ks"] = out["ks_pvalue"] = out["mean_ref"] = out["mean_new"] = float("nan")
-        out["missing_ref"] = float(np.mean(~np.isfinite(r))) if len(r) else float("nan")
-        out["missing_new"] = float(np.mean(~np.isfinite(n))) if len(n) else float("nan")
+        out["missing_ref"] = miss_r if len(r) else float("nan")
+        out["missing_new"] = miss_n if len(n) else float("nan")
         out["kind"] = "numeric"
     else:
         out["psi"] = psi_categorical(ref, new)
@@ -150,11 +157,11 @@ class DriftReport:
         lines = [f"# Drift report: {self.new} vs {self.reference}", "",
                  f"PSI thresholds: moderate > {self.thresholds.get('moderate')}, major > {self.thresholds.get('major')}. "
                  + self.summary(), "", "## Features ranked by PSI", "",
-                 "| rank | feature | PSI | KS | KS p | mean ref | mean new | level |",
-                 "|---:|---|---:|---:|---:|---:|---:|---|"]
+                 "| rank | feature | PSI | KS | KS p | mean ref | mean new | missing ref → new | level |",
+                 "|---:|---|---:|---:|---:|---:|---:|---:|---|"]
         for i, f in enumerate(self.features[:top], 1):
             lines.append(f"| {i} | {f['feature']} | {_fmt(f['psi'])} | {_fmt(f.get('ks'))} | {_fmt(f.get('ks_pvalue'))} "
-                         f"| {_fmt(f.get('mean_ref'))} | {_fmt(f.get('mean_new'))} | {f['level']} |")
+                         f"| {_fmt(f.get('mean_ref'))} | {_fmt(f.get('mean_new'))} | {_missing(f)} | {f['level']} |")
         if self.targets:
             lines += ["", "## Targets", "", "| target | PSI | KS | mean ref | mean new | level |", "|---|---:|---:|---:|---:|---|"]
             for t, d in self.targets.items():
@@ -176,6 +183,16 @@ class DriftReport:
 
     def plot_png(self, top: int = 15) -> bytes:
         """Horizontal bar chart of the top features' PSI with the thresholds, as PNG bytes."""
+        import matplotlib.pyplot as plt
+
+        fig = self.figure(top)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90)
+        plt.close(fig)
+        return buf.getvalue()
+
+    def figure(self, top: int = 15) -> Any:
+        """The matplotlib figure of :meth:`plot_png` (thresholds named in a legend, not over each other)."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -187,23 +204,27 @@ class DriftReport:
                   "time_counter": "#bdc3c7"}
         ax.barh([f["feature"] for f in feats], [0 if not np.isfinite(f["psi"]) else f["psi"] for f in feats],
                 color=[colors[f["level"]] for f in feats])
-        for name, x in self.thresholds.items():
-            ax.axvline(x, ls="--", lw=1, color="k")
-            ax.text(x, len(feats) - 0.5, f" {name}", fontsize=8, va="top")
+        for (name, x), ls in zip(self.thresholds.items(), ("--", ":", "-."), strict=False):
+            ax.axvline(x, ls=ls, lw=1, color="k", label=f"{name} > {x:g}")
+        if self.thresholds:
+            ax.legend(loc="lower right", fontsize=8, title="PSI", title_fontsize=8)
         ax.set_xlabel("PSI")
         ax.set_title(f"Drift: {self.new} vs {self.reference}")
         fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90)
-        plt.close(fig)
-        return buf.getvalue()
+        return fig
 
     def to_html(self) -> str:
         png = base64.b64encode(self.plot_png()).decode()
         rows = "".join(
             f"<tr><td>{i}</td><td>{html.escape(f['feature'])}</td><td>{_fmt(f['psi'])}</td><td>{_fmt(f.get('ks'))}</td>"
-            f"<td>{_fmt(f.get('mean_ref'))}</td><td>{_fmt(f.get('mean_new'))}</td><td>{f['level']}</td></tr>"
+            f"<td>{_fmt(f.get('mean_ref'))}</td><td>{_fmt(f.get('mean_new'))}</td><td>{_missing(f)}</td>"
+            f"<td>{f['level']}</td></tr>"
             for i, f in enumerate(self.features, 1))
+        rel = "".join(f"<tr><td>{html.escape(r['feature'])}</td><td>{_fmt(r['rho_ref'])}</td><td>{_fmt(r['rho_new'])}</td>"
+                      f"<td>{_fmt(r['delta'])}</td></tr>" for r in self.relation[:15])
+        rel = (f"<h2>Features whose association with {html.escape(self.relation[0]['target'])} changed most "
+               f"(Spearman ρ)</h2><table><tr><th>feature</th><th>ρ ref</th><th>ρ new</th><th>change</th></tr>"
+               f"{rel}</table>") if self.relation else ""
         tg = "".join(f"<tr><td>{html.escape(t)}</td><td>{_fmt(d['psi'])}</td><td>{_fmt(d.get('ks'))}</td>"
                      f"<td>{_fmt(d.get('mean_ref'))}</td><td>{_fmt(d.get('mean_new'))}</td><td>{d['level']}</td></tr>"
                      for t, d in self.targets.items())
@@ -212,9 +233,9 @@ class DriftReport:
                 f"</head><body><h1>Drift: {html.escape(self.new)} vs {html.escape(self.reference)}</h1>"
                 f"<p>{html.escape(self.summary())}</p><img src='data:image/png;base64,{png}'/>"
                 f"<h2>Features ranked by PSI</h2><table><tr><th>#</th><th>feature</th><th>PSI</th><th>KS</th>"
-                f"<th>mean ref</th><th>mean new</th><th>level</th></tr>{rows}</table>"
+                f"<th>mean ref</th><th>mean new</th><th>missing ref → new</th><th>level</th></tr>{rows}</table>"
                 f"<h2>Targets</h2><table><tr><th>target</th><th>PSI</th><th>KS</th><th>mean ref</th><th>mean new</th>"
-                f"<th>level</th></tr>{tg}</table>"
+                f"<th>level</th></tr>{tg}</table>{rel}"
                 f"<h2>Class balance</h2><pre>{html.escape(json.dumps(self.class_balance, indent=1, default=str))}</pre>"
                 f"</body></html>")
 
@@ -228,6 +249,13 @@ class DriftReport:
         paths["json"].write_text(self.to_json())
         paths["png"].write_bytes(self.plot_png())
         return {k: str(v) for k, v in paths.items()}
+
+
+def _missing(f: dict[str, Any]) -> str:
+    a, b = f.get("missing_ref"), f.get("missing_new")
+    if a is None or b is None or not (np.isfinite(a) and np.isfinite(b)):
+        return "–"
+    return f"{a:.0%} → {b:.0%}"
 
 
 def _fmt(v: Any) -> str:

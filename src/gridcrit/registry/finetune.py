@@ -156,8 +156,14 @@ def _continue_zoo_tabnet(model: Any, X: pd.DataFrame, y: Any, epochs: int | None
     perm = rng.permutation(len(X))
     n_val = max(1, len(X) // 10)
     va, tr = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-    # the wrapper either hands TabNet the DataFrame as is or its own encoded matrix
-    encode = getattr(model, "_matrix", None) or (lambda frame: frame)
+    # the network must see what it was trained on: the zoo wrapper log-transforms heavy-tailed columns
+    # (``network_input``, fixed at the first fit) before TabNet, or hands it its own encoded matrix
+    to_net = getattr(model, "network_input", None) or (lambda frame: frame)
+    matrix = getattr(model, "_matrix", None) or (lambda frame: frame)
+
+    def encode(frame: pd.DataFrame) -> Any:
+        return matrix(to_net(frame))
+
     M = encode(X)
 
     def rows(idx: np.ndarray) -> Any:

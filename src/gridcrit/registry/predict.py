@@ -51,41 +51,22 @@ class PredictResult:
 
 
 def contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray | None, str]:
-    """Per-row, per-feature contributions in the column order of ``X`` (or None) and the method used."""
-    from gridcrit.registry.finetune import model_kind
+    """Per-row, per-feature contributions in the column order of ``X`` (or None) and the method used.
+
+    The same numbers ``gridcrit explain`` shows (:func:`gridcrit.explain.attribution.attribute`):
+    exact TreeSHAP of boosted trees in the prediction's units (log rate for Poisson; the predicted
+    class for classifiers), TabNet's attention importances on the inputs its network sees."""
+    from gridcrit.explain.attribution import attribute, auto_method
     from gridcrit.registry.native import NativeGBDT
 
     if isinstance(model, NativeGBDT):
         return model.contributions(X), "tree SHAP contributions"
-    kind = model_kind(model)
-    if kind in ("xgboost", "lightgbm") and hasattr(model, "booster_"):
-        from gridcrit.models.gbdt import _tree_matrix
-
-        Xp = model._prepare(X)
-        M = _tree_matrix(model.encoder_, Xp)
-        if kind == "xgboost":
-            c = model.booster_.predict(model._dmatrix(M), pred_contribs=True,
-                                       iteration_range=(0, model.best_iteration_ + 1))
-        else:
-            c = model.booster_.predict(M, pred_contrib=True, num_iteration=model.best_iteration_ + 1,
-                                       num_threads=model._threads)
-            k = len(model.codec_.classes) if model.task == "classification" else 1
-            if k > 2:
-                c = c.reshape(len(M), k, -1)
-        c = np.asarray(c)
-        if c.ndim == 3:  # multiclass: contributions to the predicted class
-            cls = np.argmax(model._predict_raw(Xp), axis=1)
-            c = c[np.arange(len(c)), cls]
-        c = c[:, :-1]  # drop the bias
-        names = list(model._feature_names)
-        order = [names.index(str(col)) for col in X.columns]
-        return c[:, order], "tree SHAP contributions"
-    explainer = getattr(getattr(model, "net_", None), "explain", None) or getattr(model, "explain", None)
-    if explainer is not None:
+    method = auto_method(model)
+    if method == "treeshap":
+        return attribute(model, X, method="treeshap").values, "tree SHAP contributions"
+    if method == "tabnet":
         try:
-            imp = np.asarray(explainer(X)[0], dtype=float)
-            if imp.shape == X.shape:
-                return imp, "TabNet attention importances"
+            return attribute(model, X, method="tabnet").values, "TabNet attention importances"
         except Exception:  # explanations are optional; predictions still stand
             pass
     return None, "none available for this model"

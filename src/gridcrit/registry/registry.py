@@ -99,6 +99,10 @@ def code_version() -> dict[str, Any]:
         r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
         if r.returncode == 0:
             out["git_commit"] = r.stdout.strip()
+            # a model trained from uncommitted changes is not reproducible from the commit alone
+            d = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "."], cwd=here.parent,
+                               capture_output=True, timeout=10)
+            out["git_dirty"] = d.returncode == 1 if d.returncode in (0, 1) else None
     except (OSError, subprocess.SubprocessError):
         pass
     return out
@@ -406,12 +410,14 @@ class Registry:
         meta = self._get(con, version)
         problems = self._verify_meta(meta)
         if problems:
-            raise IntegrityError(f"refusing to promote {version}: {problems[0]}")
+            raise IntegrityError(f"refusing to promote {version}: {problems[0]}",
+                                 es=f"no se promueve {version}: {problems[0]}")
         slot = meta["slot"]
         before = self._champion_stack(con, slot)
         previous = before[-1] if before else None
         if previous == version:
-            raise GridcritError(f"{version} is already the champion of {slot}")
+            raise GridcritError(f"{version} is already the champion of {slot}",
+                                es=f"{version} ya es el campeón de {slot}")
         self._add_event(con, "promote", version, slot, {"previous": previous, "reason": reason})
         self._sync_status(con, slot)
         return {"slot": slot, "champion": version, "previous": previous}
@@ -428,7 +434,9 @@ class Registry:
             stack = self._champion_stack(con, s)
             if len(stack) < 2:
                 raise GridcritError(f"slot {s} has no previous champion to roll back to"
-                                    + (f" (champion {stack[-1]})" if stack else ""))
+                                    + (f" (champion {stack[-1]})" if stack else ""),
+                                    es=f"el slot {s} no tiene un campeón anterior al que volver"
+                                    + (f" (campeón {stack[-1]})" if stack else ""))
             current, previous = stack[-1], stack[-2]
             self._add_event(con, "rollback", current, s, {"restored": previous, "reason": reason})
             self._sync_status(con, s)
@@ -444,7 +452,9 @@ class Registry:
             meta = self._get(con, version)
             if meta["status"] == "champion":
                 raise GridcritError(f"{version} is the champion of {meta['slot']}; promote another version or "
-                                    "roll back first")
+                                    "roll back first",
+                                    es=f"{version} es el campeón de {meta['slot']}; promueva otra versión o "
+                                       "revierta primero")
             children = [r[0] for r in con.execute(
                 "SELECT version FROM _registry_models WHERE parent_version = ?", (version,)).fetchall()]
             con.execute("DELETE FROM _registry_models WHERE version = ?", (version,))

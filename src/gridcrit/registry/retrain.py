@@ -159,8 +159,11 @@ def _file_months(path: Path, con) -> tuple[str | None, set[str]]:
     return table, {t.strftime("%Y-%m") for t in ts.dropna()}
 
 
-def check_new_files(files: list[Path], store: str | Path) -> list[str]:
-    """Problems with files whose periods are already in the store (see module docstring: rejected)."""
+def check_new_files(files: list[Path], store: str | Path, problems_es: list[str] | None = None) -> list[str]:
+    """Problems with files whose periods are already in the store (see module docstring: rejected).
+    ``problems_es``, when given, receives the same lines in Spanish."""
+    if problems_es is None:
+        problems_es = []
     import duckdb
 
     from gridcrit.data.store import connect
@@ -190,6 +193,10 @@ def check_new_files(files: list[Path], store: str | Path) -> list[str]:
                     f"{f}: table {table} has rows for period(s) {shown} that are already in the store "
                     f"({n} rows); retrain only accepts new periods — to correct past periods use "
                     f"'gridcrit ingest' and then 'gridcrit retrain --mode scratch'")
+                problems_es.append(
+                    f"{f}: la tabla {table} tiene filas de periodo(s) {shown} que ya están en el almacén "
+                    f"({n} filas); el reentrenamiento solo acepta periodos nuevos — para corregir periodos "
+                    f"pasados use 'gridcrit ingest' y luego 'gridcrit retrain --mode scratch'")
         mem.close()
     finally:
         scon.close()
@@ -321,6 +328,9 @@ class RetrainResult:
     candidates: dict[str, dict[str, float]] = field(default_factory=dict)
     # set when nothing was trained: the version an identical earlier retrain registered
     nothing_new: str = ""
+    # the serving champion the challenger was scored against (``metrics["champion"]``); differs from
+    # ``base`` when retraining started from another version (then ``metrics["base"]`` is the base's score)
+    compared_with: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -408,18 +418,29 @@ def retrain(
             step("checking new files")
             files = data_files(list(new_data_paths))
             data_changes["files"] = [str(f) for f in files]
-            problems = check_new_files(files, store)
+            problems_es: list[str] = []
+            problems = check_new_files(files, store, problems_es)
             if problems:
                 raise ValidationError(
                     f"retrain stopped before any change: {problems[0]}"
-                    + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""), problems)
+                    + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""), problems,
+                    es=f"reentrenamiento detenido antes de cambiar nada: {problems_es[0]}"
+                       + (f" (+{len(problems) - 1} más)" if len(problems) > 1 else ""), problems_es=problems_es)
             step("ingesting new files")
             t = time.perf_counter()
             try:
                 rep = (ingest_fn or _default_ingest)(files, store, False)
             except GridcritError as e:
-                raise type(e)(f"retrain stopped: the new files were rejected, nothing was loaded and the "
-                              f"champion is unchanged: {e}", *e.args[1:]) from e
+                msg = (f"retrain stopped: the new files were rejected, nothing was loaded and the "
+                       f"champion is unchanged: {e}")
+                msg_es = (f"reentrenamiento detenido: los archivos nuevos fueron rechazados, no se cargó nada "
+                          f"y el campeón no cambió: {e.text('es')}")
+                if isinstance(e, ValidationError):  # keep the file:row:column list for the CLI
+                    raise ValidationError(msg, e.problems, e.n_problems, es=msg_es,
+                                          problems_es=getattr(e, "problems_es", None)) from e
+                err = type(e)(msg, *e.args[1:])
+                err.es = msg_es
+                raise err from e
             timings["ingest"] = time.perf_counter() - t
             data_changes["ingest"] = _jsonable(rep)
 
@@ -447,10 +468,14 @@ def retrain(
         if len(unseen) < 2:
             raise ValidationError(
                 f"{base_meta['version']} was trained up to {trained_until}; the store has {len(unseen)} later "
-                "period(s) — need at least 2 (one to train on, one to evaluate on)")
+                "period(s) — need at least 2 (one to train on, one to evaluate on)",
+                es=f"{base_meta['version']} se entrenó hasta {trained_until}; el almacén tiene {len(unseen)} "
+                   "periodo(s) posteriores — se necesitan al menos 2 (uno para entrenar y otro para evaluar)")
         n_eval = eval_periods if eval_periods is not None else max(1, len(unseen) // 3)
         if n_eval >= len(unseen):
-            raise ValidationError(f"eval_periods={n_eval} leaves no new period to train on ({len(unseen)} new)")
+            raise ValidationError(f"eval_periods={n_eval} leaves no new period to train on ({len(unseen)} new)",
+                                  es=f"--eval-periods {n_eval} no deja ningún periodo nuevo para entrenar "
+                                     f"({len(unseen)} nuevos)")
         ev_p, tr_p = unseen[-n_eval:], unseen[:-n_eval]
         ev = frame[per.isin(ev_p).to_numpy()]
         new_tr = frame[per.isin(tr_p).to_numpy()]
@@ -498,9 +523,26 @@ def retrain(
         if mode == "scratch" or (mode == "auto" and "finetune" not in candidates):
             do_scratch()
 
-        # 5. compare on the held-out new periods
+        # 5. compare on the held-out new periods, against the model a promotion would replace: the
+        # slot's serving champion (which is not the base when --base names another version)
         step("evaluating champion and challenger")
-        metrics = {"champion": evaluate(champion_model, ev[feats], ev[ycol], task)}
+        base_metrics = evaluate(champion_model, ev[feats], ev[ycol], task)
+        metrics = {"champion": base_metrics}
+        compared_with = base_meta["version"]
+        serving = reg.champion(base_meta["slot"])
+        if serving is not None and serving["version"] != base_meta["version"]:
+            sfeats = list((serving.get("feature_schema") or {}).get("columns") or [])
+            if not sfeats or any(c not in frame.columns for c in sfeats):
+                raise ValidationError(
+                    f"cannot score the serving champion {serving['version']} on the new periods (its features "
+                    f"are not in the dataset), so {base_meta['version']}'s challenger cannot be compared with "
+                    f"it; retrain from the champion or promote {base_meta['version']} first",
+                    es=f"no se puede evaluar al campeón vigente {serving['version']} en los periodos nuevos (sus "
+                       f"variables no están en el conjunto), así que el retador de {base_meta['version']} no se "
+                       f"puede comparar con él; reentrene desde el campeón o promueva {base_meta['version']} antes")
+            serving_model = reg.load(serving["version"], fallback=False).model
+            metrics = {"champion": evaluate(serving_model, ev[sfeats], ev[ycol], task), "base": base_metrics}
+            compared_with = serving["version"]
         cand_metrics = {k: evaluate(m, ev[feats], ev[ycol], task) for k, (m, _, _) in candidates.items()}
         if mode == "auto" and "scratch" not in candidates and improvement(
                 metrics["champion"], cand_metrics["finetune"], task) < margin:
@@ -542,6 +584,7 @@ def retrain(
         result = RetrainResult(
             base=base_meta["version"], challenger="", mode=chosen, how=how, promoted=promote, forced=force and not better,
             champion_after="", slot=base_meta["slot"], margin=margin, primary_metric=pname, improvement=gain,
+            compared_with=compared_with,
             metrics=metrics, unseen_periods=unseen, train_periods=tr_p, eval_periods=ev_p,
             data_changes=data_changes,
             drift={"summary": drift.summary(), "drifted": drift.drifted[:20], "n_drifted": len(drift.drifted),
@@ -561,6 +604,7 @@ def retrain(
         version = reg.register(
             challenger, name=base_meta["name"], task=task, target=target, level=level, period=period,
             metrics={"eval": metrics["challenger"], "eval_periods": ev_p, "champion_on_eval": metrics["champion"],
+                     "compared_with": compared_with, **({"base_on_eval": metrics["base"]} if "base" in metrics else {}),
                      "candidates": cand_metrics, "improvement": gain},
             feature_schema=base_meta["feature_schema"], data_fingerprint=fp,
             parent=base_meta["version"] if chosen == "finetune" else None,
@@ -642,7 +686,8 @@ def _nothing_new(prev: dict[str, Any], base_meta: dict[str, Any], margin: float,
         unseen_periods=list(details.get("train_periods", [])) + list(details.get("eval_periods", [])),
         train_periods=list(details.get("train_periods", [])), eval_periods=list(met.get("eval_periods", [])),
         data_changes=data_changes, drift={}, timings_s={"total": elapsed}, report_dir=details.get("report", ""),
-        rollback_hint="", candidates=met.get("candidates") or {}, nothing_new=prev["version"])
+        rollback_hint="", candidates=met.get("candidates") or {}, nothing_new=prev["version"],
+        compared_with=met.get("compared_with", ""))
 
 
 def driver_shift(champion: Any, challenger: Any, X: pd.DataFrame, top: int | None = None) -> list[dict[str, Any]]:
@@ -672,9 +717,10 @@ _TEXT = {
            "decision": "Decision", "promoted": "promoted {c} (was {b}): {how}; {change} (margin {mg:.1%})",
            "forced": "promoted {c} with --force although {change} (margin {mg:.1%})",
            "kept": "champion {ch} stays; challenger {c} ({how}) against {b}: {change}, below the margin {mg:.1%}",
-           "better": "{m} improved by {g:.1%}", "worse": "{m} worsened by {g:.1%}", "same": "{m} did not change",
+           "better": "{m} improved by {g}", "worse": "{m} worsened by {g}", "same": "{m} did not change",
            "values": " ({a:.4g} → {b:.4g}; {d} is better)", "lower": "lower", "higher": "higher",
            "rollback": "Roll back", "report": "Reports", "champion": "champion", "challenger": "challenger",
+           "base": "base (retrained from)",
            "relation": "features whose link with the target changed most",
            "drivers": "drivers the challenger weighs differently (change of mean |contribution|)",
            "nothing": "Nothing new: the store holds the same data {c} was trained on by an earlier retrain of "
@@ -683,6 +729,8 @@ _TEXT = {
                            "anyway with `--again`.",
            "no_rollback": "nothing to roll back; promote it anyway with `gridcrit models promote {c}`",
            "trees": "added {n} trees to the {k} booster", "warm": "warm-started from the champion's weights",
+           "tabnet_warm": "warm-started the champion's TabNet weights for up to {n} epochs",
+           "tabnet_pre": "self-supervised pretraining on {r} unlabelled new rows, then fine-tuned for up to {n} epochs",
            "replay": " on {a}..{b} plus {n} replayed period(s) {c}..{d}", "scratch": "trained from scratch on {a}..{b}"},
     "es": {"data": "Qué cambió en los datos", "files": "archivos", "new": "periodos nuevos",
            "rows": "filas del dataset en periodos nuevos", "drift": "Deriva",
@@ -691,9 +739,10 @@ _TEXT = {
            "forced": "se promovió {c} con --force aunque {change} (margen {mg:.1%})",
            "kept": "se mantiene el campeón {ch}; el retador {c} ({how}) frente a {b}: {change}, "
                    "bajo el margen {mg:.1%}",
-           "better": "{m} mejoró un {g:.1%}", "worse": "{m} empeoró un {g:.1%}", "same": "{m} no cambió",
+           "better": "{m} mejoró un {g}", "worse": "{m} empeoró un {g}", "same": "{m} no cambió",
            "values": " ({a:.4g} → {b:.4g}; mejor cuanto más {d})", "lower": "bajo", "higher": "alto",
            "rollback": "Revertir", "report": "Informes", "champion": "campeón", "challenger": "retador",
+           "base": "base (punto de partida)",
            "relation": "variables cuya relación con el objetivo cambió más",
            "drivers": "factores que el retador pondera distinto (cambio de |contribución| media)",
            "nothing": "Nada nuevo: el almacén tiene los mismos datos con los que un reentrenamiento anterior de "
@@ -702,6 +751,9 @@ _TEXT = {
                            "igualmente con `--again`.",
            "no_rollback": "nada que revertir; para promoverlo igualmente: `gridcrit models promote {c}`",
            "trees": "se añadieron {n} árboles al modelo {k}", "warm": "se partió de los pesos del campeón",
+           "tabnet_warm": "se continuó el entrenamiento de los pesos TabNet del campeón hasta {n} épocas",
+           "tabnet_pre": "preentrenamiento autosupervisado con {r} filas nuevas sin etiqueta y ajuste "
+                         "hasta {n} épocas",
            "replay": " con {a}..{b} más {n} periodo(s) repetidos {c}..{d}",
            "scratch": "entrenado desde cero con {a}..{b}"},
 }
@@ -713,7 +765,9 @@ def _change(r: RetrainResult, T: dict[str, str]) -> str:
     from gridcrit.registry.evaluate import primary_metric
 
     g, m = r.improvement, r.primary_metric
-    text = T["same"].format(m=m) if g == 0 else T["better" if g > 0 else "worse"].format(m=m, g=abs(g))
+    # two decimals below 0.1 %, so a tiny change is not printed as "worsened by 0.0%"
+    shown = f"{abs(g):.1%}" if not np.isfinite(g) or abs(g) >= 0.001 else f"{abs(g):.2%}"
+    text = T["same"].format(m=m) if g == 0 else T["better" if g > 0 else "worse"].format(m=m, g=shown)
     a, b = (r.metrics.get("champion") or {}).get(m), (r.metrics.get("challenger") or {}).get(m)
     higher = primary_metric("classification")[0] == m
     if a is not None and b is not None:
@@ -733,6 +787,11 @@ def _how(how: str, T: dict[str, str]) -> str:
         out = T["trees"].format(n=mt[1], k=mt[2])
     elif out == "warm-started from the champion's weights":
         out = T["warm"]
+    elif mw := re.fullmatch(r"warm-started the champion's TabNet weights for up to (\d+) epochs", out):
+        out = T["tabnet_warm"].format(n=mw[1])
+    elif mp := re.fullmatch(r"self-supervised pretraining on (\d+) unlabelled new rows, then fine-tuned "
+                            r"for up to (\d+) epochs", out):
+        out = T["tabnet_pre"].format(r=mp[1], n=mp[2])
     elif ms := re.fullmatch(r"trained from scratch on (\S+)\.\.(\S+)", out):
         out = T["scratch"].format(a=ms[1], b=ms[2])
     return out + rest
@@ -771,9 +830,12 @@ def summary_text(r: RetrainResult, lang: str = "es") -> str:
             if k in r.metrics["champion"]]
     lines.append(f"| {T['model']} | " + " | ".join(keys) + " |")
     lines.append("|---|" + "---:|" * len(keys))
-    for who, ver in (("champion", r.base), ("challenger", r.challenger)):
-        lines.append(f"| {T[who]} {ver} | " + " | ".join(f"{r.metrics[who][k]:.4g}" for k in keys) + " |")
-    kw = {"c": r.challenger, "b": r.base, "how": _how(r.how, T), "change": _change(r, T), "mg": r.margin,
+    champ = r.compared_with or r.base
+    for who, ver in (("champion", champ), ("base", r.base), ("challenger", r.challenger)):
+        if who in r.metrics and (who != "base" or ver != champ):
+            lines.append(f"| {T[who]} {ver} | " + " | ".join(f"{r.metrics[who].get(k, float('nan')):.4g}"
+                                                             for k in keys) + " |")
+    kw = {"c": r.challenger, "b": champ, "how": _how(r.how, T), "change": _change(r, T), "mg": r.margin,
           "ch": r.champion_after or "-"}
     decision = T["forced" if r.forced else "promoted" if r.promoted else "kept"].format(**kw)
     hint = f"`{r.rollback_hint}`" if r.promoted else T["no_rollback"].format(c=r.challenger)
