@@ -94,3 +94,22 @@ def test_model_without_continuation_says_so():
     m = make_model("rf", task="regression", n_estimators=5).fit(X, y)
     with pytest.raises(CannotFinetuneError, match="cannot continue training; use --mode scratch"):
         continue_training(m, X, y)
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "xgboost"])
+def test_boosters_continue_on_saifi_sized_targets(name):
+    """The zoo's boosters fit y / y_scale_ (SAIFI contributions are ~1e-4); continued training must feed
+    the new rows on that scale too, or the added trees see targets ~0 and change nothing."""
+    from gridcrit.models.zoo import make_model
+    from gridcrit.registry.finetune import continue_training
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=2000), "b": rng.normal(size=2000)})
+    y_old = 1e-4 * np.exp(0.3 * X["a"].to_numpy())
+    m = make_model(name, "poisson", n_estimators=60).fit(X, y_old)
+    assert m.y_scale_ != 1.0
+    y_new = 3 * y_old  # the same assets, three times the interruptions
+    before = m.predict(X).mean()
+    continue_training(m, X, y_new, rounds=80)
+    after = m.predict(X).mean()
+    assert after > 1.8 * before and after == pytest.approx(y_new.mean(), rel=0.35)

@@ -39,7 +39,9 @@ def _encode_y(model: Any, y: Any) -> np.ndarray:
     y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
     if getattr(model, "task", "regression") == "classification":
         return model.codec_.encode(y)
-    return y.astype(float)
+    # the booster was fitted on y / y_scale_ (gbdt.target_scale: SAIFI-sized targets near 1); new rows in
+    # raw units would be ~1e-4 of what its trees predict, and the added trees would learn nothing
+    return y.astype(float) / float(getattr(model, "y_scale_", 1.0))
 
 
 def _continue_zoo_xgboost(model: Any, X: pd.DataFrame, y: Any, rounds: int) -> Any:
