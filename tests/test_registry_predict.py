@@ -9,6 +9,7 @@ from _registry_fakes import fake_dataset, fake_ingest, make_rows, write_export
 from gridcrit.errors import NotFoundError, ValidationError
 from gridcrit.registry.native import NativeGBDT
 from gridcrit.registry.predict import predict
+from gridcrit.registry.registry import Registry
 from gridcrit.registry.retrain import train_and_register
 
 
@@ -35,7 +36,16 @@ def test_champions_of_all_targets_in_one_table(store):
     # an explicit version predicts only its own target
     only = predict(store, model=vr, period="2019-12", dataset_fn=fake_dataset)
     assert only.models == {"risk": vr} and "pred_saifi" not in only.frame
-    assert only.frame["proba_risk"].is_monotonic_decreasing
+    # riskiest first: by the expected class rank, not by the confidence in the predicted class
+    f1 = only.frame
+    assert f1["score_risk"].is_monotonic_decreasing
+    order = {"Bajo": 0, "Medio": 1, "Alto": 2, "Muy Alto": 3}
+    ranks = f1["pred_risk"].map(order).to_numpy()
+    assert ranks[:10].mean() > ranks[-10:].mean()
+    # the champion of the risk slot leads when its slot is asked for, with the other champions beside it
+    slot = [m for m in Registry(store).list(status="champion") if m["target"] == "risk"][0]["slot"]
+    by_slot = predict(store, slot=slot, period="2019-12", dataset_fn=fake_dataset).frame
+    assert by_slot["score_risk"].is_monotonic_decreasing and "pred_saifi" in by_slot
     drivers = only.frame["drivers"].str.split(";").str[0].str.split(" ").str[0]
     assert set(drivers[drivers != ""]) <= {"veg", "age", "frailty", "lightning"}
 

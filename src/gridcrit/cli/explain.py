@@ -82,12 +82,10 @@ def _dataset_for(store: Path, level: str, pkind: str, period: str | None, fn: An
 def _risk_score(model: Any, X: Any) -> np.ndarray:
     """One number per row that ranks assets by predicted criticality: the prediction of a
     regression/count model, or the expected risk-class rank (Bajo 0 … Muy Alto 3) of a classifier."""
-    from gridcrit.features.targets import RISK_LABELS
+    from gridcrit.registry.predict import expected_class_rank
 
     if hasattr(model, "predict_proba") and getattr(model, "classes_", None) is not None:
-        classes = [str(c) for c in model.classes_]
-        rank = np.array([RISK_LABELS.index(c) if c in RISK_LABELS else i for i, c in enumerate(classes)], float)
-        return np.asarray(model.predict_proba(X), float) @ rank
+        return expected_class_rank(model, model.predict_proba(X))
     return np.asarray(model.predict(X), float).reshape(len(X), -1).mean(axis=1)
 
 

@@ -81,6 +81,16 @@ def top_drivers(contrib: np.ndarray | None, columns: list[str], k: int = 3) -> l
             for i, row in enumerate(idx)]
 
 
+def expected_class_rank(model: Any, proba: np.ndarray) -> np.ndarray:
+    """Expected risk-class rank per row, ``Σ_k P(class k) · rank(k)`` with Bajo 0, Medio 1, Alto 2,
+    Muy Alto 3 (classes given by name or by their codes 0..3; other labels rank in the model's order)."""
+    from gridcrit.features.targets import RISK_LABELS
+
+    classes = [str(c) for c in model.classes_]
+    rank = np.array([RISK_LABELS.index(c) if c in RISK_LABELS else i for i, c in enumerate(classes)], float)
+    return np.asarray(proba, float) @ rank
+
+
 def _last_event_label(store: str | Path, pkind: str, required: bool = True) -> str | None:
     """Label of the last period with events in the store (where the default dataset ends); None when
     the store has none and ``required`` is false."""
@@ -177,8 +187,9 @@ def predict(
     out = pd.DataFrame({"asset_id": rows["asset_id"].astype(str), "period": period})
     warnings = [lm.warning for lm in served.values() if lm.warning]
     methods: dict[str, str] = {}
-    primary = None
-    for target in sorted(served, key=lambda t: TARGET_ORDER.index(t) if t in TARGET_ORDER else 99):
+    # the requested model's target leads the table and its order (by default the SAIFI champion)
+    primary = meta["target"]
+    for target in sorted(served, key=lambda t: (t != primary, TARGET_ORDER.index(t) if t in TARGET_ORDER else 99)):
         lm = served[target]
         feats = list(lm.meta["feature_schema"]["columns"])
         X = rows[feats]
@@ -186,7 +197,8 @@ def predict(
             out[f"pred_{target}"] = lm.model.predict(X)
             if hasattr(lm.model, "predict_proba"):
                 proba = lm.model.predict_proba(X)
-                out[f"proba_{target}"] = proba.max(axis=1)
+                out[f"proba_{target}"] = proba.max(axis=1)  # confidence in the predicted class
+                out[f"score_{target}"] = expected_class_rank(lm.model, proba)
         else:
             out[f"pred_{target}"] = np.asarray(lm.model.predict(X), dtype=float)
         ycol = target_column(target)
@@ -194,15 +206,16 @@ def predict(
         known = rows[ycol].notna() & (rows[ycol].astype(str) != "-1") if ycol in rows.columns else None
         if known is not None and known.any():
             out[f"actual_{target}"] = rows[ycol].where(known).to_numpy()
-        if primary is None:
-            primary = target
+        if target == primary:
             contrib, methods[target] = contributions(lm.model, X)
             if contrib is not None:
                 out["drivers"] = top_drivers(contrib, feats, n_drivers)
-    if primary is not None and f"pred_{primary}" in out and served[primary].meta["task"] != "classification":
+    if served[primary].meta["task"] != "classification":
         out = out.sort_values(f"pred_{primary}", ascending=False, kind="stable")
-    elif primary is not None and f"proba_{primary}" in out:
-        out = out.sort_values(f"proba_{primary}", ascending=False, kind="stable")
+    elif f"score_{primary}" in out:
+        # riskiest first: the expected class rank (Bajo 0 … Muy Alto 3), not the confidence in whatever
+        # class is predicted (which is highest for the many sure "Bajo" assets)
+        out = out.sort_values(f"score_{primary}", ascending=False, kind="stable")
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return PredictResult(out.reset_index(drop=True), period, {t: lm.version for t, lm in served.items()},
                          warnings, methods)
