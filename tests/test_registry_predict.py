@@ -43,7 +43,7 @@ def test_champions_of_all_targets_in_one_table(store):
     ranks = f1["pred_risk"].map(order).to_numpy()
     assert ranks[:10].mean() > ranks[-10:].mean()
     # the champion of the risk slot leads when its slot is asked for, with the other champions beside it
-    slot = [m for m in Registry(store).list(status="champion") if m["target"] == "risk"][0]["slot"]
+    slot = next(m for m in Registry(store).list(status="champion") if m["target"] == "risk")["slot"]
     by_slot = predict(store, slot=slot, period="2019-12", dataset_fn=fake_dataset).frame
     assert by_slot["score_risk"].is_monotonic_decreasing and "pred_saifi" in by_slot
     drivers = only.frame["drivers"].str.split(";").str[0].str.split(" ").str[0]
@@ -77,3 +77,19 @@ def test_next_period_is_the_forecast(store):
     last = predict(store, period="2019-12", dataset_fn=fake_dataset).frame  # same features in the fake
     assert np.allclose(nxt.frame.set_index("asset_id")["pred_saifi"].sort_index(),
                        last.set_index("asset_id")["pred_saifi"].sort_index())
+
+
+def test_a_partly_covered_last_quarter_is_named(tmp_path):
+    """Events that stop in the first month of a quarter: forecasting the next quarter reads the missing
+    months as outage-free, and predict says so (a month is always complete)."""
+    from gridcrit.data.ingest import ingest
+    from gridcrit.registry.predict import _partial_last_period
+    from ingest_helpers import EV_HEADER, ev_row
+
+    f = tmp_path / "ev.csv"
+    f.write_text("\n".join([EV_HEADER, ev_row(1, inicio="2020-03-01 10:00:00", fin="2020-03-01 12:00:00"),
+                            ev_row(2, inicio="2020-04-07 10:00:00", fin="2020-04-07 12:00:00")]) + "\n")
+    s = tmp_path / "s.duckdb"
+    ingest([f], s)
+    assert _partial_last_period(s, "quarter") == "last event 2020-04-07"
+    assert _partial_last_period(s, "month") is None

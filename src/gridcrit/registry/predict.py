@@ -111,6 +111,21 @@ def _last_event_label(store: str | Path, pkind: str, required: bool = True) -> s
     return str(period_label(last, pkind)[0])
 
 
+def _partial_last_period(store: str | Path, pkind: str) -> str | None:
+    """'last event YYYY-MM-DD' when the store's last event period is only partly covered by events
+    (a quarter or year whose events stop before its last month), else None."""
+    from gridcrit.data.store import connect
+    from gridcrit.features.targets import last_complete_period, last_event_period
+
+    con = connect(store, read_only=True)
+    try:
+        if last_complete_period(con, pkind) == last_event_period(con, pkind):
+            return None
+        return f"last event {con.execute('SELECT max(inicio)::DATE FROM interrupciones').fetchone()[0]}"
+    finally:
+        con.close()
+
+
 def _next_period_dataset(store: str | Path, level: str, pkind: str, last: str, asked: str,
                          dataset_fn: Callable[..., Any] | None) -> tuple[Any, str]:
     """The dataset extended by the period after ``last`` (targets unknown, NaN) and that period's label.
@@ -186,6 +201,11 @@ def predict(
     rows = frame[(per == period).to_numpy()].reset_index(drop=True)
     out = pd.DataFrame({"asset_id": rows["asset_id"].astype(str), "period": period})
     warnings = [lm.warning for lm in served.values() if lm.warning]
+    if last is not None and period > last:
+        partial = _partial_last_period(store, pkind)
+        if partial:
+            warnings.append(f"the events end part-way through {last} ({partial}): the forecast of {period} "
+                            "reads that period's missing months as outage-free")
     methods: dict[str, str] = {}
     # the requested model's target leads the table and its order (by default the SAIFI champion)
     primary = meta["target"]
