@@ -261,9 +261,9 @@ class _Run:
 
     # ----------------------------------------------------------------------------------- 4. models
     def models(self) -> dict[str, Any]:
-        from gridcrit.cli.models import _register_model  # the single call site that registers a model
         from gridcrit.models.train import train_model
         from gridcrit.registry.registry import Registry, slot_of
+        from gridcrit.registry.retrain import register_trained  # the single place that registers a model
 
         ds = self.ds
         feats, cats = list(ds.feature_columns), list(getattr(ds, "categorical_columns", []))
@@ -272,7 +272,7 @@ class _Run:
             with self.busy("training", m=name):
                 res = train_model(ds.frame, feats, TARGET, name, params=MODEL_PARAMS.get(name) or None,
                                   categorical=cats)
-            version = _register_model(self.store, res, LEVEL, PERIOD, ds.frame)
+            version = register_trained(self.store, res, LEVEL, PERIOD, ds.frame)
             self.trained[name] = {"version": version, "model": res["model"]}
             m = res["metrics"]
             rows.append({

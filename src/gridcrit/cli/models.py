@@ -149,37 +149,6 @@ def _fmt_metrics(d: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v:.4g}" for k, v in d.items() if isinstance(v, float) and v == v)
 
 
-def _register_model(store: Path, out: dict[str, Any], level: str, period: str, frame: Any) -> str | None:
-    """THE single call site that hands a trained model to the registry.
-
-    The feature schema and data fingerprint use the registry's own helpers, so ``predict``, ``explain``
-    and ``retrain`` read them the same way for models from ``train`` and from ``retrain``; the
-    fingerprint covers the periods the model was fitted on (fit + early-stopping), not the test hold-out.
-    """
-    from gridcrit.data.store import connect
-    from gridcrit.registry.fingerprint import feature_schema, fingerprint, period_labels
-    from gridcrit.registry.registry import Registry
-
-    m = out["model"]
-    split = out["split"]
-    seen_until = (split.get("valid_periods") or split["fit_periods"]).split("..")[-1]
-    seen = frame[(period_labels(frame["period"]) <= seen_until).to_numpy()]
-    schema = feature_schema(frame, out["features"])
-    schema["categorical"] = out["categorical"]
-    connect(store).close()  # training from a dataset file may target a new store: create it first
-    fp = fingerprint(store, seen)
-    fp["split"] = split
-    registry = Registry(store)
-    target = out["target"].removeprefix("y_")
-    # The first model of a slot becomes its champion, so `predict --model champion` works right away;
-    # later ones stay candidates until promoted (or replaced through `retrain`).
-    first = registry.champion(f"{level}/{period}/{target}") is None
-    return registry.register(
-        m, name=out["name"], task=out["task"], target=target, level=level, period=period,
-        params=json.loads(json.dumps(m.get_params(), default=str)), metrics=out["metrics"],
-        feature_schema=schema, data_fingerprint=fp, promote=first)
-
-
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root app."""
 
@@ -195,13 +164,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train one model with a temporal hold-out and register it / entrena y registra un modelo."""
         from gridcrit.models.train import train_model
+        from gridcrit.registry.retrain import register_trained
 
         params = _checked_params(param, [model], lang)
         frame, feats, cats, level, period = _load(store, level, period, dataset, not as_json, lang)
         with busy(as_json, _t("training", lang, m=model)):
             res = train_model(frame, feats, target, model, task=task, params=params,
                               test_periods=test_periods, categorical=cats)
-        version = None if no_register else _register_model(store, res, level, period, frame)
+        version = None if no_register else register_trained(store, res, level, period, frame)
         if out is not None:
             res["model"].save(out)
         result = {"model": model, "target": res["target"], "task": res["task"], "version": version,

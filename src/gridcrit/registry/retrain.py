@@ -239,6 +239,37 @@ def _fit_fresh(model: Any, X: pd.DataFrame, y: pd.Series, X_val: pd.DataFrame | 
 
 
 # ---------------------------------------------------------------------------------------- champion
+def register_trained(store: str | Path, out: dict[str, Any], level: str, period: str, frame: Any) -> str | None:
+    """Register a :func:`gridcrit.models.train.train_model` result (``out``) trained on ``frame``:
+    THE single place that hands a trained model to the registry (``gridcrit train``, the demo).
+
+    The feature schema and data fingerprint use the registry's own helpers, so ``predict``, ``explain``
+    and ``retrain`` read them the same way for models from ``train`` and from ``retrain``; the
+    fingerprint covers the periods the model was fitted on (fit + early-stopping), not the test hold-out.
+    """
+    from gridcrit.data.store import connect
+    from gridcrit.registry.fingerprint import feature_schema, fingerprint, period_labels
+
+    m = out["model"]
+    split = out["split"]
+    seen_until = (split.get("valid_periods") or split["fit_periods"]).split("..")[-1]
+    seen = frame[(period_labels(frame["period"]) <= seen_until).to_numpy()]
+    schema = feature_schema(frame, out["features"])
+    schema["categorical"] = out["categorical"]
+    connect(store).close()  # training from a dataset file may target a new store: create it first
+    fp = fingerprint(store, seen)
+    fp["split"] = split
+    registry = Registry(store)
+    target = out["target"].removeprefix("y_")
+    # The first model of a slot becomes its champion, so `predict --model champion` works right away;
+    # later ones stay candidates until promoted (or replaced through `retrain`).
+    first = registry.champion(f"{level}/{period}/{target}") is None
+    return registry.register(
+        m, name=out["name"], task=out["task"], target=target, level=level, period=period,
+        params=json.loads(json.dumps(m.get_params(), default=str)), metrics=out["metrics"],
+        feature_schema=schema, data_fingerprint=fp, promote=first)
+
+
 def train_and_register(
     store: str | Path,
     model: Any,
