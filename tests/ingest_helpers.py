@@ -37,3 +37,14 @@ def write_trafos(path: Path, n: int = 5, fecha: str = "2019-01-31") -> Path:
         "\n".join([TRAFO_HEADER, *(trafo_row(i, fecha) for i in range(n))]) + "\n", encoding="utf-8"
     )
     return path
+
+
+def checksums(store: Path) -> dict[str, str]:
+    """Every table's checksum (what "nothing was written" is checked against)."""
+    from gridcrit.data.store import connect, store_checksums
+
+    con = connect(store, read_only=True)
+    try:
+        return store_checksums(con)
+    finally:
+        con.close()

@@ -14,16 +14,8 @@ from pathlib import Path
 import duckdb
 
 from gridcrit.data.ingest import ingest
-from gridcrit.data.store import connect, store_checksums
-from ingest_helpers import write_events, write_trafos
-
-
-def _checksums(store: Path) -> dict[str, str]:
-    con = connect(store, read_only=True)  # also proves the store is readable
-    try:
-        return store_checksums(con)
-    finally:
-        con.close()
+from gridcrit.data.store import connect
+from ingest_helpers import checksums, write_events, write_trafos
 
 
 def _big_redmt_parquet(path: Path, n: int) -> None:
@@ -65,7 +57,7 @@ def test_sigkill_mid_load_leaves_store_unchanged(tmp_path):
     store = tmp_path / "store.duckdb"
     write_events(tmp_path / "interrupciones.csv")
     ingest([tmp_path / "interrupciones.csv"], store)
-    before = _checksums(store)
+    before = checksums(store)
 
     small = write_trafos(tmp_path / "trafos.csv", n=50)  # loaded first inside the batch, then killed
     big = tmp_path / "redmt.parquet"
@@ -95,7 +87,7 @@ def test_sigkill_mid_load_leaves_store_unchanged(tmp_path):
     assert child.returncode == -signal.SIGKILL
     assert "COMMITTED" not in seen
 
-    assert _checksums(store) == before  # trafos rows from the same batch are gone too
+    assert checksums(store) == before  # trafos rows from the same batch are gone too
     # The store is not only readable but writable and loads normally afterwards.
     rep = ingest([small], store)
     assert rep.rows_added == 50
@@ -109,11 +101,11 @@ def test_reload_same_file_adds_nothing_and_is_logged(tmp_path):
     f = write_events(tmp_path / "interrupciones.csv", n=7)
     r1 = ingest([f], store)
     assert r1.rows_added == 7 and r1.files[0].status == "loaded"
-    snap = _checksums(store)
+    snap = checksums(store)
     r2 = ingest([f], store)
     assert r2.rows_added == 0 and r2.files[0].status == "already-loaded"
     assert r2.files[0].sha256 == r1.files[0].sha256
-    after = _checksums(store)
+    after = checksums(store)
     assert {k: v for k, v in after.items() if k != "_loads"} == {
         k: v for k, v in snap.items() if k != "_loads"
     }

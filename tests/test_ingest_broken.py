@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from gridcrit.data.ingest import ingest
-from gridcrit.data.store import connect, store_checksums
+from gridcrit.data.store import connect
 from gridcrit.errors import ValidationError
-from ingest_helpers import EV_HEADER, TRAFO_HEADER, ev_row, trafo_row, write_events, write_trafos
+from ingest_helpers import EV_HEADER, TRAFO_HEADER, checksums, ev_row, trafo_row, write_events, write_trafos
 
 
 @pytest.fixture
@@ -22,14 +22,6 @@ def store(tmp_path) -> Path:
     write_trafos(good / "trafos.csv")
     ingest([good], s)
     return s
-
-
-def _checksums(store: Path) -> dict[str, str]:
-    con = connect(store, read_only=True)
-    try:
-        return store_checksums(con)
-    finally:
-        con.close()
 
 
 def _lines(header: str, *rows: str) -> str:
@@ -118,7 +110,7 @@ def test_broken_file_is_refused_with_location_and_store_unchanged(store, tmp_pat
     content, where, words, words_es = BROKEN[name]
     f = tmp_path / name
     f.write_bytes(content)
-    before = _checksums(store)
+    before = checksums(store)
     with pytest.raises(ValidationError) as ei:
         ingest([f], store)
     e = ei.value
@@ -132,7 +124,7 @@ def test_broken_file_is_refused_with_location_and_store_unchanged(store, tmp_pat
     hit = [p for p in es if p.startswith(str(f) + where) and words_es in p]
     assert hit, f"expected '{f}{where} ... {words_es}' in {es}"
     assert "no se escribió nada" in e.text("es")
-    assert _checksums(store) == before
+    assert checksums(store) == before
 
 
 def test_whole_folder_is_refused_if_one_file_is_bad(store, tmp_path):
@@ -141,14 +133,14 @@ def test_whole_folder_is_refused_if_one_file_is_bad(store, tmp_path):
     write_events(folder / "a_new_events.csv", n=3, start=200)  # valid on its own
     for name in ("wrong_type.csv", "fin_before_inicio.csv", "truncated_last_line.csv"):
         (folder / name).write_bytes(BROKEN[name][0])
-    before = _checksums(store)
+    before = checksums(store)
     with pytest.raises(ValidationError) as ei:
         ingest([folder], store)
     # Every broken file is reported in the same run (validation goes on after the first failure).
     for name in ("wrong_type.csv", "fin_before_inicio.csv", "truncated_last_line.csv"):
         assert any(name in p for p in ei.value.problems), name
     assert not any("a_new_events.csv" in p for p in ei.value.problems)
-    assert _checksums(store) == before  # the valid file was not loaded either
+    assert checksums(store) == before  # the valid file was not loaded either
 
 
 def test_latin1_semicolon_decimal_comma_loads(store, tmp_path):
@@ -242,13 +234,13 @@ def test_parquet_into_empty_table_fast_path_still_reports_records(store, tmp_pat
     bad_df.loc[30, "CODE"] = "P3"  # record 31 duplicates record 4
     bad = tmp_path / "apoyos_bad.parquet"
     bad_df.to_parquet(bad, index=False)
-    before = _checksums(store)
+    before = checksums(store)
     with pytest.raises(ValidationError) as ei:
         ingest([bad], store)
     probs = ei.value.problems
     assert any(p.startswith(f"{bad}:10:LONG_APOYO: negative value -3") for p in probs), probs
     assert any(p.startswith(f"{bad}:31:CODE: duplicate") and "line 4" in p for p in probs), probs
-    assert _checksums(store) == before
+    assert checksums(store) == before
     rep = ingest([good], store)  # the fast path commits a clean file
     assert rep.rows_added == n and rep.files[0].status == "loaded"
     assert len(calls) == 2 and calls[0] > 0 and calls[1] == 0  # both loads took the fast path

@@ -13,17 +13,9 @@ import pytest
 from gridcrit.cli import run
 from gridcrit.data import ingest as ing
 from gridcrit.data.ingest import ingest
-from gridcrit.data.store import connect, store_checksums
+from gridcrit.data.store import connect
 from gridcrit.errors import ValidationError
-from ingest_helpers import EV_HEADER, TRAFO_HEADER, ev_row, trafo_row, write_events, write_trafos
-
-
-def _checksums(store: Path) -> dict[str, str]:
-    con = connect(store, read_only=True)
-    try:
-        return store_checksums(con)
-    finally:
-        con.close()
+from ingest_helpers import EV_HEADER, TRAFO_HEADER, checksums, ev_row, trafo_row, write_events, write_trafos
 
 
 def _rows(store: Path, sql: str) -> list[tuple]:
@@ -127,12 +119,12 @@ def _interrupt_during_a_query(monkeypatch) -> dict[str, bool]:
 def test_ctrl_c_mid_load_is_a_keyboard_interrupt_and_writes_nothing(tmp_path, monkeypatch):
     store = tmp_path / "s.duckdb"
     ingest([write_events(tmp_path / "old.csv", n=3)], store)
-    before = _checksums(store)
+    before = checksums(store)
     state = _interrupt_during_a_query(monkeypatch)
     with pytest.raises(KeyboardInterrupt):  # DuckDB reports it as RuntimeError('Query interrupted')
         ingest([write_trafos(tmp_path / "trafos.csv"), write_events(tmp_path / "new.csv", 3, 10)], store)
     assert not state["stuck"]
-    assert _checksums(store) == before
+    assert checksums(store) == before
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="POSIX signals")
@@ -140,14 +132,14 @@ def test_ctrl_c_mid_load_is_a_keyboard_interrupt_and_writes_nothing(tmp_path, mo
 def test_cli_ctrl_c_mid_load_says_so_in_one_line(tmp_path, monkeypatch, capsys, lang, words):
     store = tmp_path / "s.duckdb"
     ingest([write_events(tmp_path / "old.csv", n=3)], store)
-    before = _checksums(store)
+    before = checksums(store)
     _interrupt_during_a_query(monkeypatch)
     code = run(["ingest", str(write_events(tmp_path / "new.csv", 3, 10)), "--store", str(store),
                 "--json", "--lang", lang])
     assert code == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"gridcrit: error: {words}") and str(store) in err[0]
-    assert _checksums(store) == before
+    assert checksums(store) == before
 
 
 def test_line_numbers_stay_exact_after_empty_and_rejected_lines(tmp_path):
