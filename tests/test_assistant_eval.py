@@ -124,8 +124,15 @@ def test_recommendations_cite_or_say_insufficient(store):
 
 
 @pytest.mark.slow
-def test_full_corpus_devset(shared_data, tmp_path):
+def test_full_corpus_devset(shared_data, tmp_path, monkeypatch):
     """Index both RETIE PDFs (minutes) and check the Must-show retrieval figures."""
+    from gridcrit.assistant import embed
+
+    # the embedding of ~2,000 passages is most of this test: both cores (the suite runs one test at a
+    # time, so nothing competes; 2 threads take ~0.55 of 1 thread's time), a fresh embedder (monkeypatch puts
+    # the process-wide 1-thread one back afterwards)
+    monkeypatch.setenv("GRIDCRIT_THREADS", "2")
+    monkeypatch.setattr(embed, "_MODEL", None)
     s = tmp_path / "corpus.duckdb"
     regs = shared_data / "regulations"
     add_document(s, regs / "RETIE_2024_libro3_instalaciones.pdf", name="RETIE-2024-libro3",
