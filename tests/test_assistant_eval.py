@@ -126,6 +126,8 @@ def test_recommendations_cite_or_say_insufficient(store):
 @pytest.mark.slow
 def test_full_corpus_devset(shared_data, tmp_path, monkeypatch):
     """Index both RETIE PDFs (minutes) and check the Must-show retrieval figures."""
+    from threadpoolctl import threadpool_limits
+
     from gridcrit.assistant import embed
 
     # the embedding of ~2,000 passages is most of this test: both cores (the suite runs one test at a
@@ -135,10 +137,13 @@ def test_full_corpus_devset(shared_data, tmp_path, monkeypatch):
     monkeypatch.setattr(embed, "_MODEL", None)
     s = tmp_path / "corpus.duckdb"
     regs = shared_data / "regulations"
-    add_document(s, regs / "RETIE_2024_libro3_instalaciones.pdf", name="RETIE-2024-libro3",
-                 aliases="retie 2024, libro 3, resolucion 40117")
-    add_document(s, regs / "RETIE_anexo_general.pdf", name="RETIE-2013-anexo-general",
-                 aliases="retie 2013, anexo general")
+    # the engine's OpenMP reads OMP_NUM_THREADS only if no earlier test started OpenMP (torch, LightGBM
+    # did): set the running pools to 2 for the indexing, and back afterwards
+    with threadpool_limits(2, user_api="openmp"):
+        add_document(s, regs / "RETIE_2024_libro3_instalaciones.pdf", name="RETIE-2024-libro3",
+                     aliases="retie 2024, libro 3, resolucion 40117")
+        add_document(s, regs / "RETIE_anexo_general.pdf", name="RETIE-2013-anexo-general",
+                     aliases="retie 2013, anexo general")
     rep = evaluate(load_jsonl(DEV / "regulation_dev.jsonl"), Assistant(s))["summary"]
     assert rep["hit@5"] >= 0.9 and rep["citation_validity"] == 1.0
 
