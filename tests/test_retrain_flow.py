@@ -88,6 +88,9 @@ def test_margin_not_met_keeps_champion_but_records_candidate(world):
     assert reg.show(r.challenger)["status"] == "candidate"
     assert reg.champion()["version"] == v1
     assert "se mantiene el campeón" in summary_text(r, "es")
+    # the margin is what a promotion needs, whichever way the metric moved
+    assert "se exige una mejora de al menos 500.0%" in " ".join(summary_text(r, "es").split())
+    assert "promotion needs an improvement of at least 500.0%" in " ".join(summary_text(r, "en").split())
 
 
 def test_force_promotes(world):

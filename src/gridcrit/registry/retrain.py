@@ -747,7 +747,8 @@ _TEXT = {
            "drift": "Drift", "compare": "Models on the held-out new periods", "model": "model",
            "decision": "Decision", "promoted": "promoted {c} (was {b}): {how}; {change} (margin {mg:.1%})",
            "forced": "promoted {c} with --force although {change} (margin {mg:.1%})",
-           "kept": "champion {ch} stays; challenger {c} ({how}) against {b}: {change}, below the margin {mg:.1%}",
+           "kept": "champion {ch} stays; challenger {c} ({how}) against {b}: {change}; promotion needs an "
+                   "improvement of at least {mg:.1%}",
            "better": "{m} improved by {g}", "worse": "{m} worsened by {g}", "same": "{m} did not change",
            "values": " ({a:.4g} → {b:.4g}; {d} is better)", "lower": "lower", "higher": "higher",
            "rollback": "Roll back", "report": "Reports", "champion": "champion", "challenger": "challenger",
@@ -768,8 +769,8 @@ _TEXT = {
            "compare": "Modelos en los periodos nuevos reservados", "model": "modelo", "decision": "Decisión",
            "promoted": "se promovió {c} (antes {b}): {how}; {change} (margen {mg:.1%})",
            "forced": "se promovió {c} con --force aunque {change} (margen {mg:.1%})",
-           "kept": "se mantiene el campeón {ch}; el retador {c} ({how}) frente a {b}: {change}, "
-                   "bajo el margen {mg:.1%}",
+           "kept": "se mantiene el campeón {ch}; el retador {c} ({how}) frente a {b}: {change}; para promoverlo "
+                   "se exige una mejora de al menos {mg:.1%}",
            "better": "{m} mejoró un {g}", "worse": "{m} empeoró un {g}", "same": "{m} no cambió",
            "values": " ({a:.4g} → {b:.4g}; mejor cuanto más {d})", "lower": "bajo", "higher": "alto",
            "rollback": "Revertir", "report": "Informes", "champion": "campeón", "challenger": "retador",
