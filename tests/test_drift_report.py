@@ -136,3 +136,29 @@ def test_drift_chart_names_the_thresholds_in_a_legend():
         assert not fig.axes[0].texts  # no loose labels over the bars
     finally:
         plt.close(fig)
+
+
+def test_seasonal_features_are_compared_with_the_same_months():
+    """Rain follows the seasons: three dry months against whole years read as major drift; against the
+    same months of the earlier years they are stable (and a real change still shows)."""
+    from gridcrit.registry.drift import same_season
+
+    rng = np.random.default_rng(0)
+    months = pd.period_range("2019-01", "2024-09", freq="M").astype(str)
+    rows = pd.DataFrame({"period": np.repeat(months, 200)})
+    month = rows["period"].str[-2:].astype(int)
+    rows["rain"] = 100 + 80 * np.cos(2 * np.pi * (month - 1) / 12) + rng.normal(0, 10, len(rows))
+    rows["age"] = rng.normal(20, 5, len(rows))
+    new_p = ["2024-07", "2024-08", "2024-09"]
+    is_new = rows["period"].isin(new_p).to_numpy()
+    ref_all, new = rows[~is_new], rows[is_new]
+    whole = drift_report(ref_all, new, ["rain", "age"])
+    assert {f["feature"]: f["level"] for f in whole.features}["rain"] == "major"
+    ref, seasons = same_season(ref_all, ref_all["period"], new_p)
+    assert seasons == ["07", "08", "09"] and set(ref["period"].str[-2:]) == {"07", "08", "09"}
+    seasonal = {f["feature"]: f["level"] for f in drift_report(ref, new, ["rain", "age"]).features}
+    assert seasonal == {"rain": "stable", "age": "stable"}
+    wetter = new.assign(rain=new["rain"] + 60)
+    assert {f["feature"]: f["level"] for f in drift_report(ref, wetter, ["rain"]).features}["rain"] == "major"
+    # too little of the same season in the past (or all of it): the whole reference
+    assert same_season(ref_all.head(300), ref_all["period"].head(300), new_p)[1] == []

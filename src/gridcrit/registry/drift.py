@@ -288,6 +288,23 @@ def summary_line(drifted: list[str], n_features: int, features: list[dict[str, A
             + (T[2] if counters else ""))
 
 
+def same_season(ref: pd.DataFrame, ref_periods: pd.Series, new_periods: Any,
+                min_rows: int = 500) -> tuple[pd.DataFrame, list[str]]:
+    """The reference rows from the same months (or quarters) of the year as the new periods, and those
+    months; ``(ref, [])`` unchanged when that leaves fewer than ``min_rows`` rows.
+
+    Why: rain, temperature and lightning features follow the seasons. Three new months compared with
+    whole years of reference read as drift (a dry season against the annual mix) although nothing changed;
+    against the same months of the earlier years they do not. Periods are labels (``2024-07``,
+    ``2024-Q3``/``2024Q3``): the season is the label's last two characters (``07``, ``Q3``).
+    """
+    seasons = sorted({str(p)[-2:] for p in new_periods})
+    keep = ref_periods.astype(str).str[-2:].isin(seasons).to_numpy()
+    if keep.sum() < min_rows or keep.all():
+        return ref, []
+    return ref[keep], seasons
+
+
 def drift_report(
     ref: pd.DataFrame,
     new: pd.DataFrame,

@@ -41,7 +41,7 @@ import pandas as pd
 
 from gridcrit.data.store import files_dir
 from gridcrit.errors import GridcritError, NotFoundError, ValidationError
-from gridcrit.registry.drift import drift_report
+from gridcrit.registry.drift import drift_report, same_season
 from gridcrit.registry.evaluate import evaluate, improvement, primary_metric
 from gridcrit.registry.finetune import CannotFinetuneError, continue_training
 from gridcrit.registry.fingerprint import (
@@ -590,14 +590,17 @@ def retrain(
 
         # 6. drift: the champion's periods vs the unseen ones
         step("computing drift")
-        ref = frame[(per <= trained_until).to_numpy()]
+        seen = (per <= trained_until).to_numpy()
+        # the same months of the year as the new periods (seasonal features), when the past has them
+        ref, seasons = same_season(frame[seen], per[seen], unseen)
         if len(ref) > 200_000:  # PSI/KS on a fixed-seed sample are stable and much cheaper
             ref = ref.sample(200_000, random_state=0)
         new_rows = frame[per.isin(unseen).to_numpy()]
         targets = [c for c in getattr(ds, "target_columns", []) if c in frame.columns and c != "y_risk"]
+        ref_label = f"{per.min()}..{trained_until}" + (f" ({', '.join(seasons)})" if seasons else "")
         drift = drift_report(ref, new_rows, feats, targets=targets,
                              class_column="y_risk" if "y_risk" in frame.columns else None,
-                             reference_label=f"{per.min()}..{trained_until}", new_label=f"{unseen[0]}..{unseen[-1]}",
+                             reference_label=ref_label, new_label=f"{unseen[0]}..{unseen[-1]}",
                              relation_target=ycol if task != "classification" else None)
         drivers = driver_shift(champion_model, challenger, ev[feats])
 
