@@ -83,7 +83,7 @@ def test_a_partly_covered_last_quarter_is_named(tmp_path):
     """Events that stop in the first month of a quarter: forecasting the next quarter reads the missing
     months as outage-free, and predict says so (a month is always complete)."""
     from gridcrit.data.ingest import ingest
-    from gridcrit.registry.predict import _partial_last_period
+    from gridcrit.registry.predict import _last_event_label
     from ingest_helpers import EV_HEADER, ev_row
 
     f = tmp_path / "ev.csv"
@@ -91,5 +91,5 @@ def test_a_partly_covered_last_quarter_is_named(tmp_path):
                             ev_row(2, inicio="2020-04-07 10:00:00", fin="2020-04-07 12:00:00")]) + "\n")
     s = tmp_path / "s.duckdb"
     ingest([f], s)
-    assert _partial_last_period(s, "quarter") == "last event 2020-04-07"
-    assert _partial_last_period(s, "month") is None
+    assert _last_event_label(s, "quarter")[1] == "last event 2020-04-07"
+    assert _last_event_label(s, "month")[1] is None

@@ -163,15 +163,11 @@ def _lead_champion(store: Path, slot: str | None = None) -> str:
     """The version ``predict`` leads its table with: the champion of ``slot``, else — when all champions
     share one level and period — the SAIFI one (then SAIDI, count, risk), so that the Ranking and
     Explanations tabs show the same model. Raises the registry's own error when that is ambiguous."""
-    from gridcrit.registry.predict import TARGET_ORDER
+    from gridcrit.registry.predict import lead_slot
     from gridcrit.registry.registry import Registry
 
     reg = Registry(store)
-    champs = reg.list(status="champion")
-    if slot is None and len({(m["level"], m["period"]) for m in champs}) == 1:
-        champs.sort(key=lambda m: TARGET_ORDER.index(m["target"]) if m["target"] in TARGET_ORDER else 99)
-        return champs[0]["version"]
-    meta = reg.champion(slot)
+    meta = reg.champion(lead_slot(reg, slot))
     if meta is None:
         raise NotFoundError(f"no champion{' in slot ' + slot if slot else ''}; promote one with 'gridcrit models promote'",
                             es=f"no hay campeón{' en el slot ' + slot if slot else ''}; promueva uno con "

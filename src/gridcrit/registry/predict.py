@@ -91,39 +91,46 @@ def expected_class_rank(model: Any, proba: np.ndarray) -> np.ndarray:
     return np.asarray(proba, float) @ rank
 
 
-def _last_event_label(store: str | Path, pkind: str, required: bool = True) -> str | None:
-    """Label of the last period with events in the store (where the default dataset ends); None when
-    the store has none and ``required`` is false."""
+def _last_event_label(store: str | Path, pkind: str, required: bool = True) -> tuple[str | None, str | None]:
+    """``(label, partial)``: the label of the last period with events in the store (where the default
+    dataset ends; None when the store has none and ``required`` is false) and, when the events stop
+    before that period's last month (a quarter or year only partly covered), ``'last event YYYY-MM-DD'``
+    — one read of the store for both."""
     from gridcrit.data.store import connect
     from gridcrit.features.periods import period_label
-    from gridcrit.features.targets import last_event_period
-
-    con = connect(store, read_only=True)
-    try:
-        last = last_event_period(con, pkind)
-    finally:
-        con.close()
-    if last is None:
-        if not required:
-            return None
-        raise NotFoundError("the store has no interruptions: nothing to forecast from",
-                            es="el almacén no tiene interrupciones: no hay de qué pronosticar")
-    return str(period_label(last, pkind)[0])
-
-
-def _partial_last_period(store: str | Path, pkind: str) -> str | None:
-    """'last event YYYY-MM-DD' when the store's last event period is only partly covered by events
-    (a quarter or year whose events stop before its last month), else None."""
-    from gridcrit.data.store import connect
     from gridcrit.features.targets import last_complete_period, last_event_period
 
     con = connect(store, read_only=True)
     try:
-        if last_complete_period(con, pkind) == last_event_period(con, pkind):
-            return None
-        return f"last event {con.execute('SELECT max(inicio)::DATE FROM interrupciones').fetchone()[0]}"
+        last = last_event_period(con, pkind)
+        partial = None
+        if last is not None and last_complete_period(con, pkind) != last:
+            partial = f"last event {con.execute('SELECT max(inicio)::DATE FROM interrupciones').fetchone()[0]}"
     finally:
         con.close()
+    if last is None:
+        if not required:
+            return None, None
+        raise NotFoundError("the store has no interruptions: nothing to forecast from",
+                            es="el almacén no tiene interrupciones: no hay de qué pronosticar")
+    return str(period_label(last, pkind)[0]), partial
+
+
+def _target_rank(target: str) -> int:
+    """Where a target's columns go in the table: SAIFI, SAIDI, count, risk, then any other."""
+    return TARGET_ORDER.index(target) if target in TARGET_ORDER else len(TARGET_ORDER)
+
+
+def lead_slot(registry: Registry, slot: str | None = None) -> str | None:
+    """The slot whose champion ``predict(model="champion")`` leads its table with: ``slot`` when given;
+    else, when all champions share one level and period, the SAIFI one (then SAIDI, count, risk);
+    else None (the registry's own default, which says when that is ambiguous)."""
+    if slot is not None:
+        return slot
+    champs = registry.list(status="champion")
+    if champs and len({(m["level"], m["period"]) for m in champs}) == 1:
+        return min(champs, key=lambda m: _target_rank(m["target"]))["slot"]
+    return None
 
 
 def _next_period_dataset(store: str | Path, level: str, pkind: str, last: str, asked: str,
@@ -161,12 +168,9 @@ def predict(
     (default: the latest, whose actual values are shown beside the predictions) or ``"next"`` — the
     period after the data, the forecast proper (features known at its start, no actuals yet)."""
     reg = Registry(store)
-    if model == "champion" and slot is None:
+    if model == "champion":
         # several champions of one level/period (SAIFI, SAIDI, risk ...) make one table: lead with SAIFI
-        champs = reg.list(status="champion")
-        if len({(m["level"], m["period"]) for m in champs}) == 1:
-            champs.sort(key=lambda m: TARGET_ORDER.index(m["target"]) if m["target"] in TARGET_ORDER else 99)
-            slot = champs[0]["slot"]
+        slot = lead_slot(reg, slot)
     first = reg.load(model, slot)
     meta = first.meta
     level, pkind = meta["level"], meta["period"]
@@ -175,9 +179,9 @@ def predict(
         for m in reg.list(status="champion"):
             if m["level"] == level and m["period"] == pkind and m["target"] not in served:
                 served[m["target"]] = reg.load("champion", slot=m["slot"])
-    last = None
+    last = partial = None
     if period is not None and dataset is None and dataset_fn is None:
-        last = _last_event_label(store, pkind, required=period == "next")
+        last, partial = _last_event_label(store, pkind, required=period == "next")
     if last is not None and (period == "next" or period > last):
         # one build, not two: the store says which period is next (the default dataset is the same rows
         # without it), whether asked as 'next' or by its label
@@ -201,15 +205,13 @@ def predict(
     rows = frame[(per == period).to_numpy()].reset_index(drop=True)
     out = pd.DataFrame({"asset_id": rows["asset_id"].astype(str), "period": period})
     warnings = [lm.warning for lm in served.values() if lm.warning]
-    if last is not None and period > last:
-        partial = _partial_last_period(store, pkind)
-        if partial:
-            warnings.append(f"the events end part-way through {last} ({partial}): the forecast of {period} "
-                            "reads that period's missing months as outage-free")
+    if partial and period > last:
+        warnings.append(f"the events end part-way through {last} ({partial}): the forecast of {period} "
+                        "reads that period's missing months as outage-free")
     methods: dict[str, str] = {}
     # the requested model's target leads the table and its order (by default the SAIFI champion)
     primary = meta["target"]
-    for target in sorted(served, key=lambda t: (t != primary, TARGET_ORDER.index(t) if t in TARGET_ORDER else 99)):
+    for target in sorted(served, key=lambda t: (t != primary, _target_rank(t))):
         lm = served[target]
         feats = list(lm.meta["feature_schema"]["columns"])
         X = rows[feats]
