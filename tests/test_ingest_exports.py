@@ -225,6 +225,25 @@ def test_same_rows_with_numbers_rounded_to_15_digits_are_not_conflicts(tmp_path)
     assert _rows(store, "SELECT count(*), max(LONGITUD) FROM trafos") == [(1, -75.51234567890123)]
 
 
+def test_numeric_code_text_after_an_excel_round_trip_is_not_a_conflict(tmp_path):
+    """CHEC's export writes ``causa`` as '30.0'; saved through Excel it comes back as '30'. Re-loading
+    it was 'already stored with different values (differs in: causa)', which refused the whole batch.
+    The stored text is kept; a different code is still a conflict."""
+    store = tmp_path / "s.duckdb"
+    write_events(tmp_path / "ev.csv", n=3)
+    ingest([tmp_path / "ev.csv"], store)
+    resaved = tmp_path / "ev_excel.csv"
+    resaved.write_text((tmp_path / "ev.csv").read_text().replace(",30.0,", ",30,"))
+    (fr,) = ingest([resaved], store).files
+    assert (fr.status, fr.rows_added, fr.skipped_duplicates) == ("loaded", 0, 3)
+    other = tmp_path / "ev_other_cause.csv"
+    other.write_text((tmp_path / "ev.csv").read_text().replace(",30.0,", ",27,"))
+    with pytest.raises(ValidationError) as ei:
+        ingest([other], store)
+    assert ei.value.problems[0].endswith("(conflicting row; differs in: causa)")
+    assert _rows(store, "SELECT DISTINCT causa FROM interrupciones") == [("30.0",)]
+
+
 def test_old_excel_files_are_named_not_silently_skipped(tmp_path, capsys):
     """A folder scan used to skip .xls files without a word (the table simply stayed empty); a named
     .xls file was 'cannot read file: unsupported file type'."""

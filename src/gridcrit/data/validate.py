@@ -506,6 +506,11 @@ REL_TOL = 1e-9
 def _value_differs(col: str, typ: str) -> str:
     """SQL condition: column ``col`` of the new row ``n`` differs from the stored row ``s``."""
     a, b = f"n.{_q(col)}", f"s.{_q(col)}"
+    if typ == "VARCHAR":
+        # numeric codes stored as text ('causa' 30.0 in CHEC's export) come back from an Excel round
+        # trip as '30': the same code, not a conflict (the stored text is kept)
+        return (f"({a} IS DISTINCT FROM {b} AND NOT coalesce(TRY_CAST({a} AS DOUBLE) = TRY_CAST({b} AS DOUBLE), "
+                "false))")
     if typ != "DOUBLE":
         return f"{a} IS DISTINCT FROM {b}"
     return (
