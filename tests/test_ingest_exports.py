@@ -244,6 +244,23 @@ def test_numeric_code_text_after_an_excel_round_trip_is_not_a_conflict(tmp_path)
     assert _rows(store, "SELECT DISTINCT causa FROM interrupciones") == [("30.0",)]
 
 
+def test_header_only_file_in_a_folder_is_empty_not_a_refused_batch(tmp_path, capsys):
+    """A month without strokes or new switches comes as a header alone. It refused the whole folder
+    ('no data rows (header only)'), so the events beside it could not be loaded without deleting it."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_events(folder / "interrupciones.csv", n=3)
+    (folder / "trafos_2019_02.csv").write_text(TRAFO_HEADER + "\n")
+    store = tmp_path / "s.duckdb"
+    assert run(["ingest", str(folder), "--store", str(store), "--lang", "es"]) == 0
+    out = capsys.readouterr().out
+    assert "trafos_2019_02.csv: sin filas de datos (solo el encabezado): no hay nada que cargar" in out
+    assert _rows(store, "SELECT count(*) FROM interrupciones") == [(3,)]
+    assert _rows(store, "SELECT count(*) FROM trafos") == [(0,)]
+    rep = ingest([folder / "trafos_2019_02.csv"], store)
+    assert [(f.status, f.table, f.rows_added) for f in rep.files] == [("empty", "trafos", 0)]
+
+
 def test_old_excel_files_are_named_not_silently_skipped(tmp_path, capsys):
     """A folder scan used to skip .xls files without a word (the table simply stayed empty); a named
     .xls file was 'cannot read file: unsupported file type'."""

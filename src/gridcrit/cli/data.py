@@ -41,6 +41,11 @@ _T = {
     "already-loaded_status": {"es": "ya cargado", "en": "already-loaded"},
     "ignored_status": {"es": "ignorado", "en": "ignored"},
     "rejected_status": {"es": "rechazado", "en": "rejected"},
+    "empty_status": {"es": "vacío", "en": "empty"},
+    "empty_file": {
+        "es": "{file}: sin filas de datos (solo el encabezado): no hay nada que cargar",
+        "en": "{file}: no data rows (header only): nothing to load",
+    },
     "ignored_columns": {
         "es": "{file}: columnas ignoradas (no son columnas de la tabla {tbl}): {cols}",
         "en": "{file}: ignored columns (not columns of table {tbl}): {cols}",
@@ -115,6 +120,8 @@ def _show_ingest(rep: dict, lang: str) -> None:
             suffix = Path(f["file"]).suffix
             key = "ignored_format" if suffix.lower() in UNREADABLE_SUFFIXES else "ignored_file"
             console.print(_t(key, lang, file=name, suffix=suffix), markup=False, highlight=False)
+        elif f["status"] == "empty":
+            console.print(_t("empty_file", lang, file=name), markup=False, highlight=False, soft_wrap=True)
         elif f["ignored_columns"]:
             cols = ", ".join(f["ignored_columns"])
             console.print(_t("ignored_columns", lang, file=name, tbl=f["table"], cols=cols), markup=False,

@@ -51,7 +51,7 @@ class FileReport:
 
     file: str
     table: str | None
-    status: str  # loaded | already-loaded | ignored | rejected
+    status: str  # loaded | already-loaded | ignored | rejected | empty (header only)
     format: str
     sha256: str
     rows_in_file: int = 0
@@ -261,7 +261,9 @@ def _load_file(
             probs.total += src.n_structural - len(src.structural_problems)
         rep.rows_in_file = n_rows + src.n_structural
         if n_rows == 0 and not src.n_structural:
-            probs.add_msg(2, "-", "header_only")
+            # a month without lightning strokes or new switches is exported as a header alone: that is
+            # "nothing to load", not a reason to refuse the other files of the folder
+            rep.status, rep.note = "empty", "no data rows (header only): nothing to load"
             return rep
         m = val.Mapping(spec, mapping, src.source_types, src.header, typed_file=src.format == "parquet")
         val.typed_view(con, f"{name}_v", m, "_typed")

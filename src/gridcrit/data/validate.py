@@ -155,7 +155,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "line 1 is empty: the header must be on line 1 (delete the empty lines above it)",
         "la línea 1 está vacía: el encabezado debe estar en la línea 1 (borre las líneas vacías de arriba)",
     ),
-    "header_only": ("no data rows (header only)", "sin filas de datos (solo el encabezado)"),
     "no_table": (
         "header [{header}] matches no known table (a table is recognised by: {sigs})",
         "el encabezado [{header}] no corresponde a ninguna tabla conocida (una tabla se reconoce por: {sigs})",
