@@ -198,3 +198,21 @@ def test_models_list_shows_each_metrics_evaluation_window(world, capsys):
     cells = [_primary(m) for m in Registry(store).list()]
     assert cells and all(re.fullmatch(r"\w+ [\d.e+-]+ \(\d{4}-\d{2}(\.\.[\d-]+)?\)", c) for c in cells), cells
     assert run(["models", "list", "--store", str(store)]) == 0 and "(20" in capsys.readouterr().out
+
+
+def test_models_list_fits_80_columns_without_breaking_words(world, capsys, monkeypatch):
+    """At 80 columns the table broke 'candidat|e', '2026-12|-07' and the metric's digits over lines, with
+    a 25-character slot column repeated on every row. What all rows share now goes in the title."""
+    store, _, _ = world
+    train_and_register(store, NativeGBDT(n_estimators=30, max_depth=3), name="xgboost", task="regression",
+                       target="saifi", dataset_fn=fake_dataset)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert run(["models", "list", "--store", str(store), "--lang", "es"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "campeón" in out and "versión" in out and "champion" not in out
+    slot = Registry(store).list()[0]["slot"]
+    assert slot in lines[0] and sum(slot in line for line in lines) == 1  # once, in the title
+    created = str(Registry(store).list()[0]["created_at"])[:10]
+    assert sum(created in line for line in lines) == 2  # whole on each version's line

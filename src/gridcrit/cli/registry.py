@@ -29,6 +29,16 @@ SlotOpt = Annotated[str | None, typer.Option("--slot", help="level/period/target
 
 _T = {
     "models": {"es": "Modelos registrados", "en": "Registered models"},
+    "col_version": {"es": "versión", "en": "version"},
+    "col_status": {"es": "estado", "en": "status"},
+    "col_slot": {"es": "slot", "en": "slot"},
+    "col_name": {"es": "modelo", "en": "model"},
+    "col_parent": {"es": "padre", "en": "parent"},
+    "col_metric": {"es": "métrica", "en": "metric"},
+    "col_created": {"es": "creado", "en": "created"},
+    "st_champion": {"es": "campeón", "en": "champion"},
+    "st_candidate": {"es": "candidato", "en": "candidate"},
+    "st_retired": {"es": "retirado", "en": "retired"},
     "none": {"es": "No hay modelos registrados en {s}.", "en": "No models registered in {s}."},
     "none_in": {"es": "No hay modelos en {s}. Slots con modelos: {a}.", "en": "No models in {s}. Slots with models: {a}."},
     "promoted": {"es": "{v} es ahora el campeón de {slot} (antes: {p}).", "en": "{v} is now the champion of {slot} (was: {p})."},
@@ -134,23 +144,25 @@ def register(app: typer.Typer) -> None:
                     console.print(_t("none", lang, s=store))
                 return
             t = Table(title=_t("models", lang))
-            # compact enough for 80 columns: the parent only when some version has one, the metric's
-            # name in the header when all share it, its evaluation window under the value
+            # fits 80 columns: what all rows share (the slot, the metric's name) goes in the title, the
+            # parent only when some version has one, the metric's evaluation window under its value
             parents = any(m["parent_version"] for m in rs)
             metrics = [_primary_parts(m) for m in rs]
             names = {p[0] for p in metrics if p is not None}
             one = names.pop() if len(names) == 1 else None
-            if one:
-                t.title = f"{t.title} · {one}"
-            cols = ["version", "status", "slot", "name", *(["parent"] if parents else []), "metric", "created"]
+            slots = {m["slot"] for m in rs}
+            one_slot = next(iter(slots)) if len(slots) == 1 else None
+            t.title = " · ".join([t.title, *([one_slot] if one_slot else []), *([one] if one else [])])
+            cols = ["version", "status", *([] if one_slot else ["slot"]), "name", *(["parent"] if parents else []),
+                    "metric", "created"]
             for c in cols:
-                t.add_column(c, no_wrap=c in ("version", "slot"), overflow="fold")
+                t.add_column(_t(f"col_{c}", lang), no_wrap=c != "slot", overflow="fold")
             for m, p in zip(rs, metrics, strict=True):
                 style = "bold green" if m["status"] == "champion" else "dim" if m["status"] == "retired" else ""
-                cell = _primary(m) if p is None or not one else f"{p[1]:.4g}" + (f" ({p[2]})" if p[2] else "")
+                cell = _primary(m) if p is None or not one else f"{p[1]:.3g}" + (f" ({p[2]})" if p[2] else "")
                 cell = cell.replace(" (", "\n(")  # the window under the value
-                t.add_row(m["version"], m["status"], m["slot"], m["name"],
-                          *([m["parent_version"] or "-"] if parents else []), cell,
+                t.add_row(m["version"], _t(f"st_{m['status']}", lang), *([] if one_slot else [m["slot"]]),
+                          m["name"], *([m["parent_version"] or "-"] if parents else []), cell,
                           str(m["created_at"])[:10], style=style)
             console.print(t)
 
