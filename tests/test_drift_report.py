@@ -162,3 +162,20 @@ def test_seasonal_features_are_compared_with_the_same_months():
     assert {f["feature"]: f["level"] for f in drift_report(ref, wetter, ["rain"]).features}["rain"] == "major"
     # too little of the same season in the past (or all of it): the whole reference
     assert same_season(ref_all.head(300), ref_all["period"].head(300), new_p)[1] == []
+
+
+def test_report_files_in_spanish_and_english(tmp_path):
+    """The retrain report's drift.md / drift.html were English only while the summary beside them was in
+    the reader's language; the JSON keeps English keys and level codes for programs."""
+    rng = np.random.default_rng(8)
+    ref = pd.DataFrame({"lluvia_mm": rng.normal(100, 10, 3000), "y": rng.poisson(1, 3000)})
+    new = pd.DataFrame({"lluvia_mm": rng.normal(160, 10, 800), "y": rng.poisson(1, 800)})
+    rep = drift_report(ref, new, ["lluvia_mm"], relation_target="y")
+    es, en = rep.to_markdown(lang="es"), rep.to_markdown(lang="en")
+    assert "Umbrales de PSI: moderada > 0.1, mayor > 0.25." in es and "| mayor |" in es
+    assert "1 de 1 variables con deriva" in es and "feature" not in es
+    assert "| major |" in en and "mayor" not in en
+    paths = rep.write(tmp_path, lang="es")
+    html = Path(paths["html"]).read_text(encoding="utf-8")
+    assert "Variables ordenadas por PSI" in html and "<th>media nueva</th>" in html
+    assert json.loads(Path(paths["json"]).read_text())["features"][0]["level"] == "major"

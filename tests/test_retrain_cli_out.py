@@ -27,4 +27,11 @@ def test_retrain_out_copies_the_report(tmp_path, monkeypatch, capsys):
     for name in ("summary.md", "summary.json", "drift.md", "drift.html", "drift.json", "drift.png"):
         assert (out / name).stat().st_size > 0, name
     assert "Qué cambió en los datos" in (out / "summary.md").read_text(encoding="utf-8")
+    # the drift files were English whatever --lang said (the summary beside them Spanish)
+    drift_md = (out / "drift.md").read_text(encoding="utf-8")
+    assert drift_md.startswith("# Informe de deriva:") and "Variables ordenadas por PSI" in drift_md
+    assert "Features ranked" not in drift_md and "| estable |" in drift_md
+    assert "<html lang='es'>" in (out / "drift.html").read_text(encoding="utf-8")
+    assert json.loads((out / "drift.json").read_text())["features"][0]["level"] in ("stable", "moderate", "major",
+                                                                                    "n/a", "time_counter")
     assert json.loads((out / "summary.json").read_text())["challenger"] == "v0002"

@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,51 +152,58 @@ class DriftReport:
         """One line for people: how many features moved and which most (time counters left out)."""
         return summary_line(self.drifted, len(self.features), self.features, top, lang)
 
-    def to_markdown(self, top: int = 20) -> str:
-        lines = [f"# Drift report: {self.new} vs {self.reference}", "",
-                 f"PSI thresholds: moderate > {self.thresholds.get('moderate')}, major > {self.thresholds.get('major')}. "
-                 + self.summary(), "", "## Features ranked by PSI", "",
-                 "| rank | feature | PSI | KS | KS p | mean ref | mean new | missing ref → new | level |",
+    def to_markdown(self, top: int = 20, lang: str = "en") -> str:
+        """The report as Markdown, in ``lang`` (``es`` | ``en``); feature names stay as in the data."""
+        T = _REPORT.get(lang, _REPORT["en"])
+        lv = _LEVELS.get(lang, _LEVELS["en"])
+        th = self.thresholds
+        lines = [f"# {T['title']}: {self.new} {T['vs']} {self.reference}", "",
+                 T["thresholds"].format(m=th.get("moderate"), M=th.get("major")) + " " + self.summary(lang=lang), "",
+                 f"## {T['ranked']}", "",
+                 "| {} |".format(" | ".join(T["cols"])),
                  "|---:|---|---:|---:|---:|---:|---:|---:|---|"]
         for i, f in enumerate(self.features[:top], 1):
             lines.append(f"| {i} | {f['feature']} | {_fmt(f['psi'])} | {_fmt(f.get('ks'))} | {_fmt(f.get('ks_pvalue'))} "
-                         f"| {_fmt(f.get('mean_ref'))} | {_fmt(f.get('mean_new'))} | {_missing(f)} | {f['level']} |")
+                         f"| {_fmt(f.get('mean_ref'))} | {_fmt(f.get('mean_new'))} | {_missing(f)} "
+                         f"| {lv.get(f['level'], f['level'])} |")
         if self.targets:
-            lines += ["", "## Targets", "", "| target | PSI | KS | mean ref | mean new | level |", "|---|---:|---:|---:|---:|---|"]
+            lines += ["", f"## {T['targets']}", "", "| {} |".format(" | ".join(T["tcols"])),
+                      "|---|---:|---:|---:|---:|---|"]
             for t, d in self.targets.items():
                 lines.append(f"| {t} | {_fmt(d['psi'])} | {_fmt(d.get('ks'))} | {_fmt(d.get('mean_ref'))} "
-                             f"| {_fmt(d.get('mean_new'))} | {d['level']} |")
+                             f"| {_fmt(d.get('mean_new'))} | {lv.get(d['level'], d['level'])} |")
         if self.relation:
-            t = self.relation[0]["target"]
-            lines += ["", f"## Features whose association with {t} changed most (Spearman ρ)", "",
-                      "| feature | ρ ref | ρ new | change |", "|---|---:|---:|---:|"]
+            lines += ["", f"## {T['relation'].format(t=self.relation[0]['target'])}", "",
+                      "| {} |".format(" | ".join(T["rcols"])), "|---|---:|---:|---:|"]
             for r in self.relation[:10]:
                 lines.append(f"| {r['feature']} | {_fmt(r['rho_ref'])} | {_fmt(r['rho_new'])} | {_fmt(r['delta'])} |")
         if self.class_balance:
             cb = self.class_balance
-            lines += ["", f"## Class balance of {cb['column']} (PSI {_fmt(cb['psi'])}, {cb['level']})", "",
-                      "| class | share ref | share new |", "|---|---:|---:|"]
+            lines += ["", "## " + T["balance"].format(c=cb["column"], p=_fmt(cb["psi"]), lv=lv.get(cb["level"], cb["level"])),
+                      "", "| {} |".format(" | ".join(T["bcols"])), "|---|---:|---:|"]
             for c in cb["classes"]:
                 lines.append(f"| {c} | {cb['ref'].get(c, 0):.3f} | {cb['new'].get(c, 0):.3f} |")
         return "\n".join(lines) + "\n"
 
-    def plot_png(self, top: int = 15) -> bytes:
+    def plot_png(self, top: int = 15, lang: str = "en") -> bytes:
         """Horizontal bar chart of the top features' PSI with the thresholds, as PNG bytes."""
         import matplotlib.pyplot as plt
 
-        fig = self.figure(top)
+        fig = self.figure(top, lang=lang)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=90)
         plt.close(fig)
         return buf.getvalue()
 
-    def figure(self, top: int = 15) -> Any:
+    def figure(self, top: int = 15, lang: str = "en") -> Any:
         """The matplotlib figure of :meth:`plot_png` (thresholds named in a legend, not over each other)."""
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        T = _REPORT.get(lang, _REPORT["en"])
+        lv = _LEVELS.get(lang, _LEVELS["en"])
         feats = self.features[:top][::-1]
         fig, ax = plt.subplots(figsize=(7, 0.35 * max(len(feats), 3) + 1.2))
         colors = {"major": "#c0392b", "moderate": "#e67e22", "stable": "#7f8c8d", "n/a": "#bdc3c7",
@@ -205,50 +211,92 @@ class DriftReport:
         ax.barh([f["feature"] for f in feats], [0 if not np.isfinite(f["psi"]) else f["psi"] for f in feats],
                 color=[colors[f["level"]] for f in feats])
         for (name, x), ls in zip(self.thresholds.items(), ("--", ":", "-."), strict=False):
-            ax.axvline(x, ls=ls, lw=1, color="k", label=f"{name} > {x:g}")
+            ax.axvline(x, ls=ls, lw=1, color="k", label=f"{lv.get(name, name)} > {x:g}")
         if self.thresholds:
             ax.legend(loc="lower right", fontsize=8, title="PSI", title_fontsize=8)
         ax.set_xlabel("PSI")
-        ax.set_title(f"Drift: {self.new} vs {self.reference}")
+        ax.set_title(f"{T['title']}: {self.new} {T['vs']} {self.reference}")
         fig.tight_layout()
         return fig
 
-    def to_html(self) -> str:
-        png = base64.b64encode(self.plot_png()).decode()
+    def to_html(self, lang: str = "en") -> str:
+        """A self-contained HTML page (chart embedded) in ``lang`` (``es`` | ``en``)."""
+        T = _REPORT.get(lang, _REPORT["en"])
+        lv = _LEVELS.get(lang, _LEVELS["en"])
+
+        def head(cols: list[str]) -> str:
+            return "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>"
+
+        png = base64.b64encode(self.plot_png(lang=lang)).decode()
         rows = "".join(
             f"<tr><td>{i}</td><td>{html.escape(f['feature'])}</td><td>{_fmt(f['psi'])}</td><td>{_fmt(f.get('ks'))}</td>"
-            f"<td>{_fmt(f.get('mean_ref'))}</td><td>{_fmt(f.get('mean_new'))}</td><td>{_missing(f)}</td>"
-            f"<td>{f['level']}</td></tr>"
+            f"<td>{_fmt(f.get('ks_pvalue'))}</td><td>{_fmt(f.get('mean_ref'))}</td><td>{_fmt(f.get('mean_new'))}</td>"
+            f"<td>{_missing(f)}</td><td>{html.escape(lv.get(f['level'], f['level']))}</td></tr>"
             for i, f in enumerate(self.features, 1))
         rel = "".join(f"<tr><td>{html.escape(r['feature'])}</td><td>{_fmt(r['rho_ref'])}</td><td>{_fmt(r['rho_new'])}</td>"
                       f"<td>{_fmt(r['delta'])}</td></tr>" for r in self.relation[:15])
-        rel = (f"<h2>Features whose association with {html.escape(self.relation[0]['target'])} changed most "
-               f"(Spearman ρ)</h2><table><tr><th>feature</th><th>ρ ref</th><th>ρ new</th><th>change</th></tr>"
-               f"{rel}</table>") if self.relation else ""
+        rel = (f"<h2>{html.escape(T['relation'].format(t=self.relation[0]['target']))}</h2>"
+               f"<table>{head(T['rcols'])}{rel}</table>") if self.relation else ""
         tg = "".join(f"<tr><td>{html.escape(t)}</td><td>{_fmt(d['psi'])}</td><td>{_fmt(d.get('ks'))}</td>"
-                     f"<td>{_fmt(d.get('mean_ref'))}</td><td>{_fmt(d.get('mean_new'))}</td><td>{d['level']}</td></tr>"
+                     f"<td>{_fmt(d.get('mean_ref'))}</td><td>{_fmt(d.get('mean_new'))}</td>"
+                     f"<td>{html.escape(lv.get(d['level'], d['level']))}</td></tr>"
                      for t, d in self.targets.items())
-        return (f"<!doctype html><html><head><meta charset='utf-8'><title>Drift report</title>"
+        bal = ""
+        if self.class_balance:
+            cb = self.class_balance
+            brows = "".join(f"<tr><td>{html.escape(str(c))}</td><td>{cb['ref'].get(c, 0):.3f}</td>"
+                            f"<td>{cb['new'].get(c, 0):.3f}</td></tr>" for c in cb["classes"])
+            title = T["balance"].format(c=cb["column"], p=_fmt(cb["psi"]), lv=lv.get(cb["level"], cb["level"]))
+            bal = f"<h2>{html.escape(title)}</h2><table>{head(T['bcols'])}{brows}</table>"
+        th = self.thresholds
+        return (f"<!doctype html><html lang='{html.escape(lang)}'><head><meta charset='utf-8'>"
+                f"<title>{html.escape(T['title'])}</title>"
                 f"<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:2px 8px;border-bottom:1px solid #ddd}}</style>"
-                f"</head><body><h1>Drift: {html.escape(self.new)} vs {html.escape(self.reference)}</h1>"
-                f"<p>{html.escape(self.summary())}</p><img src='data:image/png;base64,{png}'/>"
-                f"<h2>Features ranked by PSI</h2><table><tr><th>#</th><th>feature</th><th>PSI</th><th>KS</th>"
-                f"<th>mean ref</th><th>mean new</th><th>missing ref → new</th><th>level</th></tr>{rows}</table>"
-                f"<h2>Targets</h2><table><tr><th>target</th><th>PSI</th><th>KS</th><th>mean ref</th><th>mean new</th>"
-                f"<th>level</th></tr>{tg}</table>{rel}"
-                f"<h2>Class balance</h2><pre>{html.escape(json.dumps(self.class_balance, indent=1, default=str))}</pre>"
-                f"</body></html>")
+                f"</head><body><h1>{html.escape(T['title'])}: {html.escape(self.new)} {T['vs']} "
+                f"{html.escape(self.reference)}</h1>"
+                f"<p>{html.escape(T['thresholds'].format(m=th.get('moderate'), M=th.get('major')))} "
+                f"{html.escape(self.summary(lang=lang))}</p><img src='data:image/png;base64,{png}'/>"
+                f"<h2>{html.escape(T['ranked'])}</h2><table>{head(T['cols'])}{rows}</table>"
+                + (f"<h2>{html.escape(T['targets'])}</h2><table>{head(T['tcols'])}{tg}</table>" if tg else "")
+                + f"{rel}{bal}</body></html>")
 
-    def write(self, directory: str | Path) -> dict[str, str]:
-        """Write ``drift.md``, ``drift.html``, ``drift.json`` and ``drift.png`` into ``directory``."""
+    def write(self, directory: str | Path, lang: str = "en") -> dict[str, str]:
+        """Write ``drift.md``, ``drift.html`` and ``drift.png`` (in ``lang``) and ``drift.json`` into
+        ``directory``."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         paths = {"markdown": d / "drift.md", "html": d / "drift.html", "json": d / "drift.json", "png": d / "drift.png"}
-        paths["markdown"].write_text(self.to_markdown())
-        paths["html"].write_text(self.to_html())
-        paths["json"].write_text(self.to_json())
-        paths["png"].write_bytes(self.plot_png())
+        paths["markdown"].write_text(self.to_markdown(lang=lang), encoding="utf-8")
+        paths["html"].write_text(self.to_html(lang=lang), encoding="utf-8")
+        paths["json"].write_text(self.to_json(), encoding="utf-8")
+        paths["png"].write_bytes(self.plot_png(lang=lang))
         return {k: str(v) for k, v in paths.items()}
+
+
+# Report texts (the JSON keeps the English keys and level codes: it is for programs).
+_REPORT: dict[str, dict[str, Any]] = {
+    "en": {"title": "Drift report", "vs": "vs",
+           "thresholds": "PSI thresholds: moderate > {m}, major > {M}.",
+           "ranked": "Features ranked by PSI",
+           "cols": ["rank", "feature", "PSI", "KS", "KS p", "mean ref", "mean new", "missing ref → new", "level"],
+           "targets": "Targets", "tcols": ["target", "PSI", "KS", "mean ref", "mean new", "level"],
+           "relation": "Features whose association with {t} changed most (Spearman ρ)",
+           "rcols": ["feature", "ρ ref", "ρ new", "change"],
+           "balance": "Class balance of {c} (PSI {p}, {lv})", "bcols": ["class", "share ref", "share new"]},
+    "es": {"title": "Informe de deriva", "vs": "frente a",
+           "thresholds": "Umbrales de PSI: moderada > {m}, mayor > {M}.",
+           "ranked": "Variables ordenadas por PSI",
+           "cols": ["puesto", "variable", "PSI", "KS", "KS p", "media ref", "media nueva", "faltantes ref → nueva",
+                    "nivel"],
+           "targets": "Objetivos", "tcols": ["objetivo", "PSI", "KS", "media ref", "media nueva", "nivel"],
+           "relation": "Variables cuya asociación con {t} cambió más (ρ de Spearman)",
+           "rcols": ["variable", "ρ ref", "ρ nueva", "cambio"],
+           "balance": "Balance de clases de {c} (PSI {p}, {lv})", "bcols": ["clase", "proporción ref", "proporción nueva"]},
+}
+_LEVELS = {"en": {"major": "major", "moderate": "moderate", "stable": "stable", "n/a": "n/a",
+                  "time_counter": "time counter"},
+           "es": {"major": "mayor", "moderate": "moderada", "stable": "estable", "n/a": "n/d",
+                  "time_counter": "contador de tiempo"}}
 
 
 def _missing(f: dict[str, Any]) -> str:

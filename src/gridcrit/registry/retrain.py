@@ -402,8 +402,8 @@ def retrain(
     ``rounds``: trees (boosted trees) or epochs (TabNet) added when fine-tuning (default: a quarter of
     the champion's, at least 20 trees / 5 epochs). ``replay``: how many of the last periods the base
     model saw are mixed into the fine-tuning data (measured on the twin: replaying 12 months doubled the
-    gain of fine-tuning over 4 new months alone). ``lang``: language of the progress bar (``on_step``
-    always gets the English step names).
+    gain of fine-tuning over 4 new months alone). ``lang``: language of the progress bar and of the drift report's
+    Markdown / HTML / chart (``on_step`` always gets the English step names, the JSON English keys).
     """
     if mode not in MODES:
         raise ValidationError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
@@ -611,7 +611,7 @@ def retrain(
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         tmp_dir = reports / f".retrain-{stamp}"
         final_dir = reports / f"retrain-{stamp}"
-        drift_paths = drift.write(tmp_dir)
+        drift_paths = drift.write(tmp_dir, lang=lang)
         pname, _ = primary_metric(task)
         train_frame = frame[(per <= tr_p[-1]).to_numpy()] if chosen == "scratch" else pd.concat(
             [frame[(per <= trained_until).to_numpy()], new_tr])
