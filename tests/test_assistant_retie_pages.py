@@ -81,3 +81,20 @@ def test_years_and_off_topic(corpus):
               "¿qué dice el RETIE sobre los drones?"]:
         ans = a.ask(q)
         assert not ans.found and not ans.citations, (q, ans.text)
+
+
+def test_distance_tables_are_read_as_labelled_rows(corpus):
+    """RETIE's distance tables came out as bare runs ("… 13,8/13,2/11,4/7,6 2,3 <1 1,7 …"): the answer
+    now names the row and the voltage column of each value it gives, and cites the page it is printed on."""
+    store, pages = corpus
+    a = Assistant(store, dense=False)
+    ans = a.ask("distancia horizontal de una linea de 13.2 kv a un edificio")
+    lines = ans.text.splitlines()
+    row = next(x for x in lines if x.startswith("- Distancia horizontal “b” a muros"))
+    assert row.endswith(": 2,3 m (columna 13,8/13,2/11,4/7,6 kV)" + row[row.rindex(" ["):])
+    n = int(row[row.rindex("[") + 1:-1])
+    cited = next(c for c in ans.citations if c["n"] == n)
+    assert "13,8/13,2/11,4/7,6 2,3" in pages[cited["doc"]][cited["page_end"] - 1]
+    road = a.ask("¿Cuál es la distancia vertical mínima de un conductor de 33 kV sobre una vía?")
+    assert any(x.startswith("- Distancia vertical “d” a carreteras") and ": 5,6 m (columna 44/34,5/33 kV)" in x
+               for x in road.text.splitlines()), road.text

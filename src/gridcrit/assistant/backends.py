@@ -165,6 +165,8 @@ _T = {
         "both": "Nota: la pregunta no indica la versión; se muestran pasajes de {docs}.",
         "sources": "Fuentes:",
         "none": "No encontré pasajes pertinentes en el corpus para responder con evidencia.",
+        "table": "Valores de las tablas citadas para {kv} kV:",
+        "column": "columna",
     },
     "en": {
         "intro": "According to the retrieved passages:",
@@ -173,6 +175,8 @@ _T = {
         "both": "Note: the question names no edition; passages from {docs} are shown.",
         "sources": "Sources:",
         "none": "I found no relevant passages in the corpus to answer with evidence.",
+        "table": "Values of the cited tables for {kv} kV:",
+        "column": "column",
     },
 }
 
@@ -209,6 +213,7 @@ class ExtractiveBackend:
             cites.append(c)
         if not cites:
             return Draft(t["none"], [], self.name)
+        lines += self._table_lines(question, passages, cites, t)
         first = cites[0]
         summary = t["summary"].format(c=_where(first.anchor, first.doc, first.page, first.page_end), n=first.n)
         rest = [f"{c.anchor} [{c.n}]" for c in cites[1:]]
@@ -219,6 +224,41 @@ class ExtractiveBackend:
             lines.append(t["both"].format(docs=", ".join(docs)))
         lines += ["", t["sources"]] + [f"[{c.n}] {cite_ref(c.doc, c.anchor, c.page, c.page_end)}" for c in cites]
         return Draft("\n".join(lines), cites, self.name)
+
+
+    @staticmethod
+    def _table_lines(question: str, passages: list[Passage], cites: list[Citation],
+                     t: dict[str, str], per_voltage: int = 3) -> list[str]:
+        """Labelled table rows for the voltages the question names: RETIE's distance tables come out of
+        the PDF as bare "13,8/13,2/11,4/7,6 2,3" runs, which a quote alone leaves unreadable."""
+        from gridcrit.assistant.tables import question_voltages, rows_for_question, voltage_rows
+
+        out: list[str] = []
+        cited = {c.n for c in cites}
+        rows = [(p, r) for p in passages for r in voltage_rows(p.text)]
+        for kv in question_voltages(question)[:2]:
+            found = []
+            for order, p in enumerate(passages):
+                own = [r for q, r in rows if q is p]
+                for score, row in rows_for_question(expand_synonyms(question), own, kv, tokenize,
+                                                    all_rows=[r for _, r in rows]):
+                    found.append((score, -order, p, row))
+            found.sort(key=lambda f: (f[0], f[1]), reverse=True)
+            if not found:
+                continue
+            out += ["", t["table"].format(kv=kv)]
+            for _, _, p, row in found[:per_voltage]:
+                pair = row.pair_for(kv)
+                label = next(lb for lb, _ in row.values if kv in lb.split("/"))
+                unit = " m" if row.description.startswith("Distancia") else ""
+                # shown without its figure references ("(Figura 13.1)"); the citation quotes it verbatim
+                desc = re.sub(r"\s*\(Figuras?\s[^)]*\)", "", row.description).rstrip(" .:")
+                desc = desc if len(desc) <= 160 else desc[:159].rsplit(" ", 1)[0] + "…"
+                out.append(f"- {desc}: {row.value_for(kv)}{unit} ({t['column']} {label} kV) [{p.n}]")
+                if p.n not in cited and pair:
+                    cites.append(Citation.of(p, f"{row.description} … {pair}"))
+                    cited.add(p.n)
+        return out
 
 
 _SYSTEM = {
