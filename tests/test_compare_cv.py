@@ -210,14 +210,17 @@ def test_cli_errors_are_one_line(dataset_file, tmp_path, capsys):
 
 
 def test_cli_tune_resumes(dataset_file, tmp_path, capsys):
+    # 20 months: holding out the default six for `train` would leave too few for 2 folds of 6
     args = ["tune", "--model", "lightgbm", "--target", "count", "--budget", "60s", "--trials", "2", "--dataset",
-            str(dataset_file), "--store", str(tmp_path / "s.duckdb"), "--param", "n_estimators=30", "--json"]
+            str(dataset_file), "--store", str(tmp_path / "s.duckdb"), "--param", "n_estimators=30", "--json",
+            "--holdout-periods", "2"]
     assert run(args) == 0
     first = json.loads(capsys.readouterr().out)
     assert run(args) == 0
     second = json.loads(capsys.readouterr().out)
     assert first["n_trials_total"] == 2 and second["n_trials_total"] == 4 and second["n_trials_this_run"] == 2
     assert second["best_params"]["n_estimators"] == 30
+    assert second["held_out_periods"] == "2021-07..2021-08"
 
 
 def test_parallel_fits_match_serial(panel):

@@ -56,6 +56,8 @@ _T = {
     "report": {"es": "Informe: {p}", "en": "Report: {p}"},
     "tuned": {"es": "Mejor {k} = {v:.4g} (ensayo {n}; {a} ensayos en total, {b} en esta corrida).",
               "en": "Best {k} = {v:.4g} (trial {n}; {a} trials in total, {b} in this run)."},
+    "tune_periods": {"es": "Evaluado en {s}; sin usar (prueba de 'train'): {h}.",
+                     "en": "Scored on {s}; left out ('train' hold-out): {h}."},
     "contradicts": {"es": "{o} {g} contradice el conjunto {d}, construido para {h}; quite {o} o use un "
                            "conjunto de ese nivel/periodo",
                     "en": "{o} {g} contradicts the dataset {d}, which was built for {h}; drop {o} or use a "
@@ -70,6 +72,8 @@ _T = {
     "p_failed": {"es": "; fallaron y se omiten: {x}", "en": "; failed and left out: {x}"},
     "p_unfinished": {"es": "; sin terminar: {x}", "en": "; not finished: {x}"},
     "fc": {"es": "{m}: MAE {v:.4g} [{lo:.4g}, {hi:.4g}]", "en": "{m}: MAE {v:.4g} [{lo:.4g}, {hi:.4g}]"},
+    "fc_vs": {"es": "  Δ frente a seasonal_naive {d:+.4g} [{lo:+.4g}, {hi:+.4g}]",
+              "en": "  Δ vs seasonal_naive {d:+.4g} [{lo:+.4g}, {hi:+.4g}]"},
 }
 
 
@@ -158,7 +162,9 @@ def register(app: typer.Typer) -> None:
         target: TargetOpt = "saifi", level: LevelOpt = None, period: PeriodOpt = None,
         store: StoreOpt = default_store(), dataset: DatasetOpt = None, out: OutOpt = None, task: TaskOpt = None,
         param: ParamOpt = None,
-        test_periods: Annotated[int, typer.Option("--test-periods", min=0, help="Periods held out for metrics (0: none).")] = 6,
+        test_periods: Annotated[int | None, typer.Option(
+            "--test-periods", min=0,
+            help="Periods held out for metrics (0: none; default six months: 6 months or 2 quarters).")] = None,
         no_register: Annotated[bool, typer.Option("--no-register", help="Do not add it to the registry.")] = False,
         as_json: JsonOpt = False, lang: LangOpt = "es",
     ) -> None:
@@ -255,6 +261,10 @@ def register(app: typer.Typer) -> None:
         folds: Annotated[int, typer.Option("--folds", min=1, help="Rolling-origin folds per trial.")] = 2,
         seed: Annotated[int, typer.Option("--seed")] = 0,
         study: Annotated[str | None, typer.Option("--study", help="Study name (same name = resume).")] = None,
+        holdout_periods: Annotated[int | None, typer.Option(
+            "--holdout-periods", min=0,
+            help="Last periods no trial is scored on (default: the six months 'train' holds out; "
+                 "0: none).")] = None,
         store: StoreOpt = default_store(), dataset: DatasetOpt = None, task: TaskOpt = None,
         param: ParamOpt = None, as_json: JsonOpt = False, lang: LangOpt = "es",
     ) -> None:
@@ -268,11 +278,13 @@ def register(app: typer.Typer) -> None:
         name = study or f"{model}-{level}-{period}-{target}"
         res = tune(frame, feats, target, model, task=task, budget_s=budget_s, n_trials=trials, seed=seed,
                    n_folds=folds, storage_path=files_dir(store) / "tune" / f"{name}.journal", study_name=name,
-                   categorical=cats, fixed_params=fixed, progress=not as_json)
+                   categorical=cats, fixed_params=fixed, progress=not as_json, holdout_periods=holdout_periods)
 
         def human(r: dict[str, Any]) -> None:
             console.print(_t("tuned", lang, k=r["primary"], v=r["best_value"], n=r["best_trial"],
                              a=r["n_trials_total"], b=r["n_trials_this_run"]))
+            if r.get("held_out_periods"):
+                console.print(_t("tune_periods", lang, s=r["scored_periods"], h=r["held_out_periods"]))
             console.print(json.dumps(r["best_params"], indent=1))
 
         emit(res, as_json, human)
@@ -282,9 +294,11 @@ def register(app: typer.Typer) -> None:
         target: TargetOpt = "saifi",
         models: Annotated[str, typer.Option("--models", help="lstm,gru,transformer")] = "lstm,gru,transformer",
         level: LevelOpt = None, period: PeriodOpt = None,
-        test_periods: Annotated[int, typer.Option("--test-periods", min=1,
-                                                  help="Last periods forecast one step ahead.")] = 12,
-        window: Annotated[int, typer.Option("--window", min=1, help="Past periods each forecast reads.")] = 12,
+        test_periods: Annotated[int | None, typer.Option(
+            "--test-periods", min=1,
+            help="Last periods forecast one step ahead (default a year: 12 months or 4 quarters).")] = None,
+        window: Annotated[int | None, typer.Option(
+            "--window", min=1, help="Past periods each forecast reads (default a year: 12 months or 4 quarters).")] = None,
         exposure: Annotated[str | None, typer.Option(
             "--exposure", help="Comma-separated exposure columns (default: the dataset's exposure group).")] = None,
         store: StoreOpt = default_store(), dataset: DatasetOpt = None, out: OutOpt = None,
@@ -292,8 +306,23 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Sequence models vs seasonal-naive on per-asset series / pronóstico con modelos secuenciales."""
         from gridcrit.models.compare import target_column
-        from gridcrit.models.sequence import forecast_compare
+        from gridcrit.models.sequence import (
+            SEQUENCE_MODELS,
+            check_sequence_params,
+            forecast_compare,
+            season_length,
+        )
 
+        names = [m.strip() for m in models.split(",") if m.strip()]
+        unknown = [m for m in names if m not in SEQUENCE_MODELS]
+        if unknown or not names:
+            raise ValidationError(f"unknown sequence model(s) {', '.join(unknown) or '(none given)'}; choose from "
+                                  f"{', '.join(SEQUENCE_MODELS)}")
+        seq_params = parse_params(param, per_model=True)
+        for m, p in seq_params.items():  # before the (slow) dataset build, as train/compare/tune do
+            if m not in names:
+                raise ValidationError(_t("param_model", lang, m=m, ms=", ".join(names)))
+            check_sequence_params(m, p, lang)
         if dataset:
             ds = _read_checked(dataset, level, period, lang)
         else:
@@ -301,10 +330,10 @@ def register(app: typer.Typer) -> None:
 
             ds = build_dataset(store, level=level or "circuit", period=period or "month", progress=not as_json)
         expo = [c.strip() for c in exposure.split(",")] if exposure else default_exposure(ds)
-        names = [m.strip() for m in models.split(",") if m.strip()]
+        year = season_length(ds.frame["period"].astype(str).unique())  # periods in a year
         with busy(as_json, _t("training", lang, m=", ".join(names))):
-            res = forecast_compare(ds.frame, target_column(target), expo, models=names, test_periods=test_periods,
-                                   window=window, params=parse_params(param, per_model=True))
+            res = forecast_compare(ds.frame, target_column(target), expo, models=names,
+                                   test_periods=test_periods or year, window=window or year, params=seq_params)
         if out is not None:
             Path(out).mkdir(parents=True, exist_ok=True)
             res["periods"].to_csv(Path(out) / "forecast_periods.csv", index=False)
@@ -315,7 +344,7 @@ def register(app: typer.Typer) -> None:
                 line = _t("fc", lang, m=m, v=e["mae"]["mean"], lo=e["mae"]["lo"], hi=e["mae"]["hi"])
                 if "mae_vs_seasonal_naive" in e:
                     d = e["mae_vs_seasonal_naive"]
-                    line += f"  Δ vs seasonal_naive {d['diff']:+.4g} [{d['lo']:+.4g}, {d['hi']:+.4g}]"
+                    line += _t("fc_vs", lang, d=d["diff"], lo=d["lo"], hi=d["hi"])
                 console.print(line)
 
         emit(res["summary"], as_json, human)

@@ -57,6 +57,24 @@ def default_task(target: str) -> str:
     return TARGET_TASKS.get(target.removeprefix("y_"), "regression")
 
 
+def is_quarterly(periods: Any) -> bool:
+    """True for quarter labels (``2023-Q1``); the dataset's months are ``2023-01``."""
+    values = pd.Series(periods).dropna()
+    return bool(len(values)) and "Q" in str(values.iloc[0]).upper()
+
+
+def default_test_periods(periods: Any) -> int:
+    """Periods a temporal hold-out keeps for testing: six months, i.e. 6 months or 2 quarters (as
+    :func:`gridcrit.features.splits.rolling_origin_splits` does). A fixed 6 on quarters held out a
+    year and a half, and ``train`` then registered a model fitted on data more than two years old."""
+    return 2 if is_quarterly(periods) else 6
+
+
+def default_val_periods(periods: Any) -> int:
+    """Periods before the test block that drive early stopping: three months (3 months or 1 quarter)."""
+    return 1 if is_quarterly(periods) else 3
+
+
 # -- splits -------------------------------------------------------------------------------------
 def rolling_origin(frame: pd.DataFrame, n_folds: int = 3, test_periods: int | None = None,
                    min_train_periods: int = 3, period_col: str = "period") -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -169,7 +187,12 @@ def check_model_params(name: str, params: dict[str, Any] | None, lang: str = "en
     Unknown names are left to :func:`gridcrit.models.zoo.make_model`, which lists the accepted ones."""
     from gridcrit.models.zoo import model_class
 
-    sig = inspect.signature(model_class(name).__init__).parameters
+    check_params_types(model_class(name), name, params, lang)
+
+
+def check_params_types(cls: type, name: str, params: dict[str, Any] | None, lang: str = "en") -> None:
+    """:func:`check_model_params` for any estimator class ``cls`` (e.g. the sequence forecaster)."""
+    sig = inspect.signature(cls.__init__).parameters
     for key, value in (params or {}).items():
         if key not in sig:
             continue
@@ -302,14 +325,15 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
                    task: str | None = None, n_folds: int = 3, test_periods: int | None = None,
                    model_params: dict[str, dict[str, Any]] | None = None, period_col: str = "period",
                    asset_col: str = "asset_id", primary: str | None = None, n_boot: int = 1000, seed: int = 0,
-                   val_periods: int = 3, categorical: Sequence[str] = (), n_jobs: int = 1, progress: bool = False,
+                   val_periods: int | None = None, categorical: Sequence[str] = (), n_jobs: int = 1, progress: bool = False,
                    keep_predictions: int = 200_000, offset: str | None = None,
                    offset_smoothing: float = 12.0) -> CompareResult:
     """Rolling-origin temporal CV of zoo ``models`` (+ the historical-mean baseline) on ``target``.
 
     ``model_params`` maps a model name to constructor overrides. ``primary`` is the metric that names
     the winner (default: ``top10_recall`` for regression/poisson, ``macro_f1`` for classification).
-    Early stopping watches the last ``val_periods`` training periods (not refitted afterwards).
+    Early stopping watches the last ``val_periods`` training periods (not refitted afterwards; default
+    three months: 3 months or 1 quarter).
     ``n_jobs > 1`` runs (fold, model) fits in that many forked worker processes, each with
     ``default_threads()`` threads (so ``n_jobs=2`` with 1 thread each uses a 2-core machine fully).
 
@@ -335,6 +359,8 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
     else:
         frame = frame[frame[target].notna()]
     frame = frame.reset_index(drop=True)
+    if val_periods is None:
+        val_periods = default_val_periods(frame[period_col])
     for name in models:
         model_class(name)  # unknown names fail before any training
     for name, params in (model_params or {}).items():
@@ -636,6 +662,9 @@ def summarize(res: CompareResult, primary: str, n_boot: int = 1000, seed: int = 
         return {"vs": b, "diff": mean, "lo": lo, "hi": hi}
 
     out["winner_margin"] = diff(winner, ranked[1]) if len(ranked) > 1 else None
+    if out["winner_margin"] is not None:  # "wins" only when the paired interval excludes 0
+        mg = out["winner_margin"]
+        mg["significant"] = bool((mg["lo"] > 0) if hib else (mg["hi"] < 0))
     out["vs_baseline"] = {m: diff(m, BASELINE) for m in res.models if m != BASELINE}
     out["beats_baseline"] = {m: (d["diff"] > 0) == hib and d["diff"] != 0 for m, d in out["vs_baseline"].items()}
     out["beats_baseline_significantly"] = {
@@ -650,17 +679,32 @@ def verdict(summary: dict[str, Any], lang: str = "en") -> str:
     if mg is None:
         return f"{w}: {p} = {mean['mean']:.3f}"
     losers = [m for m, ok in summary.get("beats_baseline", {}).items() if not ok]
+    # the leader on the point estimate "wins" only when the paired interval excludes 0; with the same
+    # value in every test period (e.g. every model predicting the majority class) it is a tie
+    same = mg["diff"] == 0 and mg["lo"] == 0 and mg["hi"] == 0
+    sig = mg.get("significant", (mg["lo"] > 0) if summary.get("higher_is_better", True) else (mg["hi"] < 0))
     if lang == "es":
         tail = (f" No superan a la línea base de media histórica: {', '.join(losers)}." if losers else
                 " Todos los modelos superan a la línea base de media histórica (estimación puntual).")
-        return (f"Gana {w} en {p} ({mean['mean']:.3f}, IC95% {mean['lo']:.3f}–{mean['hi']:.3f}); "
-                f"supera a {mg['vs']} por {mg['diff']:+.3f} (IC95% {mg['lo']:+.3f} a {mg['hi']:+.3f}, "
-                f"bootstrap pareado sobre periodos de prueba).{tail}")
+        ci = f"IC95% {mean['lo']:.3f}–{mean['hi']:.3f}"
+        if same:
+            return (f"{w} y {mg['vs']} empatan en {p} ({mean['mean']:.3f}, {ci}): el mismo valor en cada periodo "
+                    f"de prueba.{tail}")
+        head = f"Gana {w} en {p}" if sig else f"{w} encabeza en {p}"
+        note = "" if sig else ": el intervalo incluye 0, la diferencia no es significativa"
+        return (f"{head} ({mean['mean']:.3f}, {ci}); {'supera' if sig else 'aventaja'} a {mg['vs']} por "
+                f"{mg['diff']:+.3f} (IC95% "
+                f"{mg['lo']:+.3f} a {mg['hi']:+.3f}, bootstrap pareado sobre periodos de prueba){note}.{tail}")
     tail = (f" Not beating the historical-mean baseline: {', '.join(losers)}." if losers else
             " Every model beats the historical-mean baseline (point estimate).")
-    return (f"{w} wins on {p} ({mean['mean']:.3f}, 95% CI {mean['lo']:.3f}–{mean['hi']:.3f}); "
-            f"it beats {mg['vs']} by {mg['diff']:+.3f} (95% CI {mg['lo']:+.3f} to {mg['hi']:+.3f}, "
-            f"paired bootstrap over test periods).{tail}")
+    ci = f"95% CI {mean['lo']:.3f}–{mean['hi']:.3f}"
+    if same:
+        return f"{w} and {mg['vs']} tie on {p} ({mean['mean']:.3f}, {ci}): the same value in every test period.{tail}"
+    head = f"{w} wins on {p}" if sig else f"{w} leads on {p}"
+    note = "" if sig else ": the interval includes 0, not a significant difference"
+    return (f"{head} ({mean['mean']:.3f}, {ci}); it {'beats' if sig else 'is ahead of'} {mg['vs']} by "
+            f"{mg['diff']:+.3f} (95% CI "
+            f"{mg['lo']:+.3f} to {mg['hi']:+.3f}, paired bootstrap over test periods){note}.{tail}")
 
 
 # -- demo / test data ---------------------------------------------------------------------------

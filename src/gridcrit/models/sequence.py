@@ -7,7 +7,8 @@ in advance: customers, assets, lightning/vegetation exposure, calendar). ``scale
 mean over the training periods, so one network serves circuits of very different size, and the loss
 is the Poisson deviance on that scale (non-negative, zero-inflated targets; quasi-Poisson for SAIFI).
 
-Baselines on the same rows: **seasonal-naive** (the value 12 periods earlier) and **historical-mean**
+Baselines on the same rows: **seasonal-naive** (the value a year earlier: 12 months or 4 quarters
+before) and **historical-mean**
 (mean of every earlier period of the series). :func:`forecast_compare` runs all of them on the last
 ``test_periods`` periods (one-step-ahead, inputs only from earlier periods) and reports MAE, RMSE,
 Poisson deviance with paired bootstrap intervals over test periods.
@@ -24,6 +25,7 @@ Example::
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Sequence
@@ -267,6 +269,26 @@ class SequenceForecaster(BaseEstimator):
         return pd.DataFrame({"series": w.index[:, 0], "t": w.index[:, 1], "y": w.y.numpy(), "pred": pred.numpy()})
 
 
+def season_length(periods: np.ndarray) -> int:
+    """Periods in a year: 4 for quarter labels (``2023-Q1``), else 12 (months)."""
+    return 4 if len(periods) and "Q" in str(periods[0]).upper() else 12
+
+
+def check_sequence_params(name: str, params: dict[str, Any] | None, lang: str = "en") -> None:
+    """``--param`` values for sequence model ``name``: unknown names and wrong types fail in one line
+    before anything is fitted (they were a TypeError traceback from the constructor)."""
+    from gridcrit.models.compare import check_params_types
+
+    accepted = sorted(set(inspect.signature(SequenceForecaster.__init__).parameters) - {"self", "cell"})
+    unknown = sorted(set(params or {}) - set(accepted))
+    if unknown:
+        raise ValidationError(f"model {name!r} has no parameter(s) {', '.join(unknown)}; "
+                              f"it takes {', '.join(accepted)}",
+                              es=f"el modelo {name!r} no tiene el/los parámetro(s) {', '.join(unknown)}; "
+                                 f"acepta {', '.join(accepted)}")
+    check_params_types(SequenceForecaster, name, params, lang)
+
+
 def baseline_forecasts(Y: np.ndarray, targets: np.ndarray, season: int = 12) -> dict[str, pd.DataFrame]:
     """Seasonal-naive (value ``season`` periods earlier) and historical-mean (mean of all earlier periods)."""
     out: dict[str, list[pd.DataFrame]] = {b: [] for b in BASELINES}
@@ -293,6 +315,10 @@ def forecast_compare(frame: pd.DataFrame, target: str, exposure: Sequence[str] =
     for m in models:
         if m not in SEQUENCE_MODELS:
             raise ValidationError(f"unknown sequence model {m!r}; choose from {', '.join(SEQUENCE_MODELS)}")
+    for m, p in (params or {}).items():
+        if m not in models:
+            raise ValidationError(f"parameters given for {m!r}, which is not among the models ({', '.join(models)})")
+        check_sequence_params(m, p)
     Y, E, assets, periods = panel(frame, target, list(exposure), asset_col, period_col)
     if np.nanmax(Y) == np.nanmin(Y):
         raise ValidationError(f"target {target!r} is constant over every series: nothing to forecast")
@@ -303,11 +329,13 @@ def forecast_compare(frame: pd.DataFrame, target: str, exposure: Sequence[str] =
                               " (lower --test-periods or the window)")
     months = _month_of(periods)
     targets = np.arange(train_until, P)
-    preds = baseline_forecasts(Y, targets)
+    season = season_length(periods)  # seasonal-naive is a year back: 12 months, but 4 quarters
+    preds = baseline_forecasts(Y, targets, season)
     info: dict[str, dict[str, Any]] = {b: {"train_s": 0.0} for b in preds}
     for m in models:
         t0 = time.perf_counter()
-        f = SequenceForecaster(cell=m, window=window, random_state=seed, **(params or {}).get(m, {}))
+        # a model's own --param random_state / window wins over the run's seed / window
+        f = SequenceForecaster(cell=m, **{"window": window, "random_state": seed, **(params or {}).get(m, {})})
         f.fit(Y, E, months, train_until)
         t1 = time.perf_counter()
         preds[m] = f.predict(Y, E, months, targets)
@@ -328,6 +356,7 @@ def forecast_compare(frame: pd.DataFrame, target: str, exposure: Sequence[str] =
         preds[name] = d
     per = pd.DataFrame(rows)
     summary: dict[str, Any] = {"target": target, "test_periods": [str(periods[t]) for t in targets], "window": window,
+                               "season": season,
                                "n_series": len(assets), "threads": default_threads(), "models": {}}
     wide = {m: g.set_index("period") for m, g in per.groupby("model")}
     for m in wide:

@@ -1,7 +1,8 @@
 """Train one zoo model on the criticality dataset with an honest temporal hold-out.
 
-The last ``test_periods`` periods are held out for the reported metrics, the ``val_periods`` before
-them drive early stopping, and the model is fitted on everything earlier. The returned model is
+The last ``test_periods`` periods (default six months: 6 months or 2 quarters) are held out for the
+reported metrics, the ``val_periods`` before them (default three months: 3 months or 1 quarter) drive
+early stopping, and the model is fitted on everything earlier. The returned model is
 that fitted model (its metrics describe exactly it).
 
 Example::
@@ -27,8 +28,12 @@ from gridcrit.errors import ValidationError
 from gridcrit.models import metrics as M  # noqa: N812
 from gridcrit.models.base import check_target
 from gridcrit.models.compare import (
+    _fold_risk_classes,
+    _rebins_risk,
     check_model_params,
     default_task,
+    default_test_periods,
+    default_val_periods,
     fit_failed,
     historical_mean,
     model_frame,
@@ -38,8 +43,8 @@ from gridcrit.runtime import default_threads
 
 
 def train_model(frame: pd.DataFrame, features: Sequence[str], target: str, model: str, task: str | None = None,
-                params: dict[str, Any] | None = None, test_periods: int = 6, val_periods: int = 3,
-                categorical: Sequence[str] = (), period_col: str = "period",
+                params: dict[str, Any] | None = None, test_periods: int | None = None,
+                val_periods: int | None = None, categorical: Sequence[str] = (), period_col: str = "period",
                 asset_col: str = "asset_id") -> dict[str, Any]:
     """Fit ``model`` on all but the last ``test_periods`` periods; returns model, metrics and provenance."""
     from gridcrit.models.zoo import make_model
@@ -56,6 +61,9 @@ def train_model(frame: pd.DataFrame, features: Sequence[str], target: str, model
     ok = frame[col].notna() if task == "classification" else np.isfinite(pd.to_numeric(frame[col], errors="coerce"))
     frame = frame[ok.to_numpy()].reset_index(drop=True)
     periods = np.sort(frame[period_col].astype(str).unique())
+    # counted in the table's own periods: a fixed 6 held out a year and a half of quarters
+    test_periods = default_test_periods(periods) if test_periods is None else test_periods
+    val_periods = default_val_periods(periods) if val_periods is None else val_periods
     if len(periods) < test_periods + 2:
         raise ValidationError(f"the dataset has {len(periods)} period(s) with a known {col}; need more than "
                               f"test_periods + 1 = {test_periods + 1}",
@@ -70,6 +78,16 @@ def train_model(frame: pd.DataFrame, features: Sequence[str], target: str, model
     is_fit = ~is_test & ~is_val
     X = model_frame(frame, features, categorical)
     y = frame[col]
+    # the dataset's risk classes are quantiles of positive SAIFI over *all* its periods: refit their cut
+    # points on the periods before the hold-out, as compare does per fold, so no hold-out value shapes
+    # the classes the model learns and is scored on
+    rebin = _rebins_risk(frame, col, task) and bool(is_test.any())
+    if rebin:
+        y = pd.Series(_fold_risk_classes(frame, col, [(np.flatnonzero(~is_test), None)])[0], index=frame.index)
+        keep = y.notna().to_numpy()  # rows without a SAIFI have no class
+        if not keep.all():
+            frame, X, y, per = frame[keep], X[keep], y[keep], per[keep]
+            is_test, is_val, is_fit = is_test[keep], is_val[keep], is_fit[keep]
     check_target(y[is_fit], task, what=f"{col} (training periods)")  # e.g. a class seen once: a mistyped label
     check_model_params(model, params)
     m = make_model(model, task, **(params or {}))
@@ -89,7 +107,8 @@ def train_model(frame: pd.DataFrame, features: Sequence[str], target: str, model
         t0 = time.perf_counter()
         pred = m.predict(Xt)
         metrics["predict_s"] = time.perf_counter() - t0
-        base, bproba, bclasses = historical_mean(frame[~is_test], frame[is_test], col, task, asset_col)
+        labelled = frame.assign(**{col: y.to_numpy()}) if rebin else frame
+        base, bproba, bclasses = historical_mean(labelled[~is_test], labelled[is_test], col, task, asset_col)
         if task == "classification":
             import warnings
 
@@ -106,6 +125,7 @@ def train_model(frame: pd.DataFrame, features: Sequence[str], target: str, model
     info = {"fit_periods": f"{periods[0]}..{per[is_fit].max()}",
             "valid_periods": f"{val_from}..{periods[-test_periods - 1]}" if val_from else None,
             "test_periods": f"{test_from}..{periods[-1]}" if test_from else None,
-            "rows": {"fit": int(is_fit.sum()), "valid": int(is_val.sum()), "test": int(is_test.sum())}}
+            "rows": {"fit": int(is_fit.sum()), "valid": int(is_val.sum()), "test": int(is_test.sum())},
+            "risk_rebinned": rebin}
     return {"model": m, "name": model, "target": col, "task": task, "metrics": metrics, "split": info,
             "features": list(features), "categorical": [c for c in categorical if c in features]}

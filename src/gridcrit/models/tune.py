@@ -7,6 +7,10 @@ server, no SQLAlchemy needed) beside the store, ``<store>_files/tune/<study>.jou
 the same command again continues the study instead of starting over. ``budget`` caps the wall time of
 this run; the TPE sampler is seeded.
 
+The last ``holdout_periods`` periods (default: the six months ``train`` holds out, 6 months or 2
+quarters) are never scored: parameters picked as the best on the very periods ``train`` then reports
+would make that hold-out an optimistic, in-sample figure.
+
 Example::
 
     >>> from gridcrit.models.compare import synthetic_panel
@@ -21,11 +25,13 @@ Example::
 from __future__ import annotations
 
 import re
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gridcrit.errors import ValidationError
@@ -114,12 +120,13 @@ def tune(frame: pd.DataFrame, features: Sequence[str], target: str, model: str, 
          budget_s: float = 600.0, n_trials: int | None = None, seed: int = 0, n_folds: int = 2,
          storage_path: str | Path | None = None, study_name: str | None = None, primary: str | None = None,
          categorical: Sequence[str] = (), fixed_params: dict[str, Any] | None = None,
-         progress: bool = False) -> dict[str, Any]:
+         progress: bool = False, holdout_periods: int | None = None,
+         period_col: str = "period") -> dict[str, Any]:
     """Search ``model``'s parameters for ``budget_s`` seconds (and at most ``n_trials`` trials).
 
     Returns the best parameters and score, the number of trials in the study (all runs) and in this
     run, and where the journal is. ``fixed_params`` are applied to every trial (e.g. smaller
-    ``max_epochs``).
+    ``max_epochs``). ``holdout_periods``: the last periods left out of every trial (module doc).
     """
     import optuna
 
@@ -127,6 +134,8 @@ def tune(frame: pd.DataFrame, features: Sequence[str], target: str, model: str, 
 
     target = target if target in frame.columns else target_column(target)
     task = task or default_task(target)
+    frame, scored, held = _without_holdout(frame, target, holdout_periods, period_col)
+    _check_folds(frame, target, n_folds, period_col, held)
     primary = primary or ("macro_f1" if task == "classification" else "top10_recall")
     direction = "maximize" if HIGHER_IS_BETTER.get(primary, True) else "minimize"
     space = _space(model)
@@ -136,23 +145,47 @@ def tune(frame: pd.DataFrame, features: Sequence[str], target: str, model: str, 
     study = optuna.create_study(study_name=study_name, storage=storage, load_if_exists=True, direction=direction,
                                 sampler=optuna.samplers.TPESampler(seed=seed + len(_done(storage, study_name))))
     n_before = len(study.trials)
+    # a resumed study's best trial must have been scored the same way as this run's trials
+    setup = {"task": task, "primary": primary, "n_folds": n_folds, "scored_periods": scored,
+             "held_out_periods": held}
+    before = study.user_attrs.get("setup")
+    if before is not None and before != setup:
+        changed = ", ".join(f"{k} {before.get(k)!r} -> {v!r}" for k, v in setup.items() if before.get(k) != v)
+        raise ValidationError(f"study {study_name!r} was scored differently ({changed}); its trials cannot be "
+                              "compared with this run's: give another --study name",
+                              es=f"el estudio {study_name!r} se evaluó de otra forma ({changed}); sus ensayos no "
+                                 "se pueden comparar con los de esta corrida: use otro nombre en --study")
+    study.set_user_attr("setup", setup)
     t_end = time.perf_counter() + budget_s
+
+    errors: list[Exception] = []
 
     def objective(trial) -> float:
         params = {**(fixed_params or {}), **space(trial)}
         remaining = max(5.0, t_end - time.perf_counter())
         if model in ("mlp", "ft_transformer"):
             params.setdefault("time_budget", remaining / max(1, n_folds))
-        res = compare_models(frame, features, target, [model], task=task, n_folds=n_folds,
-                             model_params={model: params}, primary=primary, n_boot=50, seed=seed,
-                             categorical=categorical)
+        try:
+            res = compare_models(frame, features, target, [model], task=task, n_folds=n_folds,
+                                 model_params={model: params}, primary=primary, n_boot=50, seed=seed,
+                                 categorical=categorical, period_col=period_col)
+        except (ValueError, RuntimeError) as e:  # Optuna records the trial as failed; keep why
+            errors.append(e)
+            raise
         value = res.summary["models"][model][primary]["mean"]
         trial.set_user_attr("train_s", res.summary["models"][model]["train_s_total"])
         return float(value) if value == value else (-1e9 if direction == "maximize" else 1e9)
 
+    # Optuna's bar is tqdm: off a terminal (a log, a pipe) it writes every redraw as a new line of text
     study.optimize(objective, n_trials=n_trials, timeout=budget_s, catch=(ValueError, RuntimeError),
-                   show_progress_bar=progress)
+                   show_progress_bar=progress and sys.stderr.isatty())
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    # every trial of this run failed: say why (not "raise --budget", nor an earlier run's best as if new)
+    if errors and not any(t.state.name == "COMPLETE" for t in study.trials[n_before:]):
+        first = str(errors[0]).strip().splitlines()[0] if str(errors[0]).strip() else type(errors[0]).__name__
+        raise ValidationError(f"every trial of {model} failed ({len(errors)} in this run); the first: {first}",
+                              es=f"fallaron todos los ensayos de {model} ({len(errors)} en esta corrida); el "
+                                 f"primero: {first}") from errors[0]
     if not complete:
         raise ValidationError(f"no trial of {model} finished within the budget of {budget_s:.0f}s; raise --budget",
                               es=f"ningún ensayo de {model} terminó dentro del presupuesto de {budget_s:.0f} s; "
@@ -162,7 +195,50 @@ def tune(frame: pd.DataFrame, features: Sequence[str], target: str, model: str, 
             "best_params": {**(fixed_params or {}), **_params_from(best.params, model)},
             "best_value": best.value, "best_trial": best.number, "n_trials_total": len(study.trials),
             "n_trials_this_run": len(study.trials) - n_before, "study": study_name,
-            "storage": str(storage_path) if storage_path else None, "seed": seed, "budget_s": budget_s}
+            "storage": str(storage_path) if storage_path else None, "seed": seed, "budget_s": budget_s,
+            "scored_periods": scored, "held_out_periods": held}
+
+
+def _check_folds(frame: pd.DataFrame, target: str, n_folds: int, period_col: str, held: str | None) -> None:
+    """The rolling-origin folds every trial will use, built once before searching: a table too short for
+    ``n_folds`` fails now with the splitter's message, instead of failing every trial until the budget
+    is spent (and then blaming the budget)."""
+    from gridcrit.models.compare import _splits
+
+    if period_col not in frame.columns or target not in frame.columns:
+        return  # compare_models words these errors in the first trial
+    try:
+        _splits(frame[frame[target].notna().to_numpy()].reset_index(drop=True), n_folds, period_col, None)
+    except ValidationError as e:
+        if held is None:
+            raise
+        raise ValidationError(f"{e} (periods {held} are held out for 'train'): lower --folds or --holdout-periods",
+                              es=f"{e.text('es')} (los periodos {held} se reservan para "
+                                 "'train'): reduzca --folds o --holdout-periods") from e
+
+
+def _without_holdout(frame: pd.DataFrame, target: str, holdout: int | None,
+                     period_col: str) -> tuple[pd.DataFrame, str, str | None]:
+    """``frame`` without its last ``holdout`` periods that have a target; the scored and held-out ranges."""
+    from gridcrit.models.compare import default_test_periods
+
+    if period_col not in frame.columns or target not in frame.columns:
+        return frame, "", None  # compare_models words these errors
+    known = frame[target].notna().to_numpy()
+    periods = np.sort(frame.loc[known, period_col].astype(str).unique())
+    holdout = default_test_periods(periods) if holdout is None else int(holdout)
+    if holdout < 0:
+        raise ValidationError(f"holdout_periods must be >= 0, got {holdout}")
+    if holdout == 0 or not len(periods):
+        return frame, f"{periods[0]}..{periods[-1]}" if len(periods) else "", None
+    if holdout >= len(periods):
+        raise ValidationError(f"holding out the last {holdout} period(s) leaves none of the {len(periods)} to tune on;"
+                              " lower --holdout-periods",
+                              es=f"reservar los últimos {holdout} periodo(s) no deja ninguno de los {len(periods)} "
+                                 "para ajustar; reduzca --holdout-periods")
+    first_held = periods[-holdout]
+    keep = (frame[period_col].astype(str) < first_held).to_numpy()
+    return (frame[keep], f"{periods[0]}..{periods[-holdout - 1]}", f"{first_held}..{periods[-1]}")
 
 
 def _done(storage, study_name: str) -> list:
