@@ -159,6 +159,25 @@ def test_cli_compare_json(dataset_file, tmp_path, capsys):
     assert (tmp_path / "rep" / "report.html").exists()
 
 
+def test_cli_compare_table_fits_80_columns(dataset_file, tmp_path, capsys, monkeypatch):
+    """The terminal table was pandas' to_string of every metric with its interval: about 240 characters
+    a model, wrapped over four lines at 80 columns. Now: primary metric with its interval, three more,
+    the training seconds; everything else stays in the report and the JSON."""
+    monkeypatch.setenv("COLUMNS", "80")
+    rc = run(["compare", "--models", "lightgbm,rf", "--target", "count", "--folds", "2", "--dataset",
+              str(dataset_file), "--store", str(tmp_path / "s.duckdb"), "--out", str(tmp_path / "rep"),
+              "--param", "lightgbm.n_estimators=40", "--param", "rf.n_estimators=10", "--lang", "en"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    table = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table and max(len(line) for line in table) <= 80
+    header = next(line for line in table if line.startswith("┃"))
+    assert "top10%" in header and "NDCG@100" in header
+    for m in ("historical_mean", "lightgbm", "rf"):
+        assert any(line.startswith(f"│ {m} ") for line in table), m
+    assert sum("[" in line and "]" in line for line in table) == 3  # one interval under each model's value
+
+
 def test_cli_compare_offset_option(dataset_file, tmp_path, capsys):
     """--offset reaches compare_models: 'history' needs the dataset's hist_* columns (this synthetic
     table has none -> a one-line message), an unknown kind is refused."""

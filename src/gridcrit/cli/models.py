@@ -54,6 +54,8 @@ _T = {
     "holdout": {"es": "Prueba temporal {p}: {m}", "en": "Temporal hold-out {p}: {m}"},
     "baseline": {"es": "Línea base media histórica: {m}", "en": "Historical-mean baseline: {m}"},
     "report": {"es": "Informe: {p}", "en": "Report: {p}"},
+    "cmp_title": {"es": "{t}: media de {n} pliegues temporales (IC95% del primario debajo; todo en el informe)",
+                  "en": "{t}: mean over {n} temporal folds (primary's 95% CI below; everything in the report)"},
     "tuned": {"es": "Mejor {k} = {v:.4g} (ensayo {n}; {a} ensayos en total, {b} en esta corrida).",
               "en": "Best {k} = {v:.4g} (trial {n}; {a} trials in total, {b} in this run)."},
     "tune_periods": {"es": "Evaluado en {s}; sin usar (prueba de 'train'): {h}.",
@@ -242,9 +244,18 @@ def register(app: typer.Typer) -> None:
                               style="yellow", markup=False, highlight=False)
 
         def human(r: dict[str, Any]) -> None:
-            from gridcrit.models.report import summary_table
+            from rich.table import Table
 
-            console.print(summary_table(res).to_string(index=False))
+            from gridcrit.models.report import terminal_table
+
+            # the full table (every metric with its interval) is in the report; the terminal gets what fits
+            header, rows = terminal_table(res)
+            t = Table(title=_t("cmp_title", lang, t=res.target, n=res.summary.get("n_folds", folds)))
+            for i, c in enumerate(header):
+                t.add_column(c, justify="left" if i == 0 else "right", no_wrap=True)
+            for row in rows:
+                t.add_row(*row)
+            console.print(t)
             console.print(f"[bold]{r['verdict']}[/bold]")
             console.print(_t("report", lang, p=r["files"]["html"]))
 

@@ -56,6 +56,39 @@ def summary_table(res: CompareResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# Metrics shown in the terminal beside the primary one, in this order when present (the report and the
+# JSON keep all of them with their intervals).
+TERMINAL_METRICS = ("top10_recall", "ndcg_at_100", "spearman", "poisson_deviance", "macro_f1", "balanced_accuracy",
+                    "auc", "mae")
+
+
+def terminal_table(res: CompareResult, others: int = 3) -> tuple[list[str], list[list[str]]]:
+    """``(header, rows)`` for an 80-column terminal: the model, the primary metric with its 95 % interval
+    under it, ``others`` more metrics as point estimates (3 significant digits) and the training seconds,
+    best model first."""
+    s = res.summary
+    primary = s["primary"]
+    first = s["models"][s["ranking"][0]]
+    extra = [k for k in TERMINAL_METRICS if k != primary and isinstance(first.get(k), dict)][:others]
+    header = ["model", *(SHORT_NAMES.get(k, k) for k in (primary, *extra)), "s"]
+
+    def g(v: float) -> str:
+        return f"{v:.3g}" if v == v else "-"
+
+    rows = []
+    for m in s["ranking"]:
+        e = s["models"][m]
+        pm = e.get(primary)
+        cell = "-" if not isinstance(pm, dict) else f"{g(pm['mean'])}\n[{g(pm['lo'])}, {g(pm['hi'])}]"
+        rows.append([m, cell, *(g(e[k]["mean"]) if isinstance(e.get(k), dict) else "-" for k in extra),
+                     f"{e['train_s_total']:.1f}"])
+    return header, rows
+
+
+SHORT_NAMES = {"top10_recall": "top10%", "ndcg_at_100": "NDCG@100", "spearman": "Spearman",
+               "poisson_deviance": "Poisson dev", "balanced_accuracy": "bal. acc", "macro_f1": "macro F1"}
+
+
 def _md_table(df: pd.DataFrame) -> str:
     cols = list(df.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
