@@ -178,6 +178,19 @@ def test_cli_compare_table_fits_80_columns(dataset_file, tmp_path, capsys, monke
     assert sum("[" in line and "]" in line for line in table) == 3  # one interval under each model's value
 
 
+def test_cli_compare_seed_reaches_the_models(dataset_file, tmp_path, capsys):
+    """Every model was fitted with random_state 0 whatever the run: no way to see how much a comparison
+    depends on the seed short of a --param per model. --seed sets it (and the bootstrap's)."""
+    def summary(seed: str) -> dict:
+        assert run(["compare", "--models", "rf", "--target", "count", "--folds", "2", "--dataset",
+                    str(dataset_file), "--store", str(tmp_path / "s.duckdb"), "--out", str(tmp_path / seed),
+                    "--param", "rf.n_estimators=5", "--seed", seed, "--json"]) == 0
+        return json.loads(capsys.readouterr().out)["summary"]["models"]["rf"]
+
+    a, b, c = summary("0"), summary("0"), summary("7")
+    assert a["mae"] == b["mae"] and a["mae"]["mean"] != c["mae"]["mean"]
+
+
 def test_cli_compare_offset_option(dataset_file, tmp_path, capsys):
     """--offset reaches compare_models: 'history' needs the dataset's hist_* columns (this synthetic
     table has none -> a one-line message), an unknown kind is refused."""

@@ -155,6 +155,19 @@ def _fmt_metrics(d: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v:.4g}" for k, v in d.items() if isinstance(v, float) and v == v)
 
 
+SeedOpt = Annotated[int, typer.Option(
+    "--seed", help="Seed of the models (their random_state, unless --param sets it) and of the bootstrap "
+                   "/ semilla de los modelos y del bootstrap.")]
+
+
+def _seeded(params: dict, models: list[str], seed: int, per_model: bool) -> dict:
+    """``params`` with ``random_state=seed`` for every model that does not set its own: the same command
+    with the same seed gives the same numbers, and another seed shows how much they depend on it."""
+    if per_model:
+        return {m: {"random_state": seed, **params.get(m, {})} for m in models}
+    return {"random_state": seed, **params}
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root app."""
 
@@ -168,13 +181,13 @@ def register(app: typer.Typer) -> None:
             "--test-periods", min=0,
             help="Periods held out for metrics (0: none; default six months: 6 months or 2 quarters).")] = None,
         no_register: Annotated[bool, typer.Option("--no-register", help="Do not add it to the registry.")] = False,
-        as_json: JsonOpt = False, lang: LangOpt = "es",
+        seed: SeedOpt = 0, as_json: JsonOpt = False, lang: LangOpt = "es",
     ) -> None:
         """Train one model with a temporal hold-out and register it / entrena y registra un modelo."""
         from gridcrit.models.train import train_model
         from gridcrit.registry.retrain import register_trained
 
-        params = _checked_params(param, [model], lang)
+        params = _seeded(_checked_params(param, [model], lang), [model], seed, per_model=False)
         frame, feats, cats, level, period = _load(store, level, period, dataset, not as_json, lang)
         with busy(as_json, _t("training", lang, m=model)):
             res = train_model(frame, feats, target, model, task=task, params=params,
@@ -213,7 +226,7 @@ def register(app: typer.Typer) -> None:
             "--offset", help="none | history: every model learns a correction to each asset's smoothed past mean "
                              "(log-link offset; regression/count targets).")] = "none",
         store: StoreOpt = default_store(), dataset: DatasetOpt = None, out: OutOpt = None, task: TaskOpt = None,
-        param: ParamOpt = None, as_json: JsonOpt = False, lang: LangOpt = "es",
+        param: ParamOpt = None, seed: SeedOpt = 0, as_json: JsonOpt = False, lang: LangOpt = "es",
     ) -> None:
         """Compare models with rolling-origin temporal CV / compara modelos con validación temporal."""
         from gridcrit.data.store import files_dir
@@ -223,10 +236,10 @@ def register(app: typer.Typer) -> None:
         names = [m.strip() for m in models.split(",") if m.strip()]
         if not names:
             raise ValidationError("--models is empty")
-        params = _checked_params(param, names, lang, per_model=True)
+        params = _seeded(_checked_params(param, names, lang, per_model=True), names, seed, per_model=True)
         frame, feats, cats, level, period = _load(store, level, period, dataset, not as_json, lang)
         res = compare_models(frame, feats, target, names, task=task, n_folds=folds, test_periods=test_periods,
-                             model_params=params, primary=primary,
+                             model_params=params, primary=primary, seed=seed,
                              categorical=cats, n_jobs=n_jobs, progress=not as_json,
                              offset=None if offset == "none" else offset)
         out_dir = out or files_dir(store) / "reports" / f"compare-{level}-{period}-{res.target}"
