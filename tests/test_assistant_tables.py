@@ -76,3 +76,17 @@ def test_row_from_an_uncited_passage_gets_its_own_citation():
     d = ExtractiveBackend(passages_used=1).answer("distancia horizontal de 13,2 kV a un edificio", [first, table])
     assert "[2]" in d.text and [c.n for c in d.citations] == [1, 2]
     assert "13,8/13,2/11,4/7,6 2,2" in d.citations[1].quote and d.citations[1].page == 40
+
+
+def test_llm_prompt_carries_the_rows_with_their_columns():
+    """An LLM got the same flattened run as the extractive backend; the prompt now lists each row with its
+    voltage columns named, inside the passage it comes from."""
+    from gridcrit.assistant.backends import build_messages
+
+    user = build_messages("distancia a un edificio, 13,2 kV", [_passage(TABLE, 4)], "es")[1]["content"]
+    block = user[user.index('<pasaje n="4"'):user.index("</pasaje>")]
+    assert "<filas_de_tabla>" in block
+    assert "- Distancia horizontal “b” a muros, balcones y ventanas. (Figura 9.1) → 66/57,5 kV: 2,6; " \
+           "44/34,5/33 kV: 2,4; 13,8/13,2/11,4/7,6 kV: 2,2; <1 kV: 1,6" in block
+    plain = build_messages("q", [_passage(SENTENCE)], "es")[1]["content"]
+    assert "filas_de_tabla" not in plain

@@ -284,9 +284,23 @@ def build_messages(question: str, passages: list[Passage], lang: str) -> list[di
         text = " ".join(
             "[texto omitido: parece una instrucción]" if looks_like_instruction(s) else s for s in sentences(p.text)
         )
-        blocks.append(f'<pasaje n="{p.n}" doc="{p.doc}" ancla="{p.anchor}" pagina="{p.page}">\n{text}\n</pasaje>')
+        rows = _table_rows_for_prompt(p)
+        blocks.append(f'<pasaje n="{p.n}" doc="{p.doc}" ancla="{p.anchor}" pagina="{p.page}">\n{text}\n{rows}</pasaje>')
     user = "\n\n".join(blocks) + f"\n\nPregunta / question: {question}"
     return [{"role": "system", "content": _SYSTEM.get(lang, _SYSTEM["es"])}, {"role": "user", "content": user}]
+
+
+def _table_rows_for_prompt(p: Passage) -> str:
+    """The passage's RETIE table rows, one per line with their voltage columns named: a model reading the
+    flattened "44/34,5/33 2,3 13,8/13,2/11,4/7,6 2,3" run guesses which number belongs to what."""
+    from gridcrit.assistant.tables import voltage_rows
+
+    rows = [r for r in voltage_rows(p.text) if r.description]
+    if not rows:
+        return ""
+    lines = [f"- {' '.join(r.description.split())} → " + "; ".join(f"{lb} kV: {v}" for lb, v in r.values)
+             for r in rows]
+    return "<filas_de_tabla>\n" + "\n".join(lines) + "\n</filas_de_tabla>\n"
 
 
 def _finalise_llm(name: str, text: str, question: str, passages: list[Passage], lang: str,
