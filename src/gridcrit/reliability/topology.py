@@ -63,6 +63,14 @@ def is_protective(assembly: pd.Series) -> np.ndarray:
     return out
 
 
+def _ids(values: Any) -> pd.Series:
+    """Node / asset ids as text, the same whichever way a file was read: a numeric id column that holds a
+    missing value is read as floats (``19057918.0``) while the table that refers to it has ``19057918``, so
+    integral floats lose their ``.0``; surrounding blanks are dropped. Missing values stay missing."""
+    s = pd.Series(np.asarray(values, dtype=object)).astype("string").str.strip()
+    return s.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True).astype(object)
+
+
 def _pointer_jump(parent: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Sum of ``weight`` over each node and all its ancestors (roots: parent -1), in log(depth) passes."""
     # invariant: acc[v] = sum over the path from v (inclusive) to anc[v] (exclusive); once done[v],
@@ -176,9 +184,9 @@ class Topology:
             raise ValidationError(f"edge table lacks column(s) {missing}; columns: {list(edges.columns)}")
         e = pd.DataFrame(
             {
-                "code": edges[code].astype(str) if code else [f"seg{i}" for i in range(len(edges))],
-                "n1": edges[node1],
-                "n2": edges[node2],
+                "code": _ids(edges[code]).astype(str).to_numpy() if code else [f"seg{i}" for i in range(len(edges))],
+                "n1": _ids(edges[node1]).to_numpy(),
+                "n2": _ids(edges[node2]).to_numpy(),
                 "circuit": edges[circuit].astype("string").fillna("?") if circuit else "ALL",
                 "order": pd.to_numeric(edges[order], errors="coerce")
                 if order and order in edges.columns
@@ -191,7 +199,7 @@ class Topology:
         directed = bool(order and order in edges.columns)
         self.directed = directed
 
-        bad_nodes = e["n1"].isna() | e["n2"].isna()
+        bad_nodes = e["n1"].isna() | e["n2"].isna() | (e["n1"] == "") | (e["n2"] == "")
         rep.add(
             "segments_missing_node",
             e.loc[bad_nodes, "code"],
@@ -216,13 +224,15 @@ class Topology:
             bad_order = ~e["order"].isin([1, -1])
             rep.add(
                 "bad_order",
-                e.loc[bad_order, "code"] + "=" + e.loc[bad_order, "order"].astype(str),
-                "ORDER_ distinto de 1/-1 (se toma 1)",
-                "ORDER_ not 1/-1 (taken as 1)",
+                [f"{c}={o}" for c, o in zip(e.loc[bad_order, "code"], e.loc[bad_order, "order"], strict=True)],
+                "ORDER_ distinto de 1/-1 o vacío (orientación tomada desde la cabecera del circuito)",
+                "ORDER_ not 1/-1 or missing (orientation taken from the circuit head)",
             )
             rev = (e["order"] == -1).to_numpy()
+            self.seg_order_known = ~bad_order.to_numpy()
         else:
             rev = np.zeros(len(e), dtype=bool)
+            self.seg_order_known = np.zeros(len(e), dtype=bool)
         tail_lbl = np.where(rev, e["n2"].to_numpy(), e["n1"].to_numpy())
         head_lbl = np.where(rev, e["n1"].to_numpy(), e["n2"].to_numpy())
         names = np.concatenate([tail_lbl, head_lbl])
@@ -330,8 +340,8 @@ class Topology:
             "segments closing a cycle (the network is not radial; each closes one independent cycle)",
             count=int(loops.sum()),
         )
-        if directed:
-            reversed_ = in_tree & (seg_child == tail)
+        if directed:  # segments without a usable ORDER_ have no stored direction to contradict
+            reversed_ = in_tree & (seg_child == tail) & self.seg_order_known
             rep.add(
                 "reversed_orientation",
                 self.seg_codes[reversed_],
@@ -352,6 +362,16 @@ class Topology:
             "components not connected to their circuit's head",
             count=len(isl_comps),
             weight={"segments": float(seg_island.sum())},
+        )
+        guessed = np.flatnonzero(self._guessed_root & main & (np.bincount(seg_comp[energ], minlength=n_comp) > 0))
+        rep.add(
+            "circuit_head_guessed",
+            [f"{comp_circuit[c]}:{self.node_labels[root[c]]}" for c in guessed[:5]],
+            "circuitos sin interruptor de cabecera ni ORDER_ que indique su cabecera: se toma un extremo "
+            "(hoja) y lo que está aguas abajo puede no ser cierto; indique la raíz (roots=)",
+            "circuits with no head breaker and no ORDER_ pointing to a head: an end node (leaf) is taken, so "
+            "downstream sets may be wrong; give the root (roots=)",
+            count=len(guessed),
         )
         self.node_circuit = comp_circuit[comp]
         mism = energ & (self.seg_circuit != self.node_circuit[tail])
@@ -468,8 +488,8 @@ class Topology:
         for c in ("CODE", "LINESECTIO"):
             if c not in switches.columns:
                 raise ValidationError(f"switch table lacks column {c!r}")
-        sw = pd.DataFrame({"CODE": switches["CODE"].astype(str).to_numpy()})
-        sw["seg"] = self.seg_index.get_indexer(switches["LINESECTIO"].astype(str))
+        sw = pd.DataFrame({"CODE": _ids(switches["CODE"]).astype(str).to_numpy()})
+        sw["seg"] = self.seg_index.get_indexer(_ids(switches["LINESECTIO"]).astype(str))
         state = switches["STATE"] if "STATE" in switches.columns else pd.Series([""] * len(sw))
         sw["open"] = state.fillna("").astype(str).str.upper().str.strip().isin(OPEN_STATES).to_numpy()
         asm = switches["ASSEMBLY"] if "ASSEMBLY" in switches.columns else pd.Series([None] * len(sw))
@@ -506,8 +526,16 @@ class Topology:
         circuits = set(self.seg_circuit)
         if len(sw):
             brk = sw[(pd.Index(list(circuits)).get_indexer(sw["CODE"].to_numpy(dtype=object)) >= 0) & (sw["seg"] >= 0).to_numpy()]
+            en = self.seg_energised
+            deg = np.bincount(np.r_[self.seg_tail[en], self.seg_head[en]], minlength=self.n_nodes)
             for code, s in zip(brk["CODE"], brk["seg"], strict=True):
-                heads.setdefault(code, int(self.seg_tail[s]))
+                tail, head = int(self.seg_tail[s]), int(self.seg_head[s])
+                if not self.seg_order_known[s] and deg[head] < deg[tail]:
+                    # no usable ORDER_ on the breaker's segment: the substation side is the end the rest of
+                    # the circuit does not continue from (taking the other end would leave the breaker with
+                    # its own segment only downstream)
+                    tail = head
+                heads.setdefault(code, tail)
         if roots:
             unknown = []
             for c, node in roots.items():
@@ -532,10 +560,13 @@ class Topology:
         for node in heads.values():  # heads first
             if root[comp[node]] < 0:
                 root[comp[node]] = node
-        indeg = np.bincount(eh, minlength=n)
-        deg = indeg + np.bincount(et, minlength=n)
+        deg = np.bincount(eh, minlength=n) + np.bincount(et, minlength=n)
         if directed:
-            cand = np.flatnonzero(indeg == 0)
+            # only segments with a usable ORDER_ say which way is upstream: a head candidate has none
+            # coming in and at least one going out (a missing ORDER_ "taken as 1" is no evidence)
+            known = self.seg_order_known[self.seg_energised]
+            et, eh = et[known], eh[known]
+            cand = np.flatnonzero((np.bincount(eh, minlength=n) == 0) & (np.bincount(et, minlength=n) > 0))
             ncand = np.bincount(comp[cand], minlength=n_comp)
             # one node without upstream in its component: it is the head
             single = cand[ncand[comp[cand]] == 1]
@@ -550,6 +581,8 @@ class Topology:
                     reach = [len(csgraph.breadth_first_order(D, int(x), directed=True)[0]) for x in cs]
                     root[c] = cs[int(np.argmax(reach))]
         left = np.flatnonzero(root < 0)
+        self._guessed_root = np.zeros(n_comp, dtype=bool)
+        self._guessed_root[left] = True
         if len(left):  # undirected graphs or pure cycles: a lowest-degree node (a leaf when there is one)
             nodes = np.flatnonzero(np.isin(comp, left))
             dfn = pd.DataFrame({"c": comp[nodes], "d": deg[nodes], "v": nodes}).sort_values(["c", "d", "v"])
@@ -619,9 +652,9 @@ class Topology:
             for c in ("CODE", "ELNODE"):
                 if c not in transformers.columns:
                     raise ValidationError(f"transformer table lacks column {c!r}")
-            self.trafo_codes = transformers["CODE"].astype(str).to_numpy(dtype=object)
+            self.trafo_codes = _ids(transformers["CODE"]).astype(str).to_numpy(dtype=object)
             self.trafo_node = self.locate_nodes(
-                transformers["ELNODE"].astype(str).to_numpy(),
+                transformers["ELNODE"].to_numpy(),
                 transformers["FPARENT"].astype(str).to_numpy() if "FPARENT" in transformers.columns else None,
             )
             cust = transformers["USUARIOS"] if "USUARIOS" in transformers.columns else pd.Series(np.nan, index=transformers.index)
@@ -658,7 +691,7 @@ class Topology:
     def locate_nodes(self, names: Any, circuits: Any = None) -> np.ndarray:
         """Node index of each node id (``-1`` if unknown). With ``circuits`` (per-circuit graphs) the node
         of that circuit is used; ids not found in that circuit fall back to any circuit's node."""
-        names = pd.Series(np.asarray(names, dtype=object)).astype(str)
+        names = _ids(names).astype(str)
         by_name = self.node_name_index.reindex(names.to_numpy()).fillna(-1).to_numpy(dtype=np.int64)
         if not self.per_circuit or circuits is None:
             return by_name

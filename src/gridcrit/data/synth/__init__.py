@@ -32,7 +32,7 @@ from gridcrit.data.synth.exposure import (
 from gridcrit.data.synth.geography import MUN_DEP, MUN_NAME
 from gridcrit.data.synth.hazards import HAZARD_NAMES, check_hazards, truth_document
 from gridcrit.data.synth.network import Network, build_network
-from gridcrit.data.synth.scales import EPOCH, SCALES, ScaleSpec
+from gridcrit.data.synth.scales import EPOCH, MONTH_2019_01, SCALES, ScaleSpec
 from gridcrit.data.synth.writer import AssetTables, ParquetSink, strokes_table, write_csv
 from gridcrit.errors import ValidationError
 
@@ -90,7 +90,8 @@ def synthesize(
     """Generate a synthetic utility into ``out_dir`` (created if needed) and return what was written.
 
     ``scale``: tiny | small | chec | 10x (see ``SCALES``). ``start``/``end``: inclusive months
-    'YYYY-MM'. ``hazards``: multipliers of the driver intensities by name (``HAZARD_NAMES``).
+    'YYYY-MM', from 2019-01 on (the network is as built at the end of 2018). ``hazards``: multipliers
+    of the driver intensities by name (``HAZARD_NAMES``).
     ``snapshots``: asset snapshot frequency, ``monthly`` (as the utility exports), ``quarterly``
     (Mar/Jun/Sep/Dec and the last month) or ``last`` (only the last month), to shrink 10x runs.
     """
@@ -100,6 +101,15 @@ def synthesize(
     if snapshots not in SNAPSHOT_MODES:
         raise ValidationError(f"snapshots: {snapshots!r} must be one of {', '.join(SNAPSHOT_MODES)}")
     m0, m1 = _month_index(start, "start"), _month_index(end, "end")
+    if m0 < MONTH_2019_01:
+        # the network is the utility as built by the end of 2018 (FECHA_ACT, DATE_FAB <= 2018-12): earlier
+        # months would put outages on segments and transformers that were not installed yet
+        raise ValidationError(
+            f"start: {start!r} is before 2019-01; the twin's network is as built at the end of 2018 "
+            "(FECHA_ACT and DATE_FAB up to 2018-12), so its months run from 2019-01 on",
+            es=f"start: {start!r} es anterior a 2019-01; la red del gemelo es la construida a finales de 2018 "
+               "(FECHA_ACT y DATE_FAB hasta 2018-12), así que sus meses empiezan en 2019-01",
+        )
     if m1 < m0:
         raise ValidationError(f"end {end!r} is before start {start!r}")
     hz = check_hazards(hazards)
