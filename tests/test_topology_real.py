@@ -50,3 +50,23 @@ def test_snapped_red_nsa_roots_and_bulk(net):
     assert (b["n_segments_down"] <= topo.n_segments).all() and (b["customers_down"] == 0).all()  # no USUARIOS
     assert b["n_transformers_down"].max() > 0
     assert topo0.report.info["segments"] == topo.report.info["segments"]
+
+
+def test_placeholder_node_id_zero_is_not_one_node(net, shared_data):
+    """NODO2_ID "0" (six segments) was taken as a real id: their ends, up to 10.8 km apart, became one node,
+    with five false loops. "0" now means "no id": such an end is joined by its coordinates only."""
+    import pandas as pd
+
+    raw = pd.read_csv(shared_data / "chec" / "red_nsa" / "circuitos.csv", dtype={"NODO1_ID": str, "NODO2_ID": str})
+    zero = (raw["NODO1_ID"] == "0") | (raw["NODO2_ID"] == "0")
+    assert zero.sum() >= 2  # the data still has the placeholder: the test means something
+    topo = Topology.from_snapped(net)
+    assert topo.report.count("loops") == 0  # was 5 (self-loops, segments shorter than the 1 m snap, are apart)
+    # no node joins segment ends farther apart than a few metres (the placeholder joined ends 10.8 km apart)
+    from gridcrit.data.real import parse_wkt_coords, to_metres
+
+    ends = np.vstack([np.vstack([c[0], c[-1]]) for c in map(parse_wkt_coords, raw["geometry"])])
+    xy = pd.DataFrame(to_metres(ends, float(ends[:, 1].mean())), columns=["x", "y"])
+    xy["node"] = np.ravel(np.column_stack([net.edges["node1"], net.edges["node2"]]))
+    span = xy.groupby("node").agg(lambda v: v.max() - v.min()).max(axis=1)
+    assert span.max() < 10.0, span.sort_values().tail(3)

@@ -20,7 +20,7 @@
 the table has no key, identical records can be two trees of one species on one span.
 
 **Network geometry** (:func:`load_network`): ``red_nsa/circuitos.csv`` holds MV segments as WKT
-``LINESTRING Z`` with node ids ``NODO1_ID/NODO2_ID``; the ids alone give a graph split in 178
+``LINESTRING Z`` with node ids ``NODO1_ID/NODO2_ID`` (``0`` = no id); the ids alone give a graph split in 182
 components because the two ends of a joint often carry different ids. Endpoints are therefore
 *snapped*: projected to metres (local equirectangular projection, error < 0.1 % over a few tens of
 km), paired with a KD-tree within ``tolerance_m`` and merged (union-find) together with equal ids.
@@ -224,6 +224,9 @@ def _point_segment_dist(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np
     return np.hypot(*(a + t[:, None] * ab - p).T), t
 
 
+PLACEHOLDER_IDS = ("", "0", "nan", "None")
+
+
 def load_network(folder: str | Path, tolerance_m: float = 1.0, k_candidates: int = 16) -> Network:
     """Read ``circuitos.csv`` (+ ``apoyos/switches/transformadores.csv``) and build a snapped graph.
 
@@ -242,6 +245,11 @@ def load_network(folder: str | Path, tolerance_m: float = 1.0, k_candidates: int
     n = len(seg)
     ids = np.empty(2 * n, dtype=object)
     ids[0::2], ids[1::2] = seg["NODO1_ID"].to_numpy(), seg["NODO2_ID"].to_numpy()
+    # "0" (and a blank) is the export's placeholder for "no node id", not one node: six segments carry it,
+    # and merging their ends joined points up to 10.8 km apart into false loops between circuits. Such an
+    # end is joined by its coordinates only.
+    no_id = pd.isna(ids) | np.isin(pd.Series(ids).astype(str).str.strip().to_numpy(), list(PLACEHOLDER_IDS))
+    ids[no_id] = [f"_no_id_{i}" for i in np.flatnonzero(no_id)]
 
     _, id_codes = np.unique(ids.astype(str), return_inverse=True)
     comp_ids = _components(int(id_codes.max()) + 1, id_codes[0::2], id_codes[1::2])
