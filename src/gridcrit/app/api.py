@@ -211,7 +211,8 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
             from gridcrit.features.dataset import build_dataset
 
             return cache.get(("dataset", level, period, end),
-                             lambda: build_dataset(need_store(), level=level, period=period, end=end))
+                             lambda: build_dataset(need_store(), level=level, period=period, end=end,
+                                                   only_periods=[end]))
         return cache.get(("dataset", level, period), lambda: default_dataset(need_store(), level, period))
 
     def need_registry() -> None:

@@ -135,10 +135,10 @@ def _register_map(con, name: str, col: str, fn) -> None:
 
 def _register_vocab(con, name: str, col: str, normalise: bool) -> list[str]:
     """Temp table ``_gc_v_<name>(raw, k, code)``: codes numbered by first appearance (FECHA, then value)
-    of the normalised value ``k``; returns the vocabulary (``k`` by code)."""
-    r = con.execute(
-        f'SELECT CAST("{col}" AS VARCHAR) AS raw, min(FECHA) AS f FROM _gc_s WHERE "{col}" IS NOT NULL GROUP BY 1'
-    ).df()
+    of the normalised value ``k`` over every period of the dataset (``_gc_sa``, not only the rows
+    built); returns the vocabulary (``k`` by code)."""
+    r = con.execute(f'SELECT CAST("{col}" AS VARCHAR) AS raw, min(FECHA) AS f FROM _gc_sa '
+                    f'WHERE "{col}" IS NOT NULL GROUP BY 1').df()
     r["k"] = [(_clean(v) if normalise else v) for v in r["raw"].astype(object)]
     r = r.dropna(subset=["k"])
     first = r.groupby("k", as_index=False)["f"].min().sort_values(["f", "k"], kind="stable")
@@ -151,13 +151,21 @@ def _register_vocab(con, name: str, col: str, normalise: bool) -> list[str]:
 
 
 def build_grid(con, level: str, period: str, start: int | None, end: int | None, p_event_last: int | None,
-               history_periods: int) -> Grid:
+               history_periods: int, only: np.ndarray | None = None) -> Grid:
     """Rows (asset x period) of the dataset and the level's snapshot attributes at each row.
 
     Strings never reach Python per row: assets, circuits, municipalities and categorical attributes
     come back as integer codes (vocabularies in ``grid.vocab``); text attributes are mapped once per
-    distinct value. This keeps CHEC-size builds fast. Leaves temp tables ``_gc_s`` (the rows),
-    ``_gc_v_*`` (vocabularies: raw, k, code) and ``_gc_m_*`` on ``con``.
+    distinct value. This keeps CHEC-size builds fast. Leaves temp views ``_gc_s`` (the rows) and
+    ``_gc_sa`` (the rows of every period of the dataset), tables ``_gc_v_*`` (vocabularies: raw, k,
+    code) and ``_gc_m_*`` on ``con``.
+
+    ``only``: period indices whose rows to build (None: all). Everything that depends on the other
+    periods is still taken from all of them, so each row equals the row of the full grid: the
+    vocabularies (codes by first appearance in time, and so the asset order of the rows), the dense
+    axis ``q0``, ``grid.axis_periods`` (periods with rows) and ``grid.xy`` (coordinates from each
+    asset's earliest snapshot). Those read one or two columns of the snapshots in DuckDB; the wide
+    attribute rows are read for ``only`` alone.
     """
     table = LEVEL_TABLE[check_level(level)]
     dates = snapshot_dates(con, table)
@@ -174,32 +182,50 @@ def build_grid(con, level: str, period: str, start: int | None, end: int | None,
                               es=f"no hay periodos ({period}) que construir: primero posible {first_l}, último "
                                  f"{last_l} (revise --start/--end)")
     periods = np.arange(p0, p1 + 1)
+    if only is not None:
+        only = np.unique(np.asarray(only, dtype=np.int64))
+        outside = only[(only < p0) | (only > p1)]
+        if len(outside):
+            bad, first_l, last_l = period_label(np.array([outside[0], p0, p1]), period)
+            raise ValidationError(f"period {bad} is not in the dataset ({first_l}..{last_l})",
+                                  es=f"el periodo {bad} no está en el conjunto ({first_l}..{last_l})")
     snap_pos = snapshot_for(dates, periods, period)
     use = pd.DataFrame({"FECHA": dates[snap_pos].date, "p": periods, "start": period_start(periods, period).date})
     present = _present(con, table)
     want = ["CODE", "FPARENT", "FECHA", *LEVEL_COLUMNS.get(level, [])]
     sel = ", ".join(f's."{c}"' if c in present else f'NULL AS "{c}"' for c in want)
-    con.register("_gc_dates", use)
-    try:
-        n_dup = 0
-        # _gc_s is a view, not a table: each query below reads only the columns it needs, and nothing
-        # of the snapshot rows is held in DuckDB's memory (14M rows at 10x scale)
-        con.execute("CREATE OR REPLACE TEMP TABLE _gc_dates_t AS SELECT * FROM _gc_dates")
+
+    def snapshot_view(name: str, dates_table: str) -> None:
+        # a view, not a table: each query below reads only the columns it needs, and nothing of the
+        # snapshot rows is held in DuckDB's memory (14M rows at 10x scale)
         if level == "circuit":
             con.execute(
-                f"""CREATE OR REPLACE TEMP VIEW _gc_s AS
+                f"""CREATE OR REPLACE TEMP VIEW {name} AS
                     SELECT s.FPARENT AS CODE, s.FPARENT, s.FECHA, d.p, d.start, count(*)::DOUBLE AS n_segments,
                            sum(TRY_CAST({'s."LENGTH"' if "LENGTH" in present else "NULL"} AS DOUBLE)) / 1000.0 AS line_km,
                            mode({'s."MUN"' if "MUN" in present else "NULL"}) AS MUN
-                    FROM "{table}" s JOIN _gc_dates_t d ON s.FECHA = d.FECHA
+                    FROM "{table}" s JOIN {dates_table} d ON s.FECHA = d.FECHA
                     WHERE s.FPARENT IS NOT NULL GROUP BY s.FPARENT, s.FECHA, d.p, d.start"""
             )
         else:
             con.execute(
-                f"""CREATE OR REPLACE TEMP VIEW _gc_s AS
-                    SELECT {sel}, d.p, d.start FROM "{table}" s JOIN _gc_dates_t d ON s.FECHA = d.FECHA
+                f"""CREATE OR REPLACE TEMP VIEW {name} AS
+                    SELECT {sel}, d.p, d.start FROM "{table}" s JOIN {dates_table} d ON s.FECHA = d.FECHA
                     WHERE s.CODE IS NOT NULL"""
             )
+
+    con.register("_gc_dates", use)
+    try:
+        n_dup = 0
+        con.execute("CREATE OR REPLACE TEMP TABLE _gc_dates_t AS SELECT * FROM _gc_dates")
+        # _gc_sa: every period of the dataset (vocabularies, earliest snapshots); _gc_s: the rows built
+        snapshot_view("_gc_sa", "_gc_dates_t")
+        if only is None:
+            con.execute("CREATE OR REPLACE TEMP VIEW _gc_s AS SELECT * FROM _gc_sa")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _gc_rdates_t AS SELECT * FROM _gc_dates_t "
+                        f"WHERE p IN ({', '.join(str(int(v)) for v in only)})")
+            snapshot_view("_gc_s", "_gc_rdates_t")
     finally:
         con.unregister("_gc_dates")
     s_cols = _present(con, "_gc_s")
@@ -211,6 +237,7 @@ def build_grid(con, level: str, period: str, start: int | None, end: int | None,
             selects.append(f"-1 AS {name}")
             vocab[name] = []
             continue
+        # codes from every period of the dataset: the codes a model was trained with, whichever rows
         vocab[name] = _register_vocab(con, name, col, normalise=name != "asset")
         joins.append(f'LEFT JOIN _gc_v_{name} v_{name} ON v_{name}.raw = CAST(s."{col}" AS VARCHAR)')
         selects.append(f"coalesce(v_{name}.code, -1)::INTEGER AS {name}")
@@ -225,6 +252,7 @@ def build_grid(con, level: str, period: str, start: int | None, end: int | None,
     if level == "segment":
         selects.append("CASE WHEN s.FECHA_ACT <= s.start THEN date_diff('day', CAST(s.FECHA_ACT AS DATE), s.start)"
                        " / 365.25 END::FLOAT AS years_since_update")
+    lon = lat = None
     if level != "circuit":
         lon, lat = 'TRY_CAST(s."LONGITUD" AS DOUBLE)', 'TRY_CAST(s."LATITUD" AS DOUBLE)'
         if level == "segment":  # midpoint when both ends are known
@@ -258,11 +286,44 @@ def build_grid(con, level: str, period: str, start: int | None, end: int | None,
         rows=rows,
     )
     grid.vocab = vocab
+    if only is None:
+        grid.axis_periods = np.unique(grid.row_period)
+    else:
+        grid.partial = True
+        grid.axis_periods = _axis_periods(con, table, level, dates, snap_pos, periods)
+        if lon is not None:
+            grid.xy = _earliest_xy(con, lon, lat, len(assets))
     grid.report["duplicate_snapshot_rows_dropped"] = n_dup
     grid.report["snapshots_used"] = len(np.unique(use["FECHA"]))
-    empty = sorted(set(periods) - set(np.unique(grid.row_period).tolist()))
-    grid.report["periods_without_assets"] = len(empty)
+    grid.report["periods_without_assets"] = len(set(periods) - set(grid.axis_periods.tolist()))
     return grid
+
+
+def _axis_periods(con, table: str, level: str, dates: pd.DatetimeIndex, snap_pos: np.ndarray,
+                  periods: np.ndarray) -> np.ndarray:
+    """The periods of the full grid that have rows: those whose snapshot holds an asset (one
+    ``DISTINCT FECHA`` of the table instead of reading its rows)."""
+    key = "FPARENT" if level == "circuit" else "CODE"
+    with_rows = con.execute(
+        f'SELECT DISTINCT FECHA FROM "{table}" WHERE FECHA IS NOT NULL AND "{key}" IS NOT NULL').df()["FECHA"]
+    return periods[dates[snap_pos].isin(pd.DatetimeIndex(pd.to_datetime(with_rows)))]
+
+
+def _earliest_xy(con, lon: str, lat: str, n_assets: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) metres of every asset at its earliest row of the full grid (as
+    :func:`gridcrit.features.exposure.asset_xy` takes them from a full grid's rows), NaN if unknown."""
+    from gridcrit.features.exposure import to_metres
+
+    r = con.execute(
+        f"""SELECT v.code AS asset, {lon} AS lon, {lat} AS lat
+            FROM _gc_sa s JOIN _gc_v_asset v ON v.raw = CAST(s.CODE AS VARCHAR)
+            QUALIFY row_number() OVER (PARTITION BY v.code ORDER BY s.p) = 1"""
+    ).df()
+    x = np.full(n_assets, np.nan)
+    y = np.full(n_assets, np.nan)
+    a = r["asset"].to_numpy(np.int64)
+    x[a], y[a] = to_metres(r["lon"].to_numpy(np.float64), r["lat"].to_numpy(np.float64))
+    return x, y
 
 
 def asset_attributes(grid: Grid) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:

@@ -11,6 +11,10 @@ categoricals are integer codes, -1 missing), and the targets ``y_saifi``, ``y_sa
 (float; NaN for periods after the last event in the store) and ``y_risk`` (int8, see
 :class:`gridcrit.features.targets.RiskBinner`).
 
+The forecast of the period after the data needs that period's rows alone: ``build_dataset(store,
+level, period, end=nxt, only_periods=[nxt])`` builds just those, identical to that period's rows of
+the full build (``tests/test_forecast_rows.py``) in a fraction of its time.
+
 Leakage rules (tested in ``tests/test_leakage_*.py``): every feature of period ``p`` reads only rows
 dated strictly before ``period_start(p)``: asset tables through the latest snapshot before the start,
 events / strokes / weather / vegetation records through their own dates. No identifier is a feature.
@@ -23,6 +27,7 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,6 +167,7 @@ def build_dataset(
     unplanned_only: bool = False,
     risk_fit_until: str | None = None,
     progress: bool = False,
+    only_periods: str | Sequence[str] | None = None,
 ) -> CriticalityDataset:
     """Build the criticality dataset of ``level`` x ``period`` from a store.
 
@@ -179,6 +185,13 @@ def build_dataset(
     risk_fit_until : last period whose targets fit the risk-class cut points (default: the training
         periods of the first fold of :func:`gridcrit.features.splits.rolling_origin_splits`).
     progress : show a progress bar.
+    only_periods : build only the rows of these periods (labels between ``start`` and ``end``): the
+        frame equals the full build's rows of those periods (same columns, dtypes, values, order,
+        category codes; index from 0), but costs little more than one period's rows. For the forecast
+        of the period after the data: ``end=nxt, only_periods=[nxt]``. Whatever depends on the other
+        periods (vocabularies, earliest coordinates, the network snapshot a structure is traced from,
+        sums over the past, the risk cut points) is still taken from all of them. The card describes
+        the rows built (``only_periods``; risk cut points only when some row has a target).
     """
     level = attributes.check_level(level)
     period = check_period(period)
@@ -195,9 +208,16 @@ def build_dataset(
         con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/gridcrit_duckdb_tmp'")
     except Exception:  # pragma: no cover - read-only connections may refuse settings on old DuckDB
         pass
+    if isinstance(only_periods, str):
+        only_periods = [only_periods]
+    if only_periods is not None and not len(only_periods):
+        raise ValidationError("only_periods is empty: name at least one period (or None for all)",
+                              es="only_periods está vacío: indique al menos un periodo (o None para todos)")
+    only = None if only_periods is None else np.array([parse_period(str(x), period) for x in only_periods],
+                                                      dtype=np.int64)
     try:
         return _build(con, level, period, start, end, buffer_m, history_months, unplanned_only,
-                      risk_fit_until, progress, str(store) if own else "<connection>")
+                      risk_fit_until, progress, str(store) if own else "<connection>", only)
     finally:
         for kind, fn in (("VIEW", "duckdb_views"), ("TABLE", "duckdb_tables")):
             for (t,) in con.execute(
@@ -209,7 +229,7 @@ def build_dataset(
 
 
 def _build(con, level, period, start, end, buffer_m, history_months, unplanned_only, risk_fit_until,
-           progress, store_name) -> CriticalityDataset:
+           progress, store_name, only: np.ndarray | None = None) -> CriticalityDataset:
     timings: dict[str, float] = {}
     steps = ["grid", "targets", "history", "attributes", "topology", "exposure", "assemble"]
     bar = None
@@ -240,7 +260,8 @@ def _build(con, level, period, start, end, buffer_m, history_months, unplanned_o
         p_start = parse_period(start, period) if start else None
         p_end = parse_period(end, period) if end else None
         hist_periods = max(1, -(-history_months // mpp))
-        grid = attributes.build_grid(con, level, period, p_start, p_end, p_event_last, hist_periods)
+        grid = attributes.build_grid(con, level, period, p_start, p_end, p_event_last, hist_periods,
+                                     only=only)
         step("grid")
 
         feats: dict[str, np.ndarray] = {}
@@ -270,6 +291,12 @@ def _build(con, level, period, start, end, buffer_m, history_months, unplanned_o
             v[no_events_yet] = np.nan
         if p_event_last is not None and p_target_last is not None and p_target_last < p_event_last:
             grid.report["incomplete_last_period"] = str(period_label(p_event_last, period)[0])
+        # the risk cut points are fitted on the full grid's targets: with only some periods' rows, read
+        # which rows the full grid has (asset, period pairs) when a row built has a target to classify;
+        # rows without targets (the forecast) are class -1 whatever the cut points
+        fit_frame = None
+        if only is not None and (~no_events_yet).any():
+            fit_frame = _full_grid_targets(con, grid, saifi, p_target_last)
         _report_unmatched(grid, agg, a_idx, q, level)
         first_q = int(q.min()) if len(q) else None
         step("targets")
@@ -307,10 +334,15 @@ def _build(con, level, period, start, end, buffer_m, history_months, unplanned_o
         step("exposure")
 
         frame, feature_columns = _assemble(grid, feats, groups, y)
-        risk_until = _risk_fit_until(frame, period, risk_fit_until)
-        fit_rows = (frame["period"] <= risk_until).to_numpy() & np.isfinite(frame["y_saifi"].to_numpy())
-        binner = targets.RiskBinner().fit(frame["y_saifi"].to_numpy()[fit_rows])
-        frame["y_risk"] = binner.transform(frame["y_saifi"].to_numpy())
+        ref = frame if only is None else fit_frame
+        risk_until, fit_rows, binner = None, np.zeros(0, dtype=bool), None
+        if ref is not None:
+            risk_until = _risk_fit_until(ref, period, risk_fit_until)
+            fit_rows = (ref["period"] <= risk_until).to_numpy() & np.isfinite(ref["y_saifi"].to_numpy())
+            binner = targets.RiskBinner().fit(ref["y_saifi"].to_numpy()[fit_rows])
+            frame["y_risk"] = binner.transform(frame["y_saifi"].to_numpy())
+        else:  # no row has a target: what RiskBinner.transform gives NaN, without fitting cut points
+            frame["y_risk"] = np.full(len(frame), -1, dtype=np.int8)
         step("assemble")
     finally:
         if bar is not None:
@@ -330,7 +362,8 @@ def _build(con, level, period, start, end, buffer_m, history_months, unplanned_o
         "target_columns": list(TARGET_COLUMNS),
         "categories": vocabs,
         "risk": {"labels": list(targets.RISK_LABELS), "target": "y_saifi", "fit_until": risk_until,
-                 "fit_rows": int(fit_rows.sum()), "thresholds": [float(t) for t in binner.thresholds_],
+                 "fit_rows": int(fit_rows.sum()),
+                 "thresholds": [float(t) for t in binner.thresholds_] if binner is not None else [],
                  "zero_inflation": "Bajo = no sustained interruption (y_saifi == 0); Medio/Alto/Muy Alto = "
                                    "terciles of the positive y_saifi of the fit periods. Refit per split with "
                                    "gridcrit.features.splits.relabel_risk."},
@@ -342,6 +375,10 @@ def _build(con, level, period, start, end, buffer_m, history_months, unplanned_o
         "timings_s": timings,
         "rss_gib_after_step": rss,
     }
+    if only is not None:  # the rows of some periods only (values as in the full build)
+        meta["only_periods"] = [str(v) for v in period_label(np.unique(only), period)]
+        if binner is None:
+            meta["risk"]["not_fitted"] = "the rows built have no targets (class -1): no cut points needed"
     card = build_card(list(frame.columns), feature_groups, meta)
     return CriticalityDataset(frame=frame, feature_columns=feature_columns, feature_groups=feature_groups,
                               level=level, period=period, card=card)
@@ -373,8 +410,12 @@ def _report_unmatched(grid: Grid, agg: pd.DataFrame, a_idx: np.ndarray, q: np.nd
 def _circuit_exposure(con, grid: Grid, buffer_m: float) -> dict[str, np.ndarray]:
     """Circuit exposure: vegetation by CIRCUITO_TRAMO; lightning as the mean over the circuit's segments."""
     out = exposure.vegetation_features(con, grid, np.array([]), np.array([]), buffer_m)
-    seg = attributes.build_grid(con, "segment", grid.period, int(grid.row_period.min()), grid.p_last,
-                                grid.p_last, int(grid.row_period.min()) - grid.q0)
+    # the segment grid spans the circuit grid's whole dataset (its first period with rows), holding the
+    # rows of the same periods: segment coordinates and vocabularies as in the full build
+    first = int(grid.periods.min())
+    only = np.unique(grid.row_period) if grid.partial else None
+    seg = attributes.build_grid(con, "segment", grid.period, first, grid.p_last, grid.p_last, first - grid.q0,
+                                only=only)
     x, y = exposure.asset_xy(seg)
     light = exposure.lightning_features(con, seg, x, y)
     # segment rows -> circuit asset index (the segment's FPARENT at that period)
@@ -419,6 +460,22 @@ def _assemble(grid: Grid, feats: dict, groups: dict, y: dict) -> tuple[pd.DataFr
     tgt = pd.DataFrame({k: v for k, v in y.items()})
     frame = pd.concat([keys, frame, tgt], axis=1, copy=False)
     return frame, cols
+
+
+def _full_grid_targets(con, grid: Grid, saifi: np.ndarray, p_target_last: int | None) -> pd.DataFrame:
+    """``period`` and ``y_saifi`` of every row of the full grid (all periods), for fitting the risk cut
+    points when ``grid`` holds only some periods' rows: the rows are the distinct (asset, period) pairs
+    of the snapshot view ``_gc_sa`` (one integer pair per row, no attributes), the values those of the
+    dense target array, as :func:`_build` gathers them. Row order differs from the full frame's; the
+    fit does not depend on it (a split picks periods, the cut points are quantiles)."""
+    r = con.execute("SELECT DISTINCT v.code AS a, s.p::BIGINT AS p FROM _gc_sa s "
+                    "JOIN _gc_v_asset v ON v.raw = CAST(s.CODE AS VARCHAR)").df()
+    a, p = r["a"].to_numpy(np.int64), r["p"].to_numpy(np.int64)
+    y = saifi.astype(np.float64, copy=False)[a, p - grid.q0]
+    y[p > (p_target_last if p_target_last is not None else -1)] = np.nan
+    uniq_p = np.unique(p)
+    return pd.DataFrame({"period": _str_column(np.searchsorted(uniq_p, p), period_label(uniq_p, grid.period)),
+                         "y_saifi": y})
 
 
 def _risk_fit_until(frame: pd.DataFrame, period: str, given: str | None) -> str:

@@ -53,6 +53,8 @@ def normalise_name(s: pd.Series) -> pd.Series:
 
 def asset_xy(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates (metres) of every asset from its earliest snapshot; segments use their midpoint."""
+    if grid.xy is not None:  # a grid of some periods' rows: its earliest row need not be the earliest
+        return grid.xy
     x = np.full(grid.n_assets, np.nan)
     y = np.full(grid.n_assets, np.nan)
     if "lon" not in grid.rows:
@@ -103,9 +105,11 @@ def vegetation_features(con, grid: Grid, x: np.ndarray, y: np.ndarray, buffer_m:
         grid.report["assets_without_coordinates"] = int((~oka).sum())
     if grid.level == "segment":  # records naming the segment's nodes (either order), via SQL
         seg = con.execute(
+            # the segment's nodes at its earliest snapshot of the whole dataset (_gc_sa, not only the
+            # periods whose rows are built: a forecast's rows give the same counts as the full build)
             """WITH s AS (SELECT a.code AS asset, CAST(ELNODE1 AS VARCHAR) AS n1, CAST(ELNODE2 AS VARCHAR) AS n2
-                          FROM _gc_s JOIN _gc_v_asset a ON a.raw = CAST(_gc_s.CODE AS VARCHAR)
-                          QUALIFY row_number() OVER (PARTITION BY a.code ORDER BY _gc_s.p) = 1),
+                          FROM _gc_sa JOIN _gc_v_asset a ON a.raw = CAST(_gc_sa.CODE AS VARCHAR)
+                          QUALIFY row_number() OVER (PARTITION BY a.code ORDER BY _gc_sa.p) = 1),
                    v AS (SELECT row_number() OVER () - 1 AS vi, CAST(NODO_1 AS VARCHAR) AS n1,
                                 CAST(NODO_2 AS VARCHAR) AS n2 FROM vegetacion WHERE FECHA IS NOT NULL)
                SELECT s.asset, v.vi FROM v JOIN s ON v.n1 = s.n1 AND v.n2 = s.n2

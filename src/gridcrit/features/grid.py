@@ -5,6 +5,10 @@ starts** (``FECHA < period_start``), one row per asset and period. Features are 
 ``(asset, q)`` arrays over a period axis ``q0 .. p_last`` that reaches back before the first dataset
 period (for lags), then gathered at the rows. ``past_cumsum`` is the one primitive the history and
 exposure features share: for period ``p`` it only ever adds up bins of periods ``< p``.
+
+A grid may hold the rows of only some periods of its dataset (``build_dataset(..., only_periods=...)``,
+the next period's forecast): the dense axis, the vocabularies and the asset coordinates stay those of
+the whole dataset, so every feature gathered at those rows equals the whole dataset's value.
 """
 
 from __future__ import annotations
@@ -27,6 +31,14 @@ class Grid:
     rows: pd.DataFrame  # the level's snapshot attributes, aligned with rows (FECHA = snapshot used)
     report: dict = field(default_factory=dict)
     vocab: dict = field(default_factory=dict)  # name -> list of strings (asset, circuit, mun, *_code)
+    # True when the rows are those of only some periods of the dataset (a forecast period's rows)
+    partial: bool = False
+    # periods of the whole dataset that have rows (topology and the circuit exposure pick their
+    # reference periods from it); None: those of the rows
+    axis_periods: np.ndarray | None = None
+    # (x, y) metres of every asset from its earliest snapshot in the whole dataset, when the rows
+    # alone cannot tell (a partial grid); None: take them from the rows
+    xy: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n_q(self) -> int:
@@ -35,6 +47,11 @@ class Grid:
     @property
     def n_assets(self) -> int:
         return len(self.assets)
+
+    @property
+    def periods(self) -> np.ndarray:
+        """Periods of the whole dataset that have rows (sorted)."""
+        return self.axis_periods if self.axis_periods is not None else np.unique(self.row_period)
 
     def dense(self, dtype=np.float64) -> np.ndarray:
         return np.zeros((self.n_assets, self.n_q), dtype=dtype)

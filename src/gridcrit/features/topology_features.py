@@ -135,14 +135,47 @@ def trace(seg: pd.DataFrame) -> Network:
     )
 
 
-def _structure_hashes(con) -> dict:
-    """Order-independent hash of each ``redmt`` snapshot's segments (structure and the attributes used)."""
+def _structure_hashes(con, dates: list[pd.Timestamp] | None = None) -> dict:
+    """Order-independent hash of each ``redmt`` snapshot's segments (structure and the attributes used)
+    and their count, by snapshot date; ``dates``: only those snapshots (DuckDB skips the others' row
+    groups: one snapshot takes milliseconds, all of them a scan of the table)."""
+    where, params = "", []
+    if dates is not None:
+        if not dates:
+            return {}
+        where, params = f"WHERE FECHA IN ({', '.join('?' * len(dates))})", [d.date() for d in dates]
     h = con.execute(
-        """SELECT FECHA, bit_xor(hash(CODE, ELNODE1, ELNODE2, ORDER_, FPARENT, LENGTH, GUARDACONDUCTOR,
-                                      TIPOCONDUCTOR)) AS h, count(*) AS n
-           FROM redmt GROUP BY FECHA"""
+        f"""SELECT FECHA, bit_xor(hash(CODE, ELNODE1, ELNODE2, ORDER_, FPARENT, LENGTH, GUARDACONDUCTOR,
+                                       TIPOCONDUCTOR)) AS h, count(*) AS n
+            FROM redmt {where} GROUP BY FECHA""", params
     ).df()
     return {pd.Timestamp(f): (int(x), int(n)) for f, x, n in zip(h["FECHA"], h["h"], h["n"], strict=True)}
+
+
+def _first_snapshots(con, axis_dates: list[pd.Timestamp], row_dates: list[pd.Timestamp],
+                     chunk: int = 8) -> tuple[dict, dict]:
+    """``(first, hashes)``: the earliest of ``axis_dates`` (ascending) with each structure of the
+    snapshots ``row_dates``, and the structure keys of the snapshots hashed on the way.
+
+    What a full build finds by hashing every snapshot, for a grid of some periods' rows: only
+    snapshots with as many segments as a wanted one can share its structure (the count is part of the
+    key), and they are hashed a few at a time from the earliest, stopping once every wanted structure
+    has been met (a network that never changes: after the first few; at worst all of them)."""
+    hashes = _structure_hashes(con, sorted(set(row_dates)))
+    want = set(hashes.values())
+    sizes = {n for _, n in want}
+    counts = con.execute("SELECT FECHA, count(*) AS n FROM redmt WHERE FECHA IS NOT NULL GROUP BY FECHA").df()
+    size_of = {pd.Timestamp(f): int(n) for f, n in zip(counts["FECHA"], counts["n"], strict=True)}
+    cand = [d for d in axis_dates if size_of.get(d) in sizes]
+    first: dict = {}
+    for i in range(0, len(cand), chunk):
+        part = cand[i:i + chunk]
+        hashes.update(_structure_hashes(con, [d for d in part if d not in hashes]))
+        for d in part:
+            first.setdefault(hashes[d], d)
+        if want <= set(first):
+            break
+    return first, hashes
 
 
 TOPOLOGY_COLUMNS = {
@@ -179,7 +212,19 @@ def topology_features(con, grid) -> tuple[dict[str, np.ndarray], dict]:
         return out, report
     periods = np.unique(grid.row_period)
     pos = {t: snapshot_for(d, periods, grid.period) for t, d in (("r", d_r), ("t", d_t), ("s", d_s))}
-    hashes = _structure_hashes(con)
+    # each structure is traced from the snapshot of its earliest period in the whole dataset (the
+    # periods with rows, not only those built here): a grid of the forecast period's rows traces the
+    # very snapshot the full build traced, so node order, first feeders and sums come out the same
+    axis_pos = snapshot_for(d_r, grid.periods, grid.period)
+    axis_dates = [pd.Timestamp(d) for d in d_r[np.unique(axis_pos[axis_pos >= 0])]]
+    if not grid.partial:
+        hashes = _structure_hashes(con)
+        rep: dict = {}  # structure -> snapshot date it is traced from
+        for d in reversed(axis_dates):  # latest first: the earliest wins
+            rep[hashes[d]] = d
+    else:
+        rows_dates = [pd.Timestamp(d_r[j]) for j in pos["r"] if j >= 0]
+        rep, hashes = _first_snapshots(con, axis_dates, rows_dates)
     starts = np.searchsorted(grid.row_period, periods, side="left")
     ends = np.searchsorted(grid.row_period, periods, side="right")
     by_structure: dict = {}
@@ -196,12 +241,11 @@ def topology_features(con, grid) -> tuple[dict[str, np.ndarray], dict]:
     if grid.level == "circuit":
         asset_circ = circ_vocab.get_indexer(pd.Index(grid.assets).astype(str).str.strip().str.upper())
         asset_circ = np.where(asset_circ >= 0, asset_circ, n_circ - 1)
-    for plist in by_structure.values():
-        first = plist[0]  # earliest period of this structure: its snapshot precedes all of them
+    for key, plist in by_structure.items():
         seg = con.execute(
             "SELECT CODE, FPARENT, ELNODE1, ELNODE2, ORDER_, LENGTH, GUARDACONDUCTOR, TIPOCONDUCTOR FROM redmt"
             " WHERE FECHA = ?",
-            [d_r[pos["r"][first]].date()],
+            [rep[key].date()],
         ).df()
         net = trace(seg)
         for k, v in net.problems.items():
@@ -211,7 +255,9 @@ def topology_features(con, grid) -> tuple[dict[str, np.ndarray], dict]:
         len_at_node = np.zeros(len(net.nodes))
         len_at_node[net.seg_down] = seg_len  # a node carries the length of the segment feeding it
         guard_seg = guard_flag(seg["GUARDACONDUCTOR"])
-        bare_seg = np.array([_bare(v) for v in seg["TIPOCONDUCTOR"].astype(object)], dtype=np.float64)
+        # _bare once per distinct value (62k segments, a handful of values); NA -> code -1 -> NaN
+        t_codes, t_vals = pd.factorize(seg["TIPOCONDUCTOR"].astype(object))
+        bare_seg = np.array([*(_bare(v) for v in t_vals), np.nan], dtype=np.float64)[t_codes]
         seg_circ = circ_vocab.get_indexer(seg["FPARENT"].astype(str).str.strip().str.upper().to_numpy())
         seg_circ = np.where(seg_circ >= 0, seg_circ, n_circ - 1)
         con.register("_gc_nodes", pd.DataFrame({"k": np.asarray(net.nodes, dtype=object), "idx": np.arange(len(net.nodes))}))

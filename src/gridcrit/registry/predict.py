@@ -135,10 +135,15 @@ def lead_slot(registry: Registry, slot: str | None = None) -> str | None:
 
 def _next_period_dataset(store: str | Path, level: str, pkind: str, last: str, asked: str,
                          dataset_fn: Callable[..., Any] | None) -> tuple[Any, str]:
-    """The dataset extended by the period after ``last`` (targets unknown, NaN) and that period's label.
+    """The rows of the period after ``last`` (targets unknown, NaN) and that period's label.
 
     Only the next period can be forecast: a later one would need the history of the periods between,
-    which the store does not have yet (they would count as outage-free)."""
+    which the store does not have yet (they would count as outage-free).
+
+    Without ``dataset_fn`` only that period's rows are built (``build_dataset(..., end=nxt,
+    only_periods=[nxt])``): the same rows, codes included, as the dataset extended by ``nxt``, without
+    rebuilding every earlier period's rows (most of a full build's time and memory, for a forecast
+    asked often). A ``dataset_fn`` is called as before, ``dataset_fn(store, level, period, end=nxt)``."""
     from gridcrit.features.dataset import build_dataset
     from gridcrit.features.periods import parse_period, period_label
 
@@ -151,7 +156,7 @@ def _next_period_dataset(store: str | Path, level: str, pkind: str, last: str, a
                                  "los periodos intermedios")
     if dataset_fn is not None:  # tests and callers with their own dataset builder
         return dataset_fn(store, level, pkind, end=nxt), nxt
-    return build_dataset(store, level=level, period=pkind, end=nxt), nxt
+    return build_dataset(store, level=level, period=pkind, end=nxt, only_periods=[nxt]), nxt
 
 
 def predict(
