@@ -39,3 +39,13 @@ def test_truth_json_documents_the_animals_columns():
     cols = " ".join(comp["acts_through"])
     assert "GRUPO015" in cols and "TIPOCONDUCTOR" in cols and "apoyos.MATERIAL" in cols
     assert comp["coefficients"]["wooden_pole"] > 1
+
+
+def test_truth_json_gives_lightning_no_rate_target():
+    """Lightning read 'target_events_per_month_at_chec_scale: 0.0', as if the twin aimed at no lightning
+    faults; it is stroke-driven, with no rate target (the document says how its events arise)."""
+    doc = truth_document(check_hazards(None), {})
+    light = doc["drivers"]["lightning"]["components"][0]
+    assert light["target_events_per_month_at_chec_scale"] is None and "per stroke" in light["events"]
+    veg = doc["drivers"]["vegetation"]["components"][0]
+    assert veg["target_events_per_month_at_chec_scale"] > 0
