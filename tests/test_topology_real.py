@@ -70,3 +70,13 @@ def test_placeholder_node_id_zero_is_not_one_node(net, shared_data):
     xy["node"] = np.ravel(np.column_stack([net.edges["node1"], net.edges["node2"]]))
     span = xy.groupby("node").agg(lambda v: v.max() - v.min()).max(axis=1)
     assert span.max() < 10.0, span.sort_values().tail(3)
+
+
+def test_transformer_on_a_bus_shared_by_two_circuits_keeps_its_own(net):
+    """from_snapped gave transformers no FPARENT, so one on a node shared by two circuits (the NSA bus)
+    was counted in whichever circuit the node was first assigned to; the points' CIRCUITO now decides."""
+    topo = Topology.from_snapped(net)
+    tr = net.points[net.points["kind"] == "transformador"]
+    on_node = topo.node_circuit[topo.trafo_node]
+    assert (on_node == tr["CIRCUITO"].to_numpy()).all()
+    assert topo.report.count("transformer_circuit_mismatch") == 0

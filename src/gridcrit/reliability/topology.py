@@ -472,6 +472,9 @@ class Topology:
             tr = pd.DataFrame({"CODE": [f"TR{i}" for i in t.index], "ELNODE": t["node"].astype(str).to_numpy()})
             s = pts[pts["kind"] == "switch"]
             sw = pd.DataFrame({"CODE": [f"SW{i}" for i in s.index], "LINESECTIO": s["segment"].astype(str).to_numpy()})
+            if "CIRCUITO" in pts.columns:  # a node shared by two circuits (a bus, a tie) needs the point's own
+                tr["FPARENT"] = t["CIRCUITO"].astype(str).to_numpy()
+                sw["FPARENT"] = s["CIRCUITO"].astype(str).to_numpy()
         return cls.from_edges(
             e, code="segment", node1="node1", node2="node2", circuit="CIRCUITO", order=None, length="length_m",
             transformers=tr, switches=sw, roots=None if roots is None else {k: str(v) for k, v in roots.items()},
