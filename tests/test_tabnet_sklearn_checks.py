@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from gridcrit.models.tabnet import TabNetClassifier, TabNetPretrainer, TabNetRegressor
+from gridcrit.models.tabnet import (
+    TabNetClassifier,
+    TabNetEnsembleClassifier,
+    TabNetEnsembleRegressor,
+    TabNetPretrainer,
+    TabNetRegressor,
+)
 
 # small and quick, but trained long enough for sklearn's "fits an easy problem" checks
 _SMALL = dict(n_d=8, n_a=8, n_steps=2, max_epochs=25, batch_size=64, virtual_batch_size=16, n_threads=1)
@@ -65,3 +72,13 @@ def test_weighted_loss_equals_repeated_rows():
     keep = torch.tensor([0, 0, 1, 3, 4, 4, 4, 5])
     for est, y in ((TabNetClassifier(), yc), (TabNetRegressor(), yr), (TabNetRegressor(objective="poisson"), yr.abs())):
         assert torch.allclose(est._loss(out, y, w), est._loss(out[keep], y[keep], None)), est
+
+
+@pytest.mark.slow  # each check fits two members (~40 s in all)
+@parametrize_with_checks(
+    [TabNetEnsembleClassifier(TabNetClassifier(**_SMALL), n_members=2),
+     TabNetEnsembleRegressor(TabNetRegressor(**_SMALL), n_members=2)],
+    expected_failed_checks=lambda est: _EXPECTED_FAILURES,
+)
+def test_sklearn_estimator_checks_on_seed_ensembles(estimator, check):
+    check(estimator)

@@ -198,6 +198,11 @@ class TabNetEnsembleRegressor(RegressorMixin, _TabNetEnsemble):
 
     _default = "TabNetRegressor"
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # the members are multi-output regressors
+        return tags
+
     def predict(self, X: Any) -> np.ndarray:
         """Mean of the members' predictions (their own scale: Poisson members predict counts/rates)."""
         self._check_fitted()
