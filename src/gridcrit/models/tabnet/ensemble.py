@@ -105,24 +105,25 @@ class _TabNetEnsemble(BaseEstimator):
         """Mean over members of each member's row-normalised importances ``[n, f]`` (rows sum to 1 when
         any member gives the row a contribution) and of their step masks ``[n_steps, n, f]``.
 
-        Memory: two accumulators the size of the outputs plus one member's explanation at a time.
+        Memory: the outputs (float32, accumulated in place) plus one member's explanation at a time.
         ``normalize`` is accepted for the single model's signature; members are always normalised
         first, so each counts alike whatever the scale of its masks."""
         self._check_fitted()
         imp_sum = steps_sum = None
         for m in self.members_:
             imp, steps = m.explain(X, normalize=True, batch_size=batch_size)
-            if imp_sum is None:
-                imp_sum, steps_sum = imp.astype(np.float64), steps.astype(np.float64)
+            if imp_sum is None:  # float32 like the outputs: twice the outputs' memory at most, not four times
+                imp_sum, steps_sum = imp, steps
             else:
                 imp_sum += imp
                 steps_sum += steps  # clones: every member has the same number of steps
-        k = len(self.members_)
-        imp = (imp_sum / k).astype(np.float32)
+        k = np.float32(len(self.members_))
+        imp_sum /= k
+        steps_sum /= k
         if normalize:
-            s = imp.sum(axis=1, keepdims=True)
-            imp = np.where(s > 0, imp / np.maximum(s, 1e-30), imp).astype(np.float32)
-        return imp, (steps_sum / k).astype(np.float32)
+            s = imp_sum.sum(axis=1, keepdims=True)
+            np.divide(imp_sum, s, out=imp_sum, where=s > 0)
+        return imp_sum, steps_sum
 
     @property
     def feature_importances_(self) -> np.ndarray:
