@@ -63,11 +63,9 @@ class _TabNetEnsemble(BaseEstimator):
         self.seed = seed
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.categorical = True
-        tags.input_tags.string = True
-        return tags
+        from gridcrit.models.tabnet.estimators import tabnet_input_tags
+
+        return tabnet_input_tags(super().__sklearn_tags__())
 
     def _base(self) -> Any:
         if self.estimator is not None:

@@ -94,6 +94,15 @@ def _with_base_parameters(cls: type) -> type:
     return cls
 
 
+def tabnet_input_tags(tags: Any) -> Any:
+    """sklearn tags of what TabNet takes: NaN, categorical and string columns; seeded (deterministic)."""
+    tags.input_tags.allow_nan = True
+    tags.input_tags.categorical = True
+    tags.input_tags.string = True
+    tags.non_deterministic = False
+    return tags
+
+
 class _TabNetBase(BaseEstimator):
     """Hyperparameters and machinery common to the three estimators (not used directly).
 
@@ -174,12 +183,7 @@ class _TabNetBase(BaseEstimator):
 
     # ---- sklearn tags ----------------------------------------------------------------------------
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.categorical = True
-        tags.input_tags.string = True
-        tags.non_deterministic = False
-        return tags
+        return tabnet_input_tags(super().__sklearn_tags__())
 
     # ---- helpers -------------------------------------------------------------------------------
     def _arch(self) -> dict:
