@@ -84,5 +84,8 @@ def test_regressor_and_bad_member_count():
     y = X[:, 0] + 0.1 * rng.normal(size=500)
     reg = TabNetEnsembleRegressor(TabNetRegressor(**FAST), n_members=2).fit(X, y)
     assert np.allclose(reg.predict(X), np.mean([m.predict(X) for m in reg.members_], axis=0))
+    assert reg.__sklearn_tags__().target_tags.multi_output and reg.__sklearn_tags__().input_tags.allow_nan
+    two = TabNetEnsembleRegressor(TabNetRegressor(**FAST), n_members=2).fit(X, np.c_[y, -y])
+    assert two.predict(X).shape == (500, 2) and two.n_outputs_ == 2
     with pytest.raises(ValidationError, match="n_members must be >= 1"):
         TabNetEnsembleRegressor(n_members=0).fit(X, y)
