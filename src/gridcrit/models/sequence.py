@@ -271,7 +271,9 @@ class SequenceForecaster(BaseEstimator):
 
 def season_length(periods: np.ndarray) -> int:
     """Periods in a year: 4 for quarter labels (``2023-Q1``), else 12 (months)."""
-    return 4 if len(periods) and "Q" in str(periods[0]).upper() else 12
+    from gridcrit.models.compare import is_quarterly
+
+    return 4 if is_quarterly(periods) else 12
 
 
 def check_sequence_params(name: str, params: dict[str, Any] | None, lang: str = "en") -> None:
