@@ -110,9 +110,13 @@ def tabnet_integrated_gradients(est: Any, X: Any, *, steps: int = 32, batch_rows
                                 target: np.ndarray | None = None) -> np.ndarray:
     """IG attributions ``[n, f]`` of a fitted ``TabNetRegressor``/``TabNetClassifier`` (features in
     the estimator's order). ``F``: the head's output (log rate for the Poisson objective, the target
-    class's logit for classifiers; default the predicted class)."""
+    class's logit for classifiers; default the predicted class); for a seed ensemble, the mean of its
+    members' ``F`` (each member integrated from its own baseline)."""
     from gridcrit.models.tabnet.training import torch_threads
 
+    if hasattr(est, "members_"):  # a seed ensemble: IG is linear in F, so the members' mean is the mean F's
+        return np.mean([tabnet_integrated_gradients(m, X, steps=steps, batch_rows=batch_rows, target=target)
+                        for m in est.members_], axis=0)
     net = est.network_
     n = len(X)
     out_att = np.zeros((n, est.preprocessor_.n_features), dtype=np.float64)

@@ -174,26 +174,29 @@ def _continue_zoo_tabnet(model: Any, X: pd.DataFrame, y: Any, epochs: int | None
     def shape(v: np.ndarray) -> np.ndarray:
         return v.reshape(-1, 1) if wants_2d else v
 
-    old_epochs = net.max_epochs
+    # a seed ensemble continues every member the same way (each on the same rows, its own weights)
+    nets = list(getattr(net, "members_", [net]))
+    first = nets[0]
+    old_epochs = first.max_epochs
     n_epochs = epochs or max(5, int(old_epochs) // 4)
-    net.set_params(max_epochs=n_epochs)
     kw: dict[str, Any] = {"eval_set": [(rows(va), shape(y_arr[va]))]}
-    how = f"warm-started the champion's TabNet weights for up to {n_epochs} epochs"
+    what = "TabNet weights" if len(nets) == 1 else f"{len(nets)} TabNet members' weights"
+    how = f"warm-started the champion's {what} for up to {n_epochs} epochs"
     if unlabelled is not None and len(unlabelled):
         from gridcrit.models.tabnet import TabNetPretrainer
 
-        arch = {k: v for k, v in net.get_params().items() if k in TabNetPretrainer()._get_param_names()
+        arch = {k: v for k, v in first.get_params().items() if k in TabNetPretrainer()._get_param_names()
                 and k != "warm_start"}
         pre = TabNetPretrainer(**arch).fit(encode(model._prepare(unlabelled)))
         kw["from_pretrained"] = pre
         how = (f"self-supervised pretraining on {len(unlabelled)} unlabelled new rows, then "
-               f"fine-tuned for up to {n_epochs} epochs")
-    else:
-        net.set_params(warm_start=True)
-    try:
-        net.fit(rows(tr), shape(y_arr[tr]), **kw)
-    finally:
-        net.set_params(warm_start=False, max_epochs=old_epochs)
+               f"fine-tuned {'' if len(nets) == 1 else f'{len(nets)} members '}for up to {n_epochs} epochs")
+    for m in nets:
+        m.set_params(max_epochs=n_epochs, warm_start="from_pretrained" not in kw)
+        try:
+            m.fit(rows(tr), shape(y_arr[tr]), **kw)
+        finally:
+            m.set_params(warm_start=False, max_epochs=old_epochs)
     return model, how
 
 

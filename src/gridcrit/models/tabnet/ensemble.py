@@ -95,6 +95,13 @@ class _TabNetEnsemble(BaseEstimator):
             if hasattr(first, a):
                 setattr(self, a, getattr(first, a))
 
+    @property
+    def preprocessor_(self) -> Any:
+        """The members' input encoder (fitted on the same rows, so the same for every member): the
+        feature order that ``explain`` answers in."""
+        self._check_fitted()
+        return self.members_[0].preprocessor_
+
     def _check_fitted(self) -> None:
         if not getattr(self, "members_", None):
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit first.")
