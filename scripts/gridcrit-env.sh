@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up (once) and uses the project's virtual environment, then runs one job:
 #   bash scripts/gridcrit-env.sh demo   -> synthetic twin demo (gridcrit demo)
-#   bash scripts/gridcrit-env.sh test   -> the test suite (fast tests; add -m slow for the slow ones)
+#   bash scripts/gridcrit-env.sh test   -> the test suite, 2 processes (fast tests; add -m slow for the slow ones)
 #   bash scripts/gridcrit-env.sh CMD... -> any command inside the environment
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +27,9 @@ job="${1:-demo}"
 shift || true
 case "$job" in
   demo) exec .venv/bin/gridcrit demo "$@" ;;
-  test) exec .venv/bin/python -m pytest "$@" ;;
+  # two test processes (pytest-xdist, idle one takes queued tests from the other), one thread each:
+  # the 2 cores busy without oversubscription;
+  # GRIDCRIT_TEST_WORKERS=0 (or -n 0 after the command) runs them in this process, one at a time
+  test) exec .venv/bin/python -m pytest -n "${GRIDCRIT_TEST_WORKERS:-2}" --dist worksteal "$@" ;;
   *) exec "$job" "$@" ;;
 esac

@@ -15,6 +15,12 @@ import pytest
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``long`` first: with two test processes (pytest-xdist hands tests out in collection
+    order) a minutes-long test started last would leave the other process idle while it runs."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable: order kept otherwise
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` (read in place, never copied). Skips if this checkout has no shared/."""

@@ -213,7 +213,8 @@ def test_eval_cli_with_out_prints_the_summary(sample_store, tmp_path, capsys):
     f = tmp_path / "set.jsonl"
     f.write_text(json.dumps({"question": "¿a qué distancia deben estar las ramas de los árboles de la red?",
                              "gold": [{"doc": "PRUEBA-2020", "anchor": "Art. 1.2"}]}) + "\n", encoding="utf-8")
-    out = tmp_path / "rep.json"
+    # a path longer than the 80 columns of captured output: printed whole, not broken across lines
+    out = tmp_path / ("informes_de_evaluacion_del_asistente_" * 2) / "rep.json"
     assert run(["assistant", "eval", str(f), "--store", str(sample_store), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "hit@1: 1.0" in printed and "citation_validity: 1.0" in printed and str(out) in printed

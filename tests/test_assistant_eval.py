@@ -124,15 +124,16 @@ def test_recommendations_cite_or_say_insufficient(store):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_full_corpus_devset(shared_data, tmp_path, monkeypatch):
     """Index both RETIE PDFs (minutes) and check the Must-show retrieval figures."""
     from threadpoolctl import threadpool_limits
 
     from gridcrit.assistant import embed
 
-    # the embedding of ~2,000 passages is most of this test: both cores (the suite runs one test at a
-    # time, so nothing competes; 2 threads take ~0.55 of 1 thread's time), a fresh embedder (monkeypatch puts
-    # the process-wide 1-thread one back afterwards)
+    # the embedding of ~2,000 passages is most of this test: both cores (2 threads take ~0.55 of 1 thread's
+    # time; beside the other test process's one thread it is still the faster choice), a fresh embedder
+    # (monkeypatch puts the process-wide 1-thread one back afterwards)
     monkeypatch.setenv("GRIDCRIT_THREADS", "2")
     monkeypatch.setattr(embed, "_MODEL", None)
     s = tmp_path / "corpus.duckdb"

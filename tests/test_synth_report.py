@@ -89,6 +89,7 @@ def test_all_hazards_off_leaves_only_planned_and_substation(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_chec_scale_calibration_passes(tmp_path):
     """At CHEC scale every published p25/p50/p75 (and the shares) is matched within a factor 1.5."""
     from gridcrit.data.synth import synthesize

@@ -202,7 +202,7 @@ def ask_command(
         if fb:
             console.print(f"[green]feedback guardado[/]: {fb['doc']} {fb['anchor']} ({fb['feedback_pairs']} pares)")
         if out:
-            console.print(f"traza: {out}")
+            console.print(f"traza: {out}", soft_wrap=True, markup=False)
 
     emit(result, as_json, human)
 
@@ -223,13 +223,14 @@ def assistant_eval(
     items = load_jsonl(file)
     rep = evaluate(items, Assistant(store, backend=backend), lang=lang)
     if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(to_json(rep), encoding="utf-8")
 
     def human(r):
         for key, v in r.get("summary", r).items():  # the summary alone when the full report went to --out
             console.print(f"{key}: {v}")
         if out:
-            console.print(f"informe: {out}" if lang == "es" else f"report: {out}")
+            console.print(f"informe: {out}" if lang == "es" else f"report: {out}", soft_wrap=True, markup=False)
 
     emit(rep if out is None else rep["summary"], as_json, human)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from gridcrit.cli.common import (
     JsonOpt,
@@ -150,7 +151,9 @@ def register(app: typer.Typer) -> None:
         }
 
         def human(r: dict) -> None:
-            console.print(f"[bold]{t['built']}[/bold]: {r['path']} (+ {t['card']} {r['card']})")
+            # paths unwrapped and unescaped: a long one stays copyable, "[...]" in it is not markup
+            console.print(f"[bold]{t['built']}[/bold]: {escape(str(r['path']))} (+ {t['card']} "
+                          f"{escape(str(r['card']))})", soft_wrap=True)
             groups = ", ".join(f"{t.get(g, g)} {fmt_count(n)}" for g, n in r["groups"].items())
             console.print(f"{fmt_count(r['rows'])} {t['rows']}, {fmt_count(r['assets'])} {t['assets']}, "
                           f"{t['periods']} {_span(r['periods'])}, {fmt_count(r['features'])} {t['features']} "

@@ -204,7 +204,7 @@ def _human(res: dict[str, Any], lang: str = "es") -> None:
         console.print(t("truth", k=tk["k"], h=tk["topk_hit_rate"], n=tk["n_asset_periods"],
                         g=tk["global_ranking_hit_rate"]))
     if "report" in res:
-        console.print(t("report", p=res["report"]))
+        console.print(t("report", p=res["report"]), soft_wrap=True, markup=False)
 
 
 def register(app: typer.Typer) -> None:

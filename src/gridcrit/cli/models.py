@@ -207,7 +207,7 @@ def register(app: typer.Typer) -> None:
             if r["version"]:
                 console.print(_t("registered", lang, v=r["version"], slot=r["slot"]))
             if r["out"]:
-                console.print(_t("saved", lang, p=r["out"]))
+                console.print(_t("saved", lang, p=r["out"]), soft_wrap=True, markup=False)
 
         emit(result, as_json, human)
 
@@ -270,7 +270,7 @@ def register(app: typer.Typer) -> None:
                 t.add_row(*row)
             console.print(t)
             console.print(f"[bold]{r['verdict']}[/bold]")
-            console.print(_t("report", lang, p=r["files"]["html"]))
+            console.print(_t("report", lang, p=r["files"]["html"]), soft_wrap=True, markup=False)
 
         emit(result, as_json, human)
         if partial and partial["interrupted"]:  # exit as an interrupted command does, after keeping the work

@@ -288,7 +288,7 @@ def register(app: typer.Typer) -> None:
 
             console.print(Markdown(summary_text(res, lang)))
             if out is not None:
-                console.print(_t("report_out", lang, d=out))
+                console.print(_t("report_out", lang, d=out), soft_wrap=True, markup=False)
 
         emit(r.to_dict() if as_json else r, as_json, human)
 
@@ -336,7 +336,7 @@ def register(app: typer.Typer) -> None:
                 for rank, asset, d in zip(df["rank"], df["asset_id"], drivers, strict=True):
                     console.print(f"  {rank}. {asset}: {d or '-'}", highlight=False)
             if out is not None:
-                console.print(_t("wrote", lang, f=out, n=len(r.frame)))
+                console.print(_t("wrote", lang, f=out, n=len(r.frame)), soft_wrap=True, markup=False)
 
         # --top applies to the table and the JSON alike ("rows" keeps the total; --out gets every row)
         emit(res.to_dict(limit=top or None) if as_json else res, as_json, human)

@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
         if host not in LOOPBACK:
             # the API has no authentication: say so loudly when it listens beyond this machine
             console.print(f"[yellow]warning: listening on {host} — the API has no authentication[/yellow]")
-        console.print(f"gridcrit dashboard: http://{'[' + host + ']' if ':' in host else host}:{port}/  (store {path})")
+        console.print(f"gridcrit dashboard: http://{'[' + host + ']' if ':' in host else host}:{port}/  (store {path})", soft_wrap=True, markup=False)
         if warm:  # requests that need the same build wait for it instead of starting a second one
             import threading
 
