@@ -90,8 +90,8 @@ def test_compare_regression_report(panel, tmp_path):
 def test_compare_classification(panel):
     frame, feats = panel
     res = compare_models(frame, feats, "risk", ["lightgbm"], n_folds=2, model_params=FAST, n_boot=100)
-    assert res.summary["primary"] == "macro_f1"
-    assert {"macro_f1", "balanced_accuracy", "auc"} <= set(res.folds.columns)
+    assert res.summary["primary"] == "rps" and res.summary["higher_is_better"] is False
+    assert {"rps", "macro_f1", "balanced_accuracy", "auc"} <= set(res.folds.columns)
 
 
 def test_compare_bad_input(panel):

@@ -29,6 +29,8 @@ SlotOpt = Annotated[str | None, typer.Option("--slot", help="level/period/target
 
 _T = {
     "models": {"es": "Modelos registrados", "en": "Registered models"},
+    "lower": {"es": "{m} (menor es mejor)", "en": "{m} (lower is better)"},
+    "higher": {"es": "{m} (mayor es mejor)", "en": "{m} (higher is better)"},
     "col_version": {"es": "versión", "en": "version"},
     "col_status": {"es": "estado", "en": "status"},
     "col_slot": {"es": "slot", "en": "slot"},
@@ -63,14 +65,15 @@ def _t(key: str, lang: str, **kw: Any) -> str:
 def _primary_parts(m: dict) -> tuple[str, float, str | None] | None:
     """(metric name, value, evaluation window) of the task's primary metric on the newest data the version
     was scored on: versions scored on different windows are not comparable, and the table must say so."""
-    from gridcrit.registry.evaluate import primary_metric
+    from gridcrit.registry.evaluate import recorded_primary
 
-    name, _ = primary_metric(m.get("task") or "regression")
     met = m.get("metrics") or {}
     windows = {"eval": met.get("eval_periods") or ((m.get("data_fingerprint") or {}).get("split") or {}).get(
         "test_periods"), "latest_period": met.get("latest_periods")}
     for k in ("eval", "latest_period"):
         d = met.get(k)
+        # a classifier registered before the RPS recorded macro-F1: shown by its own name, not as "-"
+        name, _ = recorded_primary(m.get("task") or "regression", d)
         if isinstance(d, dict) and d.get(name) is not None:
             w = windows[k]
             if isinstance(w, list) and w:
@@ -130,6 +133,7 @@ def register(app: typer.Typer) -> None:
             "--status", help="candidate | champion | retired")] = None, slot: SlotOpt = None,
             as_json: JsonOpt = False, lang: LangOpt = "es") -> None:
         """List model versions / lista las versiones."""
+        from gridcrit.registry.evaluate import higher_is_better
         from gridcrit.registry.registry import Registry
 
         reg = Registry(store)
@@ -148,11 +152,13 @@ def register(app: typer.Typer) -> None:
             # parent only when some version has one, the metric's evaluation window under its value
             parents = any(m["parent_version"] for m in rs)
             metrics = [_primary_parts(m) for m in rs]
-            names = {p[0] for p in metrics if p is not None}
-            one = names.pop() if len(names) == 1 else None
+            names = sorted({p[0] for p in metrics if p is not None})
+            one = names[0] if len(names) == 1 else None
             slots = {m["slot"] for m in rs}
             one_slot = next(iter(slots)) if len(slots) == 1 else None
-            t.title = " · ".join([t.title, *([one_slot] if one_slot else []), *([one] if one else [])])
+            # each metric's direction (rps, rmse, deviance: lower is better; macro_f1: higher)
+            ways = [_t("higher" if higher_is_better(n) else "lower", lang, m=n) for n in names]
+            t.title = " · ".join([t.title, *([one_slot] if one_slot else []), *ways])
             cols = ["version", "status", *([] if one_slot else ["slot"]), "name", *(["parent"] if parents else []),
                     "metric", "created"]
             for c in cols:

@@ -8,9 +8,10 @@ class) is scored on the same rows.
 
 Metrics per fold, and per test period for intervals: MAE, RMSE, R², Poisson deviance (counts);
 Spearman, recall of the true top-10 % assets, NDCG@100 (ranking of assets within each period);
-macro-F1, balanced accuracy, AUC (risk class). Intervals are percentile bootstraps over test periods
-(paired between models for differences), so "A beats B by x [lo, hi]" compares both on the same
-periods.
+risk class: the ranked probability score of the class probabilities on the classes' defined order
+(``rps``, the primary metric, lower is better), macro-F1, balanced accuracy, AUC. Intervals are
+percentile bootstraps over test periods (paired between models for differences), so "A beats B by x
+[lo, hi]" compares both on the same periods.
 
 Example::
 
@@ -305,12 +306,12 @@ def _check_frame(frame: pd.DataFrame, features: Sequence[str], target: str, peri
 
 
 def _period_metrics(task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, classes: list | None,
-                    periods: np.ndarray) -> pd.DataFrame:
+                    periods: np.ndarray, order: list | None = None) -> pd.DataFrame:
     rows = []
     for per in np.unique(periods):
         m = periods == per
         if task == "classification":
-            r = M.classification_metrics(y[m], pred[m], proba[m], classes)
+            r = M.classification_metrics(y[m], pred[m], proba[m], classes, order)
         else:
             yy, pp = y[m].astype(float), pred[m].astype(float)
             r = {"mae": M.mae(yy, pp), "rmse": M.rmse(yy, pp), "spearman": M.spearman(yy, pp),
@@ -331,7 +332,9 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
     """Rolling-origin temporal CV of zoo ``models`` (+ the historical-mean baseline) on ``target``.
 
     ``model_params`` maps a model name to constructor overrides. ``primary`` is the metric that names
-    the winner (default: ``top10_recall`` for regression/poisson, ``macro_f1`` for classification).
+    the winner (default: ``top10_recall`` for regression/poisson; for classification ``rps``, the ranked
+    probability score on the classes' defined order — :func:`gridcrit.models.metrics.class_order`,
+    recorded as ``class_order`` in the summary — or ``macro_f1`` for labels with no known order).
     Early stopping watches the last ``val_periods`` training periods (not refitted afterwards; default
     three months: 3 months or 1 quarter).
     ``n_jobs > 1`` runs (fold, model) fits in that many forked worker processes, each with
@@ -358,6 +361,8 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
         frame = frame[np.isfinite(pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float))]
     else:
         frame = frame[frame[target].notna()]
+        if _rebins_risk(frame, target, task):  # no SAIFI yet (class code -1): no class to learn or score
+            frame = frame[np.isfinite(pd.to_numeric(frame["y_saifi"], errors="coerce").to_numpy(dtype=float))]
     frame = frame.reset_index(drop=True)
     if val_periods is None:
         val_periods = default_val_periods(frame[period_col])
@@ -366,7 +371,9 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
     for name, params in (model_params or {}).items():
         if name in models:
             check_model_params(name, params)  # a wrong value type fails now, not after the first folds
-    primary = primary or ("macro_f1" if task == "classification" else "top10_recall")
+    rebin = _rebins_risk(frame, target, task)
+    order = _class_order(frame, target, task, rebin)
+    primary = primary or M.default_primary(task, order)
     splits = _splits(frame, n_folds, period_col, test_periods)
     for fold, (tr, te) in enumerate(splits):
         if len(tr) == 0 or len(te) == 0:
@@ -376,15 +383,14 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
                                      "no tiene filas; use menos pliegues o más periodos")
     names = [*models, BASELINE]
     # the risk classes' cut points are quantiles of positive SAIFI: refit them on each fold's
-    # training rows so no test-period value shapes the classes a model is scored on
-    rebin = _rebins_risk(frame, target, task)
+    # training rows so no test-period value shapes the classes a model is scored on (``rebin``)
     if task == "classification" and not rebin:  # the user's own labels: e.g. a class seen once is a typo
         check_target(frame[target], task)
     global _JOB
     _JOB = {"frame": frame, "X": model_frame(frame, features, categorical), "splits": splits, "target": target,
             "task": task, "params": model_params or {}, "asset_col": asset_col, "period_col": period_col,
             "val_periods": val_periods, "cap": max(1, keep_predictions // max(1, len(splits))), "seed": seed,
-            "offset": offset, "offset_smoothing": offset_smoothing,
+            "offset": offset, "offset_smoothing": offset_smoothing, "class_order": order,
             "fold_targets": _fold_risk_classes(frame, target, splits) if rebin else None}
     # the (cheap) baseline first in each fold, so an interrupted run has it for every fold it started
     jobs = [(fold, name) for fold in range(len(splits)) for name in [BASELINE, *models]]
@@ -464,6 +470,8 @@ def compare_models(frame: pd.DataFrame, features: Sequence[str], target: str, mo
                                              for m, e in failed.items()},
                                   "not_finished": unfinished}
     res.summary["risk_rebinned_per_fold"] = rebin
+    if task == "classification":  # the order the RPS cumulates over (None: labels with no known order)
+        res.summary["class_order"] = None if order is None else [str(c) for c in order]
     res.summary["offset"] = None if offset is None else {"kind": offset, "smoothing": offset_smoothing,
                                                          "applies_to": kept}
     return res
@@ -484,6 +492,20 @@ def _fold_risk_classes(frame: pd.DataFrame, target: str, splits: list) -> list[n
         codes = relabel_risk(frame, tr, "y_saifi")
         out.append(np.array([*RISK_LABELS, None], dtype=object)[codes] if labels else codes)  # -1 -> None
     return out
+
+
+def _class_order(frame: pd.DataFrame, target: str, task: str, rebin: bool) -> list | None:
+    """Every class of the target from lowest to highest, fixed for all folds and models so their RPS share
+    one scale: the four risk levels (names or codes 0-3) when the classes are refitted per fold, else
+    :func:`gridcrit.models.metrics.class_order` of the whole column (None for unordered labels)."""
+    if task != "classification":
+        return None
+    if rebin:
+        from gridcrit.features.targets import RISK_LABELS
+
+        numeric = pd.api.types.is_numeric_dtype(frame[target])
+        return list(range(len(RISK_LABELS))) if numeric else list(RISK_LABELS)
+    return M.class_order(frame[target].dropna())
 
 
 def _rebins_risk(frame: pd.DataFrame, target: str, task: str) -> bool:
@@ -561,14 +583,14 @@ def _run_one(fold: int, name: str) -> dict[str, Any]:
             raise
         raise ValidationError(f"fold {fold}, {err}") from e
     if task == "classification":
-        fm = M.classification_metrics(y_test, pred, proba, classes)
+        fm = M.classification_metrics(y_test, pred, proba, classes, J["class_order"])
     else:
         fm = M.regression_metrics(y_test.astype(float), np.asarray(pred, float), per, with_deviance=task == "poisson")
     row = {"model": name, "fold": fold, "train_rows": len(fit_idx), "valid_rows": len(val_idx),
            "test_rows": len(test), "train_periods": f"{train_periods[0]}..{train_periods[-1]}",
            "test_periods": f"{min(per)}..{max(per)}", "train_s": t_train, "predict_s": t_pred,
            "train_cpu_s": c_train, "predict_cpu_s": c_pred, "size_bytes": size, "threads": default_threads(), **fm, **extra}
-    pt = _period_metrics(task, y_test, np.asarray(pred), proba, classes, per)
+    pt = _period_metrics(task, y_test, np.asarray(pred), proba, classes, per, J["class_order"])
     pt.insert(0, "fold", fold)
     pt.insert(0, "model", name)
     keep = np.arange(len(test))
@@ -672,39 +694,50 @@ def summarize(res: CompareResult, primary: str, n_boot: int = 1000, seed: int = 
     return out
 
 
+def _num(v: float, sign: bool = False) -> str:
+    """Three decimals, or two significant digits below 0.01 (small RPS differences are not "+0.000")."""
+    s = "+" if sign else ""
+    if not math.isfinite(v) or v == 0 or abs(v) >= 0.01:
+        return f"{v:{s}.3f}"
+    return f"{v:{s}.{min(9, 1 - math.floor(math.log10(abs(v))))}f}"
+
+
 def verdict(summary: dict[str, Any], lang: str = "en") -> str:
-    """One sentence: who wins on the primary metric and by how much (with the interval)."""
+    """One sentence: who wins on the primary metric and by how much (with the interval). A metric where
+    lower is better (``rps``, errors, deviance) is named with that, so a negative difference reads right."""
     w, p, mg = summary["winner"], summary["primary"], summary.get("winner_margin")
     mean = summary["models"][w][p]
+    hib = summary.get("higher_is_better", True)
+    if not hib:
+        p = f"{p}, {'menor es mejor' if lang == 'es' else 'lower is better'}"
     if mg is None:
-        return f"{w}: {p} = {mean['mean']:.3f}"
+        return f"{w}: {p} = {_num(mean['mean'])}"
     losers = [m for m, ok in summary.get("beats_baseline", {}).items() if not ok]
     # the leader on the point estimate "wins" only when the paired interval excludes 0; with the same
     # value in every test period (e.g. every model predicting the majority class) it is a tie
     same = mg["diff"] == 0 and mg["lo"] == 0 and mg["hi"] == 0
-    sig = mg.get("significant", (mg["lo"] > 0) if summary.get("higher_is_better", True) else (mg["hi"] < 0))
+    sig = mg.get("significant", (mg["lo"] > 0) if hib else (mg["hi"] < 0))
+    m0, d, lo, hi = _num(mean["mean"]), _num(mg["diff"], True), _num(mg["lo"], True), _num(mg["hi"], True)
     if lang == "es":
         tail = (f" No superan a la línea base de media histórica: {', '.join(losers)}." if losers else
                 " Todos los modelos superan a la línea base de media histórica (estimación puntual).")
-        ci = f"IC95% {mean['lo']:.3f}–{mean['hi']:.3f}"
+        ci = f"IC95% {_num(mean['lo'])}–{_num(mean['hi'])}"
         if same:
-            return (f"{w} y {mg['vs']} empatan en {p} ({mean['mean']:.3f}, {ci}): el mismo valor en cada periodo "
+            return (f"{w} y {mg['vs']} empatan en {p} ({m0}, {ci}): el mismo valor en cada periodo "
                     f"de prueba.{tail}")
         head = f"Gana {w} en {p}" if sig else f"{w} encabeza en {p}"
         note = "" if sig else ": el intervalo incluye 0, la diferencia no es significativa"
-        return (f"{head} ({mean['mean']:.3f}, {ci}); {'supera' if sig else 'aventaja'} a {mg['vs']} por "
-                f"{mg['diff']:+.3f} (IC95% "
-                f"{mg['lo']:+.3f} a {mg['hi']:+.3f}, bootstrap pareado sobre periodos de prueba){note}.{tail}")
+        return (f"{head} ({m0}, {ci}); {'supera' if sig else 'aventaja'} a {mg['vs']} por {d} (IC95% "
+                f"{lo} a {hi}, bootstrap pareado sobre periodos de prueba){note}.{tail}")
     tail = (f" Not beating the historical-mean baseline: {', '.join(losers)}." if losers else
             " Every model beats the historical-mean baseline (point estimate).")
-    ci = f"95% CI {mean['lo']:.3f}–{mean['hi']:.3f}"
+    ci = f"95% CI {_num(mean['lo'])}–{_num(mean['hi'])}"
     if same:
-        return f"{w} and {mg['vs']} tie on {p} ({mean['mean']:.3f}, {ci}): the same value in every test period.{tail}"
+        return f"{w} and {mg['vs']} tie on {p} ({m0}, {ci}): the same value in every test period.{tail}"
     head = f"{w} wins on {p}" if sig else f"{w} leads on {p}"
     note = "" if sig else ": the interval includes 0, not a significant difference"
-    return (f"{head} ({mean['mean']:.3f}, {ci}); it {'beats' if sig else 'is ahead of'} {mg['vs']} by "
-            f"{mg['diff']:+.3f} (95% CI "
-            f"{mg['lo']:+.3f} to {mg['hi']:+.3f}, paired bootstrap over test periods){note}.{tail}")
+    return (f"{head} ({m0}, {ci}); it {'beats' if sig else 'is ahead of'} {mg['vs']} by {d} (95% CI "
+            f"{lo} to {hi}, paired bootstrap over test periods){note}.{tail}")
 
 
 # -- demo / test data ---------------------------------------------------------------------------

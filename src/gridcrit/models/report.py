@@ -86,7 +86,8 @@ def terminal_table(res: CompareResult, others: int = 3) -> tuple[list[str], list
 
 
 SHORT_NAMES = {"top10_recall": "top10%", "ndcg_at_100": "NDCG@100", "spearman": "Spearman",
-               "poisson_deviance": "Poisson dev", "balanced_accuracy": "bal. acc", "macro_f1": "macro F1"}
+               "poisson_deviance": "Poisson dev", "balanced_accuracy": "bal. acc", "macro_f1": "macro F1",
+               "rps": "RPS"}
 
 
 def _md_table(df: pd.DataFrame) -> str:

@@ -28,6 +28,7 @@ from gridcrit.errors import ValidationError
 from gridcrit.models import metrics as M  # noqa: N812
 from gridcrit.models.base import check_target
 from gridcrit.models.compare import (
+    _class_order,
     _fold_risk_classes,
     _rebins_risk,
     check_model_params,
@@ -84,7 +85,8 @@ def train_model(frame: pd.DataFrame, features: Sequence[str], target: str, model
     rebin = _rebins_risk(frame, col, task) and bool(is_test.any())
     if rebin:
         y = pd.Series(_fold_risk_classes(frame, col, [(np.flatnonzero(~is_test), None)])[0], index=frame.index)
-        keep = y.notna().to_numpy()  # rows without a SAIFI have no class
+        # rows without a SAIFI have no class (None, or the code -1 when the table carries codes)
+        keep = np.isfinite(pd.to_numeric(frame["y_saifi"], errors="coerce").to_numpy(dtype=float))
         if not keep.all():
             frame, X, y, per = frame[keep], X[keep], y[keep], per[keep]
             is_test, is_val, is_fit = is_test[keep], is_val[keep], is_fit[keep]
@@ -116,8 +118,10 @@ def train_model(frame: pd.DataFrame, features: Sequence[str], target: str, model
             # not in y_true"); the metrics handle it (zero_division), so keep the user's stderr clean
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                metrics["eval"] = M.classification_metrics(yt, pred, m.predict_proba(Xt), list(m.classes_))
-                metrics["baseline_historical_mean"] = M.classification_metrics(yt, base, bproba, bclasses)
+                # RPS on the classes' defined order (the four risk levels when refitted), one scale for both
+                order = _class_order(frame, col, task, rebin)
+                metrics["eval"] = M.classification_metrics(yt, pred, m.predict_proba(Xt), list(m.classes_), order)
+                metrics["baseline_historical_mean"] = M.classification_metrics(yt, base, bproba, bclasses, order)
         else:
             metrics["eval"] = M.regression_metrics(yt.astype(float), pred, per[is_test], with_deviance=task == "poisson")
             metrics["baseline_historical_mean"] = M.regression_metrics(yt.astype(float), base, per[is_test],

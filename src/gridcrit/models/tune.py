@@ -130,13 +130,23 @@ def tune(frame: pd.DataFrame, features: Sequence[str], target: str, model: str, 
     """
     import optuna
 
-    from gridcrit.models.compare import compare_models, default_task, target_column
+    from gridcrit.models.compare import (
+        _class_order,
+        _rebins_risk,
+        compare_models,
+        default_task,
+        target_column,
+    )
+    from gridcrit.models.metrics import default_primary
 
     target = target if target in frame.columns else target_column(target)
     task = task or default_task(target)
     frame, scored, held = _without_holdout(frame, target, holdout_periods, period_col)
     _check_folds(frame, target, n_folds, period_col, held)
-    primary = primary or ("macro_f1" if task == "classification" else "top10_recall")
+    if primary is None:  # as compare picks it: for ordered classes the RPS (minimised)
+        order = (_class_order(frame, target, task, _rebins_risk(frame, target, task))
+                 if task == "classification" and target in frame.columns else None)
+        primary = default_primary(task, order)
     direction = "maximize" if HIGHER_IS_BETTER.get(primary, True) else "minimize"
     space = _space(model)
     study_name = study_name or f"{model}-{target}-{task}"

@@ -42,7 +42,14 @@ import pandas as pd
 from gridcrit.data.store import files_dir
 from gridcrit.errors import GridcritError, NotFoundError, ValidationError
 from gridcrit.registry.drift import drift_report, same_season
-from gridcrit.registry.evaluate import evaluate, improvement, primary_metric
+from gridcrit.registry.evaluate import (
+    class_scale,
+    evaluate,
+    higher_is_better,
+    improvement,
+    primary_metric,
+    recorded_primary,
+)
 from gridcrit.registry.finetune import CannotFinetuneError, continue_training
 from gridcrit.registry.fingerprint import (
     TIME_COLUMN,
@@ -270,6 +277,16 @@ def register_trained(store: str | Path, out: dict[str, Any], level: str, period:
         feature_schema=schema, data_fingerprint=fp, promote=first)
 
 
+def labelled(frame: pd.DataFrame, ycol: str) -> np.ndarray:
+    """Rows of ``frame`` with a target: not NaN, and for the risk class not the code -1 the dataset gives
+    rows whose SAIFI is not known yet (a period without event data, e.g. an unfinished quarter)."""
+    y = frame[ycol]
+    ok = y.notna().to_numpy().copy()
+    if ycol == "y_risk" and pd.api.types.is_numeric_dtype(y):
+        ok &= (pd.to_numeric(y, errors="coerce") >= 0).to_numpy()
+    return ok
+
+
 def train_and_register(
     store: str | Path,
     model: Any,
@@ -297,7 +314,7 @@ def train_and_register(
     ycol = target_column(target)
     if ycol not in ds.frame.columns:
         raise ValidationError(f"target column {ycol} not in the dataset (have {', '.join(ds.target_columns)})")
-    frame = ds.frame[ds.frame[ycol].notna()]
+    frame = ds.frame[labelled(ds.frame, ycol)]
     per = period_labels(frame["period"])
     if until is not None:
         frame = frame[(per <= until).to_numpy()]
@@ -308,6 +325,8 @@ def train_and_register(
     if len(periods) <= val_periods:
         raise ValidationError(f"need more than {val_periods} period(s) to train, have {len(periods)}")
     feats = list(ds.feature_columns)
+    # classes: every fold and the latest period scored on one ordered scale (the RPS's K)
+    order = class_scale(frame[ycol]) if task == "classification" else None
     folds = []
     if n_folds:
         from sklearn.base import clone
@@ -319,11 +338,12 @@ def train_and_register(
             vam = per.isin(earlier[-1:]).to_numpy()
             m = _fit_fresh(clone(model), frame.loc[trm, feats], frame.loc[trm, ycol],
                            frame.loc[vam, feats], frame.loc[vam, ycol])
-            folds.append({"test_period": test_p, **evaluate(m, frame.loc[tem, feats], frame.loc[tem, ycol], task)})
+            folds.append({"test_period": test_p,
+                          **evaluate(m, frame.loc[tem, feats], frame.loc[tem, ycol], task, order)})
     val_mask = per.isin(periods[-val_periods:]).to_numpy()
     tr, va = frame[~val_mask], frame[val_mask]
     _fit_fresh(model, tr[feats], tr[ycol], va[feats], va[ycol])
-    metrics = {"latest_period": evaluate(model, va[feats], va[ycol], task),
+    metrics = {"latest_period": evaluate(model, va[feats], va[ycol], task, order),
                "latest_periods": periods[-val_periods:], "folds": folds}
     reg = Registry(store)
     return reg.register(model, name=name, task=task, target=target, level=level, period=period,
@@ -493,7 +513,7 @@ def retrain(
         missing = [c for c in [*feats, ycol] if c not in ds.frame.columns]
         if missing:
             raise ValidationError(f"the rebuilt dataset lacks columns {base_meta['version']} uses: {missing[:5]}")
-        frame = ds.frame[ds.frame[ycol].notna()].reset_index(drop=True)  # periods without events yet: no label
+        frame = ds.frame[labelled(ds.frame, ycol)].reset_index(drop=True)  # periods without events yet: no label
         per = period_labels(frame["period"])
         unseen = sorted(p for p in per.unique() if p > trained_until)
         if len(unseen) < 2:
@@ -557,10 +577,8 @@ def retrain(
         # 5. compare on the held-out new periods, against the model a promotion would replace: the
         # slot's serving champion (which is not the base when --base names another version)
         step("evaluating champion and challenger")
-        base_metrics = evaluate(champion_model, ev[feats], ev[ycol], task)
-        metrics = {"champion": base_metrics}
-        compared_with = base_meta["version"]
         serving = reg.champion(base_meta["slot"])
+        serving_model, sfeats = None, feats
         if serving is not None and serving["version"] != base_meta["version"]:
             sfeats = list((serving.get("feature_schema") or {}).get("columns") or [])
             if not sfeats or any(c not in frame.columns for c in sfeats):
@@ -572,13 +590,21 @@ def retrain(
                        f"variables no están en el conjunto), así que el retador de {base_meta['version']} no se "
                        f"puede comparar con él; reentrene desde el campeón o promueva {base_meta['version']} antes")
             serving_model = reg.load(serving["version"], fallback=False).model
-            metrics = {"champion": evaluate(serving_model, ev[sfeats], ev[ycol], task), "base": base_metrics}
+        # classes: every model scored on one ordered scale (the data's classes and the models', in their
+        # defined order: risk levels Bajo < ... < Muy Alto, codes by value), so their RPS share K
+        order = (class_scale(frame[ycol], champion_model, serving_model, *(m for m, _, _ in candidates.values()))
+                 if task == "classification" else None)
+        base_metrics = evaluate(champion_model, ev[feats], ev[ycol], task, order)
+        metrics = {"champion": base_metrics}
+        compared_with = base_meta["version"]
+        if serving_model is not None:
+            metrics = {"champion": evaluate(serving_model, ev[sfeats], ev[ycol], task, order), "base": base_metrics}
             compared_with = serving["version"]
-        cand_metrics = {k: evaluate(m, ev[feats], ev[ycol], task) for k, (m, _, _) in candidates.items()}
+        cand_metrics = {k: evaluate(m, ev[feats], ev[ycol], task, order) for k, (m, _, _) in candidates.items()}
         if mode == "auto" and "scratch" not in candidates and improvement(
                 metrics["champion"], cand_metrics["finetune"], task) < margin:
             do_scratch()
-            cand_metrics["scratch"] = evaluate(candidates["scratch"][0], ev[feats], ev[ycol], task)
+            cand_metrics["scratch"] = evaluate(candidates["scratch"][0], ev[feats], ev[ycol], task, order)
         chosen = max(cand_metrics, key=lambda k: improvement(metrics["champion"], cand_metrics[k], task))
         challenger, how, _ = candidates[chosen]
         metrics["challenger"] = cand_metrics[chosen]
@@ -639,7 +665,7 @@ def retrain(
             challenger, name=base_meta["name"], task=task, target=target, level=level, period=period,
             metrics={"eval": metrics["challenger"], "eval_periods": ev_p, "champion_on_eval": metrics["champion"],
                      "compared_with": compared_with, **({"base_on_eval": metrics["base"]} if "base" in metrics else {}),
-                     "candidates": cand_metrics, "improvement": gain},
+                     "candidates": cand_metrics, "improvement": gain, "primary_metric": pname},
             feature_schema=base_meta["feature_schema"], data_fingerprint=fp,
             parent=base_meta["version"] if chosen == "finetune" else None,
             notes=f"retrain ({how})", promote=promote,
@@ -709,7 +735,8 @@ def _nothing_new(prev: dict[str, Any], base_meta: dict[str, Any], margin: float,
     met = prev.get("metrics") or {}
     ev = (prev.get("events") or [{}])
     details = next((x["details"] for x in ev if x.get("action") == "retrain"), {})
-    pname, _ = primary_metric(prev.get("task") or "regression")
+    # the metric that earlier retrain compared on (recorded since the RPS; before, read from its metrics)
+    pname = met.get("primary_metric") or recorded_primary(prev.get("task") or "regression", met.get("eval"))[0]
     return RetrainResult(
         base=base_meta["version"], challenger=prev["version"], mode=details.get("mode", ""),
         how=(prev.get("notes") or "").removeprefix("retrain (").removesuffix(")"),
@@ -797,14 +824,12 @@ _TEXT = {
 def _change(r: RetrainResult, T: dict[str, str]) -> str:
     """The primary metric's change worded by direction: improved / worsened, with both values and
     whether lower or higher is better (``improvement`` > 0 always means the challenger is better)."""
-    from gridcrit.registry.evaluate import primary_metric
-
     g, m = r.improvement, r.primary_metric
     # two decimals below 0.1 %, so a tiny change is not printed as "worsened by 0.0%"
     shown = f"{abs(g):.1%}" if not np.isfinite(g) or abs(g) >= 0.001 else f"{abs(g):.2%}"
     text = T["same"].format(m=m) if g == 0 else T["better" if g > 0 else "worse"].format(m=m, g=shown)
     a, b = (r.metrics.get("champion") or {}).get(m), (r.metrics.get("challenger") or {}).get(m)
-    higher = primary_metric("classification")[0] == m
+    higher = higher_is_better(m)
     if a is not None and b is not None:
         text += T["values"].format(a=a, b=b, d=T["higher" if higher else "lower"])
     return text
@@ -861,7 +886,8 @@ def summary_text(r: RetrainResult, lang: str = "es") -> str:
         lines.append(f"- {T['drivers']}: " + ", ".join(
             f"{x['feature']} ({x['delta']:+.3g})" for x in r.drift["driver_shift"][:3]))
     lines += ["", f"## {T['compare']} ({', '.join(r.eval_periods)})", ""]
-    keys = [k for k in ("rmse", "mae", "poisson_deviance", "spearman", "top10_recall", "macro_f1", "balanced_accuracy")
+    keys = [k for k in ("rmse", "mae", "poisson_deviance", "spearman", "top10_recall", "rps", "macro_f1",
+                        "balanced_accuracy")
             if k in r.metrics["champion"]]
     lines.append(f"| {T['model']} | " + " | ".join(keys) + " |")
     lines.append("|---|" + "---:|" * len(keys))
