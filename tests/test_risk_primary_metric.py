@@ -219,8 +219,8 @@ def test_rows_without_a_saifi_are_not_a_risk_class_when_registering(tiny_store, 
     import shutil
 
     from gridcrit.features.dataset import build_dataset
-    from gridcrit.registry.registry import Registry
     from gridcrit.registry.native import NativeGBDT
+    from gridcrit.registry.registry import Registry
     from gridcrit.registry.retrain import train_and_register
 
     store = tmp_path / "s.duckdb"
