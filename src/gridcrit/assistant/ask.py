@@ -86,10 +86,15 @@ _REFUSE = {
 
 
 def _as_asked(question: str, folded: list[str]) -> list[str]:
-    """The question's own spelling of folded words ("futbol" → "fútbol")."""
-    from gridcrit.assistant.retrieval import fold
+    """The question's own spelling of folded words ("futbol" → "fútbol", "2p3m" → "2,3 m")."""
+    from gridcrit.assistant.retrieval import UNITS, fold, quantity_tokens
 
     spelled = {fold(w): w for w in re.findall(r"\w+", question)}
+    folded_q = fold(question)
+    same = len(folded_q) == len(question)  # folding kept every character where it was: spans carry over
+    for m in re.finditer(r"\d+(?:[.,]\d+)?(?:\s*" + UNITS + r"(?![a-z0-9ñ]))?", folded_q):
+        for tok in quantity_tokens(m.group(0)).split()[:1]:  # "2p3m", "13p2kv", "2p5"
+            spelled.setdefault(tok, question[m.start():m.end()] if same else m.group(0))
     return [spelled.get(w, w) for w in folded]
 
 

@@ -167,6 +167,10 @@ _T = {
         "none": "No encontré pasajes pertinentes en el corpus para responder con evidencia.",
         "table": "Valores de las tablas citadas para {kv} kV:",
         "column": "columna",
+        "matrix": "Valores de las tablas citadas para {a} con {b}:",
+        "cell": "{ra} {r}, {ca} {c}",
+        "comms": "líneas de comunicaciones",
+        "untitled": "Tabla sin título",
     },
     "en": {
         "intro": "According to the retrieved passages:",
@@ -177,6 +181,10 @@ _T = {
         "none": "I found no relevant passages in the corpus to answer with evidence.",
         "table": "Values of the cited tables for {kv} kV:",
         "column": "column",
+        "matrix": "Values of the cited tables for {a} with {b}:",
+        "cell": "row “{ra}” {r}, column “{ca}” {c}",
+        "comms": "communication lines",
+        "untitled": "Untitled table",
     },
 }
 
@@ -229,13 +237,44 @@ class ExtractiveBackend:
     @staticmethod
     def _table_lines(question: str, passages: list[Passage], cites: list[Citation],
                      t: dict[str, str], per_voltage: int = 3) -> list[str]:
-        """Labelled table rows for the voltages the question names: RETIE's distance tables come out of
-        the PDF as bare "13,8/13,2/11,4/7,6 2,3" runs, which a quote alone leaves unreadable."""
-        from gridcrit.assistant.tables import question_voltages, rows_for_question, voltage_rows
+        """Labelled table values for the voltages the question names: RETIE's distance tables come out of
+        the PDF as bare "13,8/13,2/11,4/7,6 2,3" runs, which a quote alone leaves unreadable. A question
+        naming two voltages (or a voltage and communication lines) gets instead the cell of a voltage ×
+        voltage table that crosses them (Tabla 3.10.3.a), unless its words fit a row of one voltage
+        better. Each value's passage is cited with a quote that holds the value, so the citation names
+        the page the value is printed on."""
+        from gridcrit.assistant.tables import (
+            matrix_names,
+            matrix_tables,
+            question_voltages,
+            relevance,
+            rows_for_question,
+            voltage_rows,
+        )
 
         out: list[str] = []
-        cited = {c.n for c in cites}
-        rows = [(p, r) for p in passages for r in voltage_rows(p.text)]
+        names = matrix_names(question)
+        cells = []
+        if len(names) >= 2:
+            for p in passages:
+                for mt in matrix_tables(p.text):
+                    cells += [(p, mt, cell) for cell in mt.cells_for(names[0], names[1])]
+        rows = [(p, r) for p in passages for r in voltage_rows(p.text, p.lead or "")]
+        if cells:
+            # a question about two lines together gets the table of two lines, not one voltage's rows
+            # (distances to roofs, roads) — unless its words pick such a row rather than that table
+            descs = [r.description for _, r in rows] + [mt.description for _, mt, _ in cells]
+            score = relevance(expand_synonyms(question), descs, tokenize)
+            if max(score[:len(rows)], default=0.0) <= max(score[len(rows):]):
+                out += ["", t["matrix"].format(a=_name(names[0], t), b=_name(names[1], t))]
+                for p, mt, (row, col, value) in cells[:per_voltage]:
+                    title = re.sub(r"\s+", " ", mt.title).rstrip(" .") or t["untitled"]
+                    unit = f" {mt.unit}" if mt.unit else ""
+                    where = t["cell"].format(ra=mt.row_axis, r=_kv(row), ca=mt.col_axis, c=_kv(col))
+                    out.append(f"- {title}: {value}{unit} ({where}) [{p.n}]")
+                    at, end = mt.row_spans[row]
+                    _cite_spans(p, [x for x in (mt.title, p.text[at:end]) if x], cites)
+                return out
         for kv in question_voltages(question)[:2]:
             found = []
             for order, p in enumerate(passages):
@@ -255,10 +294,129 @@ class ExtractiveBackend:
                 desc = re.sub(r"\s*\(Figuras?\s[^)]*\)", "", row.description).rstrip(" .:")
                 desc = desc if len(desc) <= 160 else desc[:159].rsplit(" ", 1)[0] + "…"
                 out.append(f"- {desc}: {row.value_for(kv)}{unit} ({t['column']} {label} kV) [{p.n}]")
-                if p.n not in cited and pair:
-                    cites.append(Citation.of(p, f"{row.description} … {pair}"))
-                    cited.add(p.n)
+                if pair:
+                    # the description as far as this passage prints it (the rest is in the part before)
+                    _cite_spans(p, [x for x in (row.quote_desc, pair) if x], cites)
         return out
+
+
+def _kv(label: str) -> str:
+    return f"{label} kV" if label[:1].isdigit() or label.startswith("<") else label
+
+
+def _name(name: str, t: dict[str, str]) -> str:
+    return t["comms"] if not (name[:1].isdigit() or name.startswith("<")) else f"{name} kV"
+
+
+def _cite_spans(p: Passage, spans: list[str], cites: list[Citation]) -> None:
+    """Cite ``spans`` (verbatim pieces of ``p.text``) for passage ``p``: a new citation, or the passage's
+    citation with the spans its quote lacks added in text order (its pages then cover them too)."""
+    at = next((i for i, c in enumerate(cites) if c.n == p.n), None)
+    parts = [x for x in cites[at].quote.split(" … ") if x.strip()] if at is not None else []
+    have = [x.strip().rstrip("…").strip() for x in parts]
+    for sp in spans:
+        if sp.strip() and not any(sp.strip() in h for h in have):
+            parts.append(sp.strip())
+            have.append(sp.strip())
+    pos = {x: p.text.find(x.strip().rstrip("…").strip()) for x in parts}
+    parts.sort(key=lambda x: (pos[x] < 0, pos[x]))
+    c = Citation.of(p, " … ".join(parts))
+    if at is None:
+        cites.append(c)
+    else:
+        cites[at] = c
+
+
+# ---------------------------------------------------------------- numbers of an answer vs its passages
+# A sentence giving a quantity ("2,3 m", "13.2 kV", "1.000 V") must find that number in a passage it cites
+# (or in the question): "2,3" and "2.3" are one number, "1.000" also reads 1000; a unit printed beside the
+# number in the passage must be the answer's unit (table cells are printed without one: "… 7,6 2,3").
+_UNIT_WORDS = {"metro": "m", "metros": "m", "centimetro": "cm", "centimetros": "cm", "milimetro": "mm",
+               "milimetros": "mm", "kilometro": "km", "kilometros": "km", "voltio": "v", "voltios": "v",
+               "kilovoltio": "kv", "kilovoltios": "kv", "amperio": "a", "amperios": "a", "ω": "ohm",
+               "ohmio": "ohm", "ohmios": "ohm", "ohms": "ohm", "segundo": "s", "segundos": "s",
+               "minuto": "min", "minutos": "min", "hora": "h", "horas": "h", "meters": "m", "metres": "m"}
+_NUMBER = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)*)(?:\s*([a-zA-Zµ°%ωΩ]\w*|%|°c))?")
+_UNITS_OK = re.compile(r"(?:kv|v|kva|mva|va|kw|mw|w|km|m|cm|mm|a|ka|ma|h|min|s|hz|ohm|%|°c|m2|mm2|kcmil|awg)")
+
+
+def _values(number: str) -> set:
+    """The values a printed number may mean: "2,3"/"2.3" → {2.3}; "1.000" → {1, 1000}; "3.10.1" → {}."""
+    from decimal import Decimal
+
+    groups = re.split(r"[.,]", number)
+    if len(groups) == 1:
+        return {Decimal(number)}
+    out = set()
+    if all(len(g) == 3 for g in groups[1:]):
+        out.add(Decimal("".join(groups)))
+    if len(groups) == 2:
+        out.add(Decimal(f"{groups[0]}.{groups[1]}"))
+    return out
+
+
+def _unit(word: str | None) -> str | None:
+    if not word:
+        return None
+    from gridcrit.assistant.retrieval import fold
+
+    u = fold(word)
+    u = _UNIT_WORDS.get(u, "ohm" if u.startswith("ohm") else u)
+    return u if _UNITS_OK.fullmatch(u) else None
+
+
+def quantities(text: str) -> list[tuple[str, set, str | None]]:
+    """(as printed, possible values, unit or None) of each number in ``text`` (citation marks excluded)."""
+    out = []
+    for m in _NUMBER.finditer(_CITE.sub(" ", text)):
+        vals = _values(m.group(1))
+        if vals:
+            out.append((m.group(0).strip(), vals, _unit(m.group(2))))
+    return out
+
+
+def unsupported_quantities(sentence: str, sources: list[str]) -> list[str]:
+    """Quantities (numbers with a unit) of ``sentence`` that no text of ``sources`` prints: same value
+    (decimal comma or point) and, where the source prints a unit beside it, the same unit."""
+    printed = [(v, u) for src in sources for _, v, u in quantities(src)]
+    bad = []
+    for shown, vals, unit in quantities(sentence):
+        if unit is None:
+            continue  # a bare number: a list item, an article, a year
+        if not any(vals & v and (u is None or u == unit) for v, u in printed):
+            bad.append(shown)
+    return bad
+
+
+def check_numbers(text: str, passages: list[Passage], question: str = "") -> tuple[str, list[str]]:
+    """Drop the sentences of ``text`` whose quantities are not printed in a passage they cite (a sentence
+    without its own [n] counts the citations of its line; a line without any, all passages) or in the
+    question. Returns (text, dropped)."""
+    from gridcrit.assistant.tables import voltage_rows
+
+    by_n = {p.n: p for p in passages}
+
+    def source(n: int) -> str:
+        p = by_n.get(n)
+        if p is None:
+            return ""
+        # a row's description read from the part before is given to the model with the row (prompt rows)
+        return p.text + " " + " ".join(r.description for r in voltage_rows(p.text, p.lead or ""))
+
+    kept, dropped = [], []
+    for line in text.splitlines():
+        # a line without any [n] (a heading, a connective) may only repeat what one of the passages prints
+        line_cites = {int(x) for x in _CITE.findall(line)} or set(by_n)
+        out = []
+        for s in sentences(line) or ([line] if line.strip() else []):
+            own = {int(x) for x in _CITE.findall(s)} or line_cites
+            if unsupported_quantities(s, [question, *(source(n) for n in own)]):
+                dropped.append(s)
+            else:
+                out.append(s)
+        if out or not line.strip():
+            kept.append(" ".join(out))
+    return "\n".join(kept).strip(), dropped
 
 
 _SYSTEM = {
@@ -292,20 +450,31 @@ def build_messages(question: str, passages: list[Passage], lang: str) -> list[di
 
 def _table_rows_for_prompt(p: Passage) -> str:
     """The passage's RETIE table rows, one per line with their voltage columns named: a model reading the
-    flattened "44/34,5/33 2,3 13,8/13,2/11,4/7,6 2,3" run guesses which number belongs to what."""
-    from gridcrit.assistant.tables import voltage_rows
+    flattened "44/34,5/33 2,3 13,8/13,2/11,4/7,6 2,3" run guesses which number belongs to what. A voltage ×
+    voltage table gives one line per row, each cell with its column."""
+    from gridcrit.assistant.tables import matrix_tables, voltage_rows
 
-    rows = [r for r in voltage_rows(p.text) if r.description]
-    if not rows:
-        return ""
+    rows = [r for r in voltage_rows(p.text, p.lead or "") if r.description]
     lines = [f"- {' '.join(r.description.split())} → " + "; ".join(f"{lb} kV: {v}" for lb, v in r.values)
              for r in rows]
+    for mt in matrix_tables(p.text):
+        title = " ".join(mt.title.split()).rstrip(" .") or "Tabla"
+        unit = f" ({mt.unit})" if mt.unit else ""
+        for row, cells in mt.cells.items():
+            lines.append(f"- {title}{unit}, {mt.row_axis} {_kv(row)} → "
+                         + "; ".join(f"{mt.col_axis} {_kv(c)}: {v}" for c, v in cells))
+    if not lines:
+        return ""
     return "<filas_de_tabla>\n" + "\n".join(lines) + "\n</filas_de_tabla>\n"
 
 
 def _finalise_llm(name: str, text: str, question: str, passages: list[Passage], lang: str,
                   routed_all: bool, meta: dict) -> Draft:
     clean, dropped, used = check_citations(text, len(passages))
+    clean, wrong = check_numbers(clean, passages, question)
+    if wrong:  # a quantity its cited passages do not print: the sentence goes, like a wrong citation
+        dropped += wrong
+        used = {int(x) for x in _CITE.findall(clean)}
     if not used:
         d = ExtractiveBackend().answer(question, passages, lang, routed_all)
         d.fallback = f"{name}: answer had no valid citation"

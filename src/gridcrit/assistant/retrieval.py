@@ -207,6 +207,9 @@ class Passage:
     bm25_rank: int | None
     dense_rank: int | None
     breaks: list | None = None  # [[offset, page], ...] where a page starts in ``text``; None: unknown (old index)
+    # the end of the text printed just before this passage (the previous part of the same article): a table
+    # row cut by the segmenter has its description there (gridcrit.assistant.tables.voltage_rows)
+    lead: str | None = None
 
     def cite(self) -> str:
         pages = f"p. {self.page}" if self.page_end <= self.page else f"pp. {self.page}–{self.page_end}"
@@ -261,6 +264,7 @@ class Retriever:
         self._words: list[str] | None = None  # folded words of the corpus, for spelling (built when needed)
         self._spelled: dict[str, str] = {}
         self._doc_of = self.units["doc"].to_numpy()
+        self._matrix_units: list[int] | None = None  # units with a voltage × voltage table (built when needed)
         self._anchor_of = self.units["anchor"].to_numpy()
         self.adapter = None
         if use_adapter and self.vectors is not None:
@@ -363,10 +367,10 @@ class Retriever:
                 continue
             seen.add(w)
             alts = set(tokenize(self.correct(w)))
-            volt = re.fullmatch(r"(\d+(?:p\d+)?)kv", w)
-            if volt:  # "13,2 kV" is found as "13,2" in a table: one word, not two
-                alts.add(volt.group(1))
-                seen.add(volt.group(1))
+            qty = re.fullmatch(r"(\d+(?:p\d+)?)" + UNITS, w)
+            if qty:  # "13,2 kV", "2,3 m" are found as "13,2", "2,3" in a table: one word, not two
+                alts.add(qty.group(1))
+                seen.add(qty.group(1))
             extra = SYNONYMS.get(w) or ENGLISH.get(w)
             if extra:
                 alts |= set(tokenize(extra))
@@ -449,6 +453,7 @@ class Retriever:
                     if best is not None:
                         top = [*top[:-1], best]
             top = sorted(top, key=lambda i: (-fused[i], i))
+        top = self._with_matrix(question, top, ranked, mask, fused, k)
         bm_rank = {int(i): r + 1 for r, i in enumerate(bm_order)} if mode != "dense" else {}
         dn_rank = {int(i): r + 1 for r, i in enumerate(dn_order)}
         out = []
@@ -458,6 +463,50 @@ class Retriever:
             out.append(
                 Passage(j, u["doc"], u["anchor"], int(u["part"]), u["title"], int(u["page"]), int(u["page_end"]),
                         u["text"], round(float(fused[i]), 6), bm_rank.get(i), dn_rank.get(i),
-                        json.loads(br) if isinstance(br, str) else None)
+                        json.loads(br) if isinstance(br, str) else None, self.lead_of(i))
             )
         return out
+
+    def _with_matrix(self, question: str, top: list[int], ranked: list[int], mask: np.ndarray,
+                     fused: dict[int, float], k: int) -> list[int]:
+        """``top`` with a voltage × voltage table that crosses the two voltages the question names (or a
+        voltage and communication lines): its cells are bare numbers ("44/34,5/33 1,8 1,2 1,2 1,3") that
+        neither BM25 nor e5 can match to "13,2 kV y 33 kV". It takes the place of the last passage whose
+        document keeps another one in the top, and is cited last."""
+        from gridcrit.assistant.tables import matrix_names, matrix_tables
+
+        names = matrix_names(question)
+        if len(names) < 2 or k < 2:
+            return top
+        if self._matrix_units is None:
+            self._matrix_units = [i for i, x in enumerate(self.units["text"]) if matrix_tables(x)]
+        found = [i for i in self._matrix_units if mask[i] and any(
+            mt.cells_for(names[0], names[1]) for mt in matrix_tables(self.units["text"].iloc[i]))]
+        if not found or any(i in top for i in found):
+            return top
+        best = min(found, key=lambda i: ranked.index(i) if i in ranked else len(ranked) + i)
+        docs = [self._doc_of[i] for i in top]
+        out = list(top)
+        if len(out) >= k:
+            out.pop(next((j for j in range(len(out) - 1, -1, -1) if docs.count(docs[j]) > 1), len(out) - 1))
+        fused.setdefault(best, 0.0)
+        return [*out, best]
+
+    LEAD_CHARS = 1000
+
+    def lead_of(self, i: int) -> str | None:
+        """The last ~1,000 characters of the unit printed just before unit ``i``: the previous part of the
+        same article (or the previous page of a document without headings), else None."""
+        if i <= 0:
+            return None
+        u, prev = self.units.iloc[i], self.units.iloc[i - 1]
+        if prev["doc"] != u["doc"] or int(prev["ordinal"]) != int(u["ordinal"]) - 1:
+            return None
+        same = prev["anchor"] == u["anchor"] or (re.match(r"p\. ?\d", prev["anchor"])
+                                                 and re.match(r"p\. ?\d", u["anchor"]))
+        if not same or int(prev["page_end"]) < int(u["page"]) - 1:
+            return None
+        text = str(prev["text"])
+        if len(text) > self.LEAD_CHARS:
+            text = text[-self.LEAD_CHARS:].split(" ", 1)[-1]
+        return text
