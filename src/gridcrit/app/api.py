@@ -3,8 +3,10 @@
 ``create_app(store)`` returns a FastAPI app; ``gridcrit serve`` runs it with uvicorn on 127.0.0.1.
 
 Routes (all GET unless said; JSON; errors are ``{"error": message, "type": class}`` with status 404 for
-:class:`~gridcrit.errors.NotFoundError`, 422 for other :class:`~gridcrit.errors.GridcritError`; the message
-in the language of ``?lang=`` or ``Accept-Language`` when es/en, else English):
+:class:`~gridcrit.errors.NotFoundError`, 422 for other :class:`~gridcrit.errors.GridcritError`, for
+FastAPI's own parameter checks (with their ``detail``) and for a query parameter the route does not take,
+503 while another process writes the store; the message in the language of ``?lang=`` (or the POST body's
+``lang``) or ``Accept-Language`` when es/en, else English):
 
 ====================================  ============================================================
 ``/api/health``                       status, version, store path and whether it exists
@@ -15,9 +17,11 @@ in the language of ``?lang=`` or ``Accept-Language`` when es/en, else English):
 ``/api/circuits``                     circuits of the latest snapshot
 ``/api/map/assets?circuit=&limit=``   coordinates of segments, transformers, switches, lightning,
                                       vegetation (capped per layer)
-``/api/models``                       registered model versions (empty when none)
+``/api/models``                       registered model versions (empty when none) and ``champions``:
+                                      one ranking per level/period, transformers first
 ``/api/predict?model=&period=&slot=&limit=``  ``registry.predict.predict`` ranked assets with drivers
-    (``period=next``: the forecast of the period after the data); ``/api/predict.csv``: all rows as CSV
+    (``period=next``: the forecast of the period after the data); ``/api/predict.csv``: all rows as CSV;
+    ``model=champion`` needs ``slot=`` when champions of several levels/periods exist
 ``/api/explain?model=&asset=&period=&slot=&lang=``  global importances (over all assets, of ``period``
                                       when given) + local drivers of one asset; ``period=next`` (or
                                       its label): the forecast period; ``champion`` = the model the
@@ -47,7 +51,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from fastapi import Body, FastAPI, Query, Request
+from fastapi import Body, Depends, FastAPI, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -57,6 +64,11 @@ from gridcrit.errors import GridcritError, NotFoundError, ValidationError
 STATIC = Path(str(files("gridcrit.app") / "static"))
 #: items of long lists (downstream segments ...) returned by /api/assets/{code}/trace
 TRACE_LIST_CAP = 500
+#: most rows /api/explain may attribute in one request (attributions cost per row; a CHEC-size dataset
+#: has millions of rows)
+EXPLAIN_MAX_ROWS = 20000
+#: order of the champions' levels in the dashboard (its default model: the first)
+LEVEL_ORDER = ("transformer", "switch", "segment", "circuit")
 
 
 def plotly_js_path() -> Path:
@@ -69,15 +81,23 @@ def plotly_js_path() -> Path:
     return p
 
 
+#: cache entries that are large and slow to build (a CHEC-size dataset: minutes, hundreds of MB)
+HEAVY_KEYS = ("dataset", "topology", "assistant")
+
+
 class _Cache:
     """A small LRU cache whose entries are dropped when the store file changes (mtime/size).
 
     One build per key at a time: a request that needs a value another request is already building
     waits for it instead of building it again (a CHEC-size dataset takes minutes; the Ranking, the
-    map's predicted colours and the Explanations tab all ask for the same one)."""
+    map's predicted colours and the Explanations tab all ask for the same one).
 
-    def __init__(self, store: Path, size: int = 16):
-        self.store, self.size = store, size
+    Heavy entries (:data:`HEAVY_KEYS`: datasets, the topology, the assistant; at most ``size``) and the
+    light ones (JSON answers, rankings, explanations; at most ``light``) are evicted separately: with one
+    LRU of 16, clicking through 16 assets' explanations evicted the dataset behind them all."""
+
+    def __init__(self, store: Path, size: int = 8, light: int = 64):
+        self.store, self.size, self.light = store, size, light
         self._d: OrderedDict[Any, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._stamp: tuple | None = None
@@ -89,6 +109,16 @@ class _Cache:
             return (st.st_mtime_ns, st.st_size)
         except OSError:
             return None
+
+    @staticmethod
+    def _heavy(key: Any) -> bool:
+        return isinstance(key, tuple) and bool(key) and key[0] in HEAVY_KEYS
+
+    def _evict(self, heavy: bool) -> None:
+        """Drop the least recently used entries of one kind (heavy / light) beyond its limit."""
+        keys = [k for k in self._d if self._heavy(k) == heavy]  # oldest first
+        for k in keys[: max(0, len(keys) - (self.size if heavy else self.light))]:
+            del self._d[k]
 
     def get(self, key: Any, make: Callable[[], Any]) -> Any:
         stamp = self._current()
@@ -115,8 +145,7 @@ class _Cache:
             with self._lock:  # stored before the key stops being "in progress": no window for a 2nd build
                 if stamp == self._stamp:
                     self._d[key] = value
-                    while len(self._d) > self.size:
-                        self._d.popitem(last=False)
+                    self._evict(self._heavy(key))
                 self._building.pop((stamp, key), None)
         return value
 
@@ -126,7 +155,9 @@ def _records(frame, limit: int | None = None) -> list[dict[str, Any]]:
     import json
 
     f = frame if limit is None else frame.head(limit)
-    return json.loads(f.to_json(orient="records", date_format="iso", default_handler=str))
+    # 15 decimals (pandas' default is 10: a transformer's SAIFI of 3.2e-8 came back as 0.0000000320,
+    # and per-asset values of a CHEC-size network are that small)
+    return json.loads(f.to_json(orient="records", date_format="iso", default_handler=str, double_precision=15))
 
 
 def _jsonable(obj: Any) -> Any:
@@ -139,9 +170,10 @@ def _jsonable(obj: Any) -> Any:
 
 
 def request_lang(request: Request) -> str:
-    """Language a request asks for: ``?lang=es|en``, else the first tag of ``Accept-Language`` when it is
-    es or en (the dashboard sends its ES/EN choice there), else English (API clients, scripts)."""
-    q = request.query_params.get("lang")
+    """Language a request asks for: ``?lang=es|en`` (or the ``lang`` of a POST body), else the first tag of
+    ``Accept-Language`` when it is es or en (the dashboard sends its ES/EN choice there), else English
+    (API clients, scripts)."""
+    q = request.query_params.get("lang") or getattr(request.state, "lang", None)
     if q in ("es", "en"):
         return q
     first = request.headers.get("accept-language", "").split(",")[0].split(";")[0].strip().lower()
@@ -157,6 +189,53 @@ def _check_period(period: str | None) -> None:
     if period is not None and not _PERIOD_RE.match(period):
         raise ValidationError(f"period {period!r} is not YYYY-MM (month), YYYY-Qn (quarter) or 'next'",
                               es=f"el periodo {period!r} no es AAAA-MM (mes), AAAA-Qn (trimestre) ni 'next'")
+
+
+_QUARTER_RE = re.compile(r"^(\d{4})-?Q([1-4])$")
+
+
+def _period_of_model(period: str | None, meta: dict[str, Any]) -> str | None:
+    """``period`` as the model's dataset labels it (``2024Q1`` → ``2024-Q1``); a quarter asked of a monthly
+    model, or a month of a quarterly one, is refused with the form to use (the registry compared the
+    labels as text and answered 'beyond the data')."""
+    if period is None or period == "next":
+        return period
+    q, kind, v = _QUARTER_RE.match(period), meta.get("period"), meta.get("version")
+    if kind == "month" and q:
+        raise ValidationError(f"model {v} ranks months: give the period as YYYY-MM (e.g. {q.group(1)}-"
+                              f"{3 * int(q.group(2)):02d}) or 'next'",
+                              es=f"el modelo {v} ordena meses: indique el periodo como AAAA-MM (p. ej. "
+                                 f"{q.group(1)}-{3 * int(q.group(2)):02d}) o 'next'")
+    if kind == "quarter" and not q:
+        y, m = period.split("-")
+        inq = f"{y}-Q{(int(m) - 1) // 3 + 1}"
+        raise ValidationError(f"model {v} ranks quarters: give the period as YYYY-Qn ({period} is in {inq}) or 'next'",
+                              es=f"el modelo {v} ordena trimestres: indique el periodo como AAAA-Qn ({period} está "
+                                 f"en {inq}) o 'next'")
+    return f"{q.group(1)}-Q{q.group(2)}" if q else period
+
+
+def champion_groups(store: Path) -> list[dict[str, Any]]:
+    """Champions grouped by (level, period), transformers first: each group is one ranking (its targets
+    side by side) led by ``slot`` (SAIFI, then SAIDI, count, risk), as ``registry.predict`` leads it."""
+    from gridcrit.registry.predict import TARGET_ORDER
+    from gridcrit.registry.registry import Registry
+
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for m in Registry(store).list(status="champion"):
+        groups.setdefault((m["level"], m["period"]), []).append(m)
+
+    def order(key: tuple[str, str]) -> tuple:
+        lv, pk = key
+        return (LEVEL_ORDER.index(lv) if lv in LEVEL_ORDER else len(LEVEL_ORDER), pk != "month", key)
+
+    out = []
+    for key in sorted(groups, key=order):
+        ms = groups[key]
+        lead = min(ms, key=lambda m: TARGET_ORDER.index(m["target"]) if m["target"] in TARGET_ORDER else 99)
+        out.append({"level": key[0], "period": key[1], "slot": lead["slot"], "version": lead["version"],
+                    "targets": {m["target"]: m["version"] for m in ms}})
+    return out
 
 
 def _lead_champion(store: Path, slot: str | None = None) -> str:
@@ -175,6 +254,33 @@ def _lead_champion(store: Path, slot: str | None = None) -> str:
     return meta["version"]
 
 
+def _known_params(request: Request) -> None:
+    """Refuse query parameters a route does not take (``?perido=2023-05`` silently gave the latest period),
+    naming the close match and the parameters it does take. ``lang`` is taken everywhere."""
+    import difflib
+
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None or not request.url.path.startswith("/api/"):
+        return  # the page itself: ?lang=, ?circuit=, ?q= are read by the dashboard
+    known = {p.alias for p in dependant.query_params} | {"lang"}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        close = {u: difflib.get_close_matches(u, sorted(known), n=1) for u in unknown}
+        hint = "; ".join(f"{u!r}" + (f" (did you mean {c[0]!r}?)" if c else "") for u, c in close.items())
+        hint_es = "; ".join(f"{u!r}" + (f" (¿quiso decir {c[0]!r}?)" if c else "") for u, c in close.items())
+        names = ", ".join(sorted(known))
+        raise ValidationError(f"unknown parameter {hint} for {request.url.path}; it takes: {names}",
+                              es=f"parámetro desconocido {hint_es} en {request.url.path}; admite: {names}")
+
+
+def _locked(exc: BaseException) -> bool:
+    """True when the store could not be opened because another process holds its write lock."""
+    import duckdb
+
+    cause = exc.__cause__
+    return isinstance(cause, duckdb.IOException) and "lock" in str(cause).lower()
+
+
 def create_app(store: str | Path, lang: str = "es") -> FastAPI:
     """The dashboard app over the store at ``store`` (opened read-only per request). ``lang``: default
     language of the dashboard and of explanation/assistant prose (es | en)."""
@@ -182,7 +288,10 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
         raise ValidationError(f"unknown language {lang!r}; use es or en")
     store = Path(store)
     cache = _Cache(store)
-    app = FastAPI(title="gridcrit", version=__version__, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app = FastAPI(title="gridcrit", version=__version__, docs_url="/api/docs", openapi_url="/api/openapi.json",
+                  dependencies=[Depends(_known_params)])
+    # plotly.js is 4.7 MB and the map layers, rankings and indices are JSON: ~5x smaller compressed
+    app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
     app.state.store = store
     app.state.lang = lang
     app.state.cache = cache
@@ -193,15 +302,51 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
         # the message in the language the request asks for (the dashboard sends its own); English else
         lg = request_lang(request)
         body: dict[str, Any] = {"error": exc.text(lg), "type": type(exc).__name__}
+        if _locked(exc):  # a writer (gridcrit ingest / train) holds the store: not the request's fault
+            pid = re.search(r"PID (\d+)", str(exc.__cause__))
+            who = f" (PID {pid.group(1)})" if pid else ""
+            body["error"] = (f"el almacén {store} está ocupado: otro proceso{who} lo está escribiendo (p. ej. "
+                             "'gridcrit ingest' o 'gridcrit train'); repita cuando termine" if lg == "es" else
+                             f"the store {store} is busy: another process{who} is writing it (e.g. 'gridcrit "
+                             "ingest' or 'gridcrit train'); retry when it finishes")
+            return JSONResponse(body, status_code=503, headers={"Retry-After": "30"})
         if isinstance(exc, ValidationError) and exc.problems:
             lines = exc.problem_lines(lg) if hasattr(exc, "problem_lines") else exc.problems
             body["problems"] = lines[:20]
         return JSONResponse(body, status_code=status)
 
+    @app.exception_handler(RequestValidationError)
+    async def _bad_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's own 422 (a limit of 0, a missing question ...) with the ``error`` line every other
+        error has (the dashboard shows ``error``; it showed 'Unprocessable Entity')."""
+        parts = []
+        for e in exc.errors():
+            loc = [str(x) for x in e.get("loc", ())]
+            where = ".".join(loc[1:]) if len(loc) > 1 else ".".join(loc) or "request"
+            got = e.get("input")
+            parts.append(f"{where}: {e.get('msg', 'invalid')}"
+                         + (f" (got {got!r})" if loc[:1] == ["query"] and isinstance(got, str) else ""))
+        msg = "; ".join(parts) or str(exc)
+        text = f"parámetro no válido: {msg}" if request_lang(request) == "es" else f"invalid parameter: {msg}"
+        return JSONResponse({"error": text, "type": "RequestValidationError",
+                             "detail": jsonable_encoder(exc.errors())}, status_code=422)
+
+    def _check_schema() -> bool:
+        from gridcrit.app.queries import missing_tables
+
+        missing = missing_tables(store)
+        if missing:
+            raise NotFoundError(f"{store} is not a gridcrit store (no {', '.join(missing)} table); create one with "
+                                "'gridcrit ingest' or 'gridcrit demo'",
+                                es=f"{store} no es un almacén de gridcrit (sin tabla {', '.join(missing)}); cree uno "
+                                   "con 'gridcrit ingest' o 'gridcrit demo'")
+        return True
+
     def need_store() -> Path:
         if not store.exists():
             raise NotFoundError(f"store {store} does not exist; create it with 'gridcrit ingest' or 'gridcrit demo'",
                                 es=f"el almacén {store} no existe; créelo con 'gridcrit ingest' o 'gridcrit demo'")
+        cache.get(("schema",), _check_schema)  # another DuckDB file answered 500s (no 'interrupciones')
         return store
 
     def dataset_fn(_store: Any, level: str, period: str, end: str | None = None) -> Any:
@@ -222,6 +367,30 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
         if not has_registry(need_store()):
             raise NotFoundError("no models registered in this store; train one with 'gridcrit train'",
                                 es="no hay modelos registrados en este almacén; entrene uno con 'gridcrit train'")
+
+    def champions() -> list[dict[str, Any]]:
+        return cache.get(("champions",), lambda: champion_groups(store))
+
+    def champion_slot(slot: str | None) -> str | None:
+        """For ``model=champion``: a clear 422 naming ``slot=`` when champions of several levels/periods
+        make 'the champion' ambiguous (the registry's message pointed at the CLI's --slot)."""
+        groups = champions()
+        if slot is None and len(groups) > 1:
+            slots = ", ".join(g["slot"] for g in groups)
+            raise ValidationError(f"champions of several levels/periods ({slots}): say which with slot= (e.g. "
+                                  f"slot={groups[0]['slot']}) or ask for a version with model=",
+                                  es=f"hay campeones de varios niveles/periodos ({slots}): indique cuál con slot= "
+                                     f"(p. ej. slot={groups[0]['slot']}) o pida una versión con model=")
+        return slot
+
+    def model_meta(model: str, slot: str | None) -> dict[str, Any]:
+        """The registry record of ``model`` (``champion``: the one the ranking leads with)."""
+        from gridcrit.registry.registry import Registry
+
+        if model == "champion":
+            champion_slot(slot)
+            model = _lead_champion(store, slot)
+        return Registry(store).show(model)
 
     # ------------------------------------------------------------------ data
     @app.get("/api/health")
@@ -305,7 +474,9 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
         if not has_registry(need_store()):
             return {"models": [], "message": "no models registered; train one with 'gridcrit train'"}
         keep = ("version", "name", "task", "target", "level", "period", "status", "slot", "created_at", "metrics")
-        return _jsonable({"models": [{k: m.get(k) for k in keep} for m in Registry(store).list()]})
+        # champions: one ranking per level/period (the dashboard's "champion" choices; the first is its default)
+        return _jsonable({"models": [{k: m.get(k) for k in keep} for m in Registry(store).list()],
+                          "champions": champions()})
 
     def predicted(model: str, period: str | None, slot: str | None) -> Any:
         from gridcrit.registry.predict import predict as run
@@ -313,11 +484,20 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
         return cache.get(("predict", model, period, slot),
                          lambda: run(store, model=model, period=period, slot=slot, dataset_fn=dataset_fn))
 
+    def checked(model: str, period: str | None, slot: str | None) -> str | None:
+        """``period`` checked against the model's kind (month / quarter), after the champion is unambiguous."""
+        _check_period(period)
+        need_registry()
+        if model == "champion":
+            champion_slot(slot)
+        if period is None or period == "next":
+            return period
+        return _period_of_model(period, model_meta(model, slot))
+
     @app.get("/api/predict")
     def predict(model: str = "champion", period: str | None = None, slot: str | None = None,
                 limit: int = Query(100, ge=1)) -> dict[str, Any]:
-        _check_period(period)
-        need_registry()
+        period = checked(model, period, slot)
         res = predicted(model, period, slot)
         d = {"period": res.period, "models": res.models, "warnings": res.warnings,
              "drivers_method": res.drivers_method, "rows": len(res.frame), "assets": _records(res.frame, limit)}
@@ -326,8 +506,7 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
     @app.get("/api/predict.csv")
     def predict_csv(model: str = "champion", period: str | None = None, slot: str | None = None) -> Response:
         """The whole ranking of ``/api/predict`` (every asset, not ``limit``) as CSV, for a spreadsheet."""
-        _check_period(period)
-        need_registry()
+        period = checked(model, period, slot)
         res = predicted(model, period, slot)
         name = f"gridcrit_ranking_{res.period}.csv"
         return Response(res.frame.to_csv(index=False), media_type="text/csv; charset=utf-8",
@@ -336,20 +515,21 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
     @app.get("/api/explain")
     def explain(model: str = "champion", asset: str | None = None, period: str | None = None, slot: str | None = None,
                 lang_: str | None = Query(None, alias="lang"), k: int = Query(8, ge=1, le=50),
-                max_rows: int = Query(2000, ge=10)) -> dict[str, Any]:
+                max_rows: int = Query(2000, ge=10, le=EXPLAIN_MAX_ROWS)) -> dict[str, Any]:
         from gridcrit.cli.explain import run_explain
 
         _check_period(period)
         need_registry()
         ln = lang_ or lang
         if model == "champion":
+            champion_slot(slot)
             model = _lead_champion(store, slot)
         dsfn = dataset_fn
         if period is not None:
             from gridcrit.registry.fingerprint import period_labels
-            from gridcrit.registry.registry import Registry
 
-            meta = Registry(store).show(model)
+            meta = model_meta(model, None)
+            period = _period_of_model(period, meta)
             base = dataset_fn(store, meta["level"], meta["period"])
             if period not in set(period_labels(base.frame["period"])):
                 # 'next' or the forecast period's label (a row of the ranking's forecast): the dataset
@@ -379,8 +559,10 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
 
         try:
             if store.exists() and has_registry(store):
-                predicted("champion", None, None)
-        except GridcritError:  # no champion, ambiguous slots ...: the routes will say so
+                # champions of several levels: the dashboard opens with the first (transformers)
+                groups = champions()
+                predicted("champion", None, groups[0]["slot"] if len(groups) > 1 else None)
+        except GridcritError:  # no champion, a broken model ...: the routes will say so
             pass
 
     app.state.warm = warm
@@ -392,7 +574,9 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
         return cache.get(("assistant",), lambda: Assistant(need_store()))
 
     @app.post("/api/ask")
-    def ask(question: str = Body(..., embed=True), lang_: str | None = Body(None, alias="lang", embed=True)) -> dict[str, Any]:
+    def ask(request: Request, question: str = Body(..., embed=True),
+            lang_: str | None = Body(None, alias="lang", embed=True)) -> dict[str, Any]:
+        request.state.lang = lang_  # its errors in the language the body names (as ?lang= for GET routes)
         ans = assistant().ask(question, lang=lang_ or lang)
         d = ans.to_dict()
         d["rows"] = d["rows"][:200]

@@ -40,7 +40,9 @@ def _capped(con, sql: str, args: list, limit: int) -> tuple[list[tuple], int]:
 
 
 def circuits(store: str | Path) -> list[dict[str, Any]]:
-    """Circuits of the latest snapshot with segment/transformer counts and interruption rows."""
+    """Circuits of the latest snapshot with their segment count and events (distinct ``evento``: an event
+    that opened several devices of a circuit has a row for each; the summary and the assistant count
+    it once)."""
     con = connect(store, read_only=True)
     try:
         t = _tables(con)
@@ -48,7 +50,7 @@ def circuits(store: str | Path) -> list[dict[str, Any]]:
             return []
         rows = con.execute(
             """WITH s AS (SELECT FPARENT c, count(*) n FROM redmt WHERE FECHA = (SELECT max(FECHA) FROM redmt) GROUP BY 1),
-                    e AS (SELECT cto_equi_ope c, count(*) n FROM interrupciones GROUP BY 1)
+                    e AS (SELECT cto_equi_ope c, count(DISTINCT evento) n FROM interrupciones GROUP BY 1)
                SELECT s.c, s.n, coalesce(e.n, 0) FROM s LEFT JOIN e USING (c) ORDER BY s.c"""
         ).fetchall()
         return [{"circuit": c, "segments": int(n), "events": int(e)} for c, n, e in rows]
@@ -140,6 +142,20 @@ def event_periods(store: str | Path) -> list[str]:
                 "SELECT DISTINCT strftime(inicio, '%Y-%m') FROM interrupciones WHERE inicio IS NOT NULL ORDER BY 1"
             ).fetchall()
         ]
+    finally:
+        con.close()
+
+
+#: tables every gridcrit store has (``gridcrit ingest`` creates them, empty if need be)
+CORE_TABLES = ("interrupciones", "redmt", "trafos")
+
+
+def missing_tables(store: str | Path) -> list[str]:
+    """Core tables the file at ``store`` lacks: all of them for a DuckDB file that is not a gridcrit store."""
+    con = connect(store, read_only=True)
+    try:
+        t = _tables(con)
+        return [x for x in CORE_TABLES if x not in t]
     finally:
         con.close()
 

@@ -29,6 +29,8 @@ const I18N = {
     by_saidi: "ordenados por SAIDI", n_customers: "usuarios (N)",
     computing: "calculando… (la primera vez, en una red grande, puede tardar un par de minutos)",
     "tree SHAP contributions": "contribuciones SHAP de árboles", "TabNet attention importances": "importancias de atención de TabNet",
+    "none available for this model": "no disponibles para este modelo",
+    events_all: "eventos de interrupción (incl. momentáneos)", period_ph: "AAAA-MM", per_month: "mes", per_quarter: "trimestre",
   },
   en: {
     subtitle: "criticality of the medium-voltage network", tab_summary: "Summary", tab_map: "Map", tab_ranking: "Ranking",
@@ -55,6 +57,8 @@ const I18N = {
     by_saidi: "sorted by SAIDI", n_customers: "customers (N)",
     computing: "computing… (the first time, on a large network, this can take a couple of minutes)",
     "tree SHAP contributions": "tree SHAP contributions", "TabNet attention importances": "TabNet attention importances",
+    "none available for this model": "none available for this model",
+    events_all: "interruption events (incl. momentary)", period_ph: "YYYY-MM", per_month: "month", per_quarter: "quarter",
   },
 };
 let LANG = "es";
@@ -122,7 +126,7 @@ async function loadSummary() {
   const lastLab = (last.period ?? "") + (partial.has(String(last.period)) ? "*" : "");
   const n = store.network || {};
   const kpis = [
-    [fmt(yrs.reduce((a, y) => a + y.events, 0)), t("interruptions") + " (" + t("events") + ")"],
+    [fmt(yrs.reduce((a, y) => a + y.events, 0)), t("events_all")],  // the indices' events: sustained only
     [fmt(n.circuits), t("circuit") + "s"],
     [fmt(n.transformers), t("transformers")],
     [fmt(n.segments), t("segments")],
@@ -163,7 +167,14 @@ async function loadSummary() {
 let predCache = null;
 async function predictions() {
   if (predCache) return predCache;
-  try { predCache = await api("/api/predict?limit=100000"); } catch (e) { predCache = { assets: [], error: e.message }; }
+  try {
+    // the map colours transformers: the transformer champion's ranking (champions of several levels
+    // make a plain "champion" ambiguous)
+    const ms = await models();
+    const v = champGroups.length ? championValue("transformer") : "champion";
+    if (!ms.length || !v) predCache = { assets: [], models: {}, error: ms.length ? t("no_pred_transformers") : t("no_models") };
+    else predCache = await api("/api/predict?" + new URLSearchParams({ ...modelParams(v), limit: "100000" }));
+  } catch (e) { predCache = { assets: [], error: e.message }; }
   return predCache;
 }
 async function loadMap() {
@@ -193,7 +204,7 @@ async function loadMap() {
     for (const [lo, hi, colour, lab] of buckets) {
       const x = [], y = [], text = [];
       L.segments.rows.filter((r) => r[ie] >= lo && r[ie] <= hi).forEach((r) => { x.push(r[2], r[4], null); y.push(r[3], r[5], null); text.push(r[0], r[0], null); });
-      if (x.length) traces.push({ type: "scattergl", mode: "lines", x, y, text, name: `${t("segments")} · ${lab} ${t("events")}`, line: { color: colour, width: lo ? 2.8 : 1.6 }, hoverinfo: "text" });
+      if (x.length) traces.push({ type: "scattergl", mode: "lines", x, y, text, customdata: text, name: `${t("segments")} · ${lab} ${t("events")}`, line: { color: colour, width: lo ? 2.8 : 1.6 }, hoverinfo: "text" });
     }
     notes.push(`${t("segments")}: ${L.segments.shown}/${L.segments.total}`);
   }
@@ -245,7 +256,8 @@ async function loadMap() {
   $("map-note").textContent = `${m.snapshot ? t("snapshot") + " " + m.snapshot + " · " : ""}${notes.join(" · ")} · ${t("click_hint")}`;
   const div = $("chart-map");
   div.removeAllListeners && div.removeAllListeners("plotly_click");
-  div.on("plotly_click", (ev) => { const p = ev.points[0]; const code = p.customdata || (p.text && String(p.text).split(" ")[0]); if (code) showTrace(code); });
+  // assets carry their code in customdata; vegetation and lightning points have none (their text is a species)
+  div.on("plotly_click", (ev) => { const code = ev.points[0] && ev.points[0].customdata; if (code) showTrace(code); });
 }
 let traceCode = null;
 async function showTrace(code) {
@@ -257,10 +269,12 @@ async function showTrace(code) {
       ${t("downstream")}: ${d.n_segments} ${t("segments")}, ${d.n_transformers} ${t("transformers")}, ${fmt(d.customers)} ${t("customers")}<br>
       ${t("protection")}: ${esc(d.protective_upstream.join(" → ") || "–")}`;
     const ms = await models().catch(() => []);
-    if (ms.some((m) => m.level === d.kind)) {  // a transformer model cannot explain a segment
+    const same = ms.filter((m) => m.level === d.kind);
+    if (same.length) {  // a transformer model cannot explain a segment: a model of the asset's own level
+      const mv = championValue(d.kind) || (same.find((m) => m.status === "champion") || same[same.length - 1]).version;
       const b = document.createElement("button");
       b.textContent = `${t("explain")} ${d.device}`;
-      b.addEventListener("click", () => explainAsset(d.device));
+      b.addEventListener("click", () => explainAsset(d.device, mv));
       box.append(document.createElement("br"), b);
     }
   } catch (e) { box.textContent = e.message; }
@@ -279,15 +293,27 @@ function explainAsset(code, model, period) {
 }
 
 // ------------------------------------------------------------------ Ranking
-let modelList = null;
+let modelList = null, champGroups = [];
 const keepModel = {};
-async function models() { if (!modelList) modelList = (await api("/api/models")).models; return modelList; }
+async function models() {
+  if (!modelList) { const r = await api("/api/models"); modelList = r.models; champGroups = r.champions || []; }
+  return modelList;
+}
+// champions of several levels/periods (transformer and switch models ...): one "champion" choice each,
+// value "champion@SLOT"; else the one "champion"
+function championValue(level) {
+  if (champGroups.length > 1) { const g = champGroups.find((x) => x.level === level); return g ? "champion@" + g.slot : null; }
+  return champGroups.length === 1 && champGroups[0].level === level ? "champion" : null;
+}
+const modelParams = (v) => (v.startsWith("champion@") ? { model: "champion", slot: v.slice(9) } : { model: v });
+const levelLabel = (level, period) => `${t("kind_" + level)}/${t("per_" + period)}`;
 async function fillModels(sel) {
   if (sel.options.length) return true;
   const ms = await models();
   if (!ms.length) { modelList = null; return false; }  // asked again next time: a model may be trained meanwhile
-  sel.add(new Option(t("champion"), "champion"));
-  ms.forEach((v) => sel.add(new Option(`${v.version} · ${v.name} · ${v.target} (${t(v.status)})`, v.version)));
+  if (champGroups.length > 1) champGroups.forEach((g) => sel.add(new Option(`${t("champion")} · ${levelLabel(g.level, g.period)}`, "champion@" + g.slot)));
+  else sel.add(new Option(t("champion"), "champion"));
+  ms.forEach((v) => sel.add(new Option(`${v.version} · ${v.name} · ${levelLabel(v.level, v.period)} · ${v.target} (${t(v.status)})`, v.version)));
   if (keepModel[sel.id] && [...sel.options].some((o) => o.value === keepModel[sel.id])) sel.value = keepModel[sel.id];
   return true;
 }
@@ -297,10 +323,10 @@ async function loadRanking() {
     if ($("rank-period").value === "next") $("rank-period").value = "";
     return;
   }
-  const q = new URLSearchParams({ model: $("rank-model").value, limit: "200" });
+  const q = new URLSearchParams({ ...modelParams($("rank-model").value), limit: "200" });
   if ($("rank-period").value.trim()) q.set("period", $("rank-period").value.trim());
   $("rank-note").textContent = t("computing");
-  const d = await api("/api/predict?" + q);
+  const d = await api("/api/predict?" + q).catch((e) => { $("rank-note").textContent = ""; throw e; });
   $("rank-period").value = d.period;
   const a = d.assets, keys = a.length ? Object.keys(a[0]).filter((k) => k.startsWith("pred_") || k.startsWith("proba_") || k.startsWith("actual_")) : [];
   const tgt = (s) => (s === "risk" ? (LANG === "es" ? "riesgo" : "risk") : s === "count" ? t("interruptions") : s.toUpperCase());
@@ -315,7 +341,7 @@ async function loadRanking() {
   $("rank-table").querySelectorAll("tr.click").forEach((tr) => tr.addEventListener("click", () => explainAsset(tr.dataset.asset, model, d.period)));
   const method = Object.values(d.drivers_method)[0];
   // the whole ranking (not only the rows on screen) for a spreadsheet
-  $("rank-csv").href = "/api/predict.csv?" + new URLSearchParams({ model, period: d.period });
+  $("rank-csv").href = "/api/predict.csv?" + new URLSearchParams({ ...modelParams(model), period: d.period });
   $("rank-csv").hidden = false;
   $("rank-note").textContent = `${d.period} · ${Object.entries(d.models).map(([k, v]) => tgt(k) + "=" + v).join(", ")} · ${a.length}/${d.rows} ${t("rows")} ${t("shown")}` +
     (method ? ` · ${t("drivers")}: ${t(method)}` : "") + (d.warnings.length ? " · ⚠ " + d.warnings.join("; ") : "");
@@ -328,15 +354,15 @@ async function loadExplain() {
   const period = $("exp-period").value.trim();
   $("exp-note").textContent = t("computing");
   if (!$("exp-asset").value.trim()) {  // default: the asset ranked most critical by the chosen model
-    const tq = new URLSearchParams({ limit: "1", model: $("exp-model").value });
+    const tq = new URLSearchParams({ limit: "1", ...modelParams($("exp-model").value) });
     if (period) tq.set("period", period);
     const top = await api("/api/predict?" + tq).catch(() => null);
     if (top && top.assets.length) $("exp-asset").value = top.assets[0].asset_id;
   }
-  const q = new URLSearchParams({ model: $("exp-model").value, lang: LANG, k: "12" });
+  const q = new URLSearchParams({ ...modelParams($("exp-model").value), lang: LANG, k: "12" });
   if ($("exp-asset").value.trim()) q.set("asset", $("exp-asset").value.trim());
   if (period) q.set("period", period);
-  const d = await api("/api/explain?" + q);
+  const d = await api("/api/explain?" + q).catch((e) => { $("exp-note").textContent = ""; throw e; });
   const g = [...d.global].reverse();
   Plotly.react("chart-global", [{ type: "bar", orientation: "h", x: g.map((r) => r.importance), y: g.map((r) => r.feature),
     marker: { color: g.map((r) => GROUP_COLOUR[r.group] || "#7f7f7f") }, text: g.map((r) => r.group), hovertemplate: "%{y}: %{x:.4g} (%{text})<extra></extra>" }],
@@ -388,7 +414,7 @@ $("chat-form").addEventListener("submit", ask);
 // ?lang=en and #tab make shareable links; ?q=... asks the assistant on load
 const URLP = new URLSearchParams(location.search);
 fetch("/api/health").then((r) => r.json()).then((h) => {
-  LANG = URLP.get("lang") || localStorage.getItem("gridcrit-lang") || h.lang || "es";
+  LANG = [URLP.get("lang"), localStorage.getItem("gridcrit-lang"), h.lang].find((l) => I18N[l]) || "es";  // ?lang=fr: Spanish
   applyLang();
   openTab(location.hash.slice(1) || (URLP.get("q") ? "chat" : "summary"));
   if (URLP.get("q")) { $("chat-q").value = URLP.get("q"); $("chat-form").requestSubmit(); }
