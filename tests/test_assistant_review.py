@@ -41,6 +41,18 @@ def test_unknown_circuit_is_not_answered_with_the_system_figure(store):
         answer_data_question("how many interruptions did circuit XXX99 have in 2023?", store, lang="en")
 
 
+def test_a_circuit_named_like_a_name_or_a_letter_is_not_the_whole_system(store):
+    """Only capitals or digits counted as a name: "circuito Palestina" and "circuit X" were ignored and the
+    answer was the system's total for the year."""
+    with pytest.raises(NotFoundError, match="PALESTINA no existe"):
+        answer_data_question("¿cuántas interrupciones tuvo el circuito Palestina en 2023?", store)
+    with pytest.raises(NotFoundError, match="circuit X does not exist"):
+        answer_data_question("How many interruptions did circuit X have in 2023?", store, lang="en")
+    # lower-case words after "circuito" are the question, not a name
+    a = answer_data_question("¿qué circuito tuvo más interrupciones en 2023?", store)
+    assert a.rows
+
+
 def test_unknown_circuit_cli_one_line_error(store, capsys):
     rc = run(["ask", "¿cuántas interrupciones tuvo el circuito XXX99 en 2023?", "--store", str(store), "--json"])
     out, err = capsys.readouterr()

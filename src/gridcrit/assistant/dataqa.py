@@ -336,7 +336,7 @@ def _municipalities(con) -> list[str]:
 _ASSET_WORDS = re.compile(
     r"\b(?:circuitos?|circuits?|feeders?|equipos?|activos?|assets?|devices?|transformador(?:es)?|transformers?|"
     r"trafos?|interruptor(?:es)?|reconectador(?:es)?|switch(?:es)?|reclosers?|tramos?|segments?)\s+"
-    r"(?:(?:de|del|el|la|los|las|the|of|code|codigo|número|numero|no\.?)\s+)*([A-Za-z0-9_\-]{2,})",
+    r"(?:(?:de|del|el|la|los|las|the|of|code|codigo|número|numero|no\.?)\s+)*([A-Za-z0-9_\-]+)",
     re.IGNORECASE,
 )
 _UNIT_TOKEN = re.compile(r"^\d+(?:[.,]\d+)?(?:kv|v|kva|mva|va|kw|mw|w|km|m|cm|mm|a|ka|h|min|s|hz|ohm)$", re.IGNORECASE)
@@ -344,14 +344,18 @@ _UNIT_TOKEN = re.compile(r"^\d+(?:[.,]\d+)?(?:kv|v|kva|mva|va|kw|mw|w|km|m|cm|mm
 
 def _named_codes(question: str) -> list[str]:
     """Tokens of ``question`` that name an asset: codes mixing letters and digits ("NSA23L14", "T00123"),
-    and the word after "circuito"/"transformador"/… when it is written in capitals or holds a digit."""
+    and the word after "circuito"/"transformador"/… when it is written in capitals, holds a digit or is
+    capitalised like a name ("circuito Palestina", "circuit X": not lower-case words such as "circuito
+    con más eventos")."""
     out: list[str] = []
     for tok in re.findall(r"[A-Za-z0-9_\-]{3,}", question):
         if re.search(r"\d", tok) and re.search(r"[A-Za-z]", tok) and not _UNIT_TOKEN.match(tok):
             out.append(tok.upper())
     for m in _ASSET_WORDS.finditer(question):
         tok = m.group(1)
-        if (tok.isupper() or re.search(r"\d", tok)) and not re.fullmatch(r"(19|20)\d\d", tok) \
+        if len(tok) < 2 and not tok.isupper():
+            continue
+        if (tok.isupper() or tok[0].isupper() or re.search(r"\d", tok)) and not re.fullmatch(r"(19|20)\d\d", tok) \
                 and not _UNIT_TOKEN.match(tok):
             out.append(tok.upper())
     return list(dict.fromkeys(out))
