@@ -207,3 +207,20 @@ def test_page_anchor_cited_once():
     text = ExtractiveBackend().answer("distancia mínima de seguridad", [p]).text
     assert "p. 7, p. 7" not in text and "p. 7 (DOC, p. 7)" not in text and "[1] DOC, p. 7" in text
     assert p.cite() == "DOC, p. 7"
+
+
+def test_data_question_on_a_store_without_events_says_so(tmp_path, capsys):
+    """A store with network tables only answered "¿cuántas interrupciones…?" with "the corpus … is empty"."""
+    from gridcrit.data.ingest import ingest
+    from ingest_helpers import write_trafos
+
+    s = tmp_path / "net.duckdb"
+    ingest([write_trafos(tmp_path / "trafos.csv")], s)
+    with pytest.raises(NotFoundError, match="no outage events"):
+        Assistant(s).ask("¿Cuántas interrupciones hubo en 2023?")
+    rc = run(["ask", "¿Cuántas interrupciones hubo en 2023?", "--store", str(s), "--lang", "es"])
+    err = capsys.readouterr().err
+    assert rc == NotFoundError.exit_code and "no tiene eventos de interrupción" in err
+    # a regulation question on it still says the corpus is missing, in Spanish too
+    rc = run(["ask", "¿qué distancia exige el RETIE a un edificio?", "--store", str(s), "--lang", "es"])
+    assert rc == NotFoundError.exit_code and "el corpus del almacén" in capsys.readouterr().err

@@ -170,6 +170,13 @@ class Assistant:
         if self._events is None:
             self._events = _has_events(self.store)
         data_q = bool(self._events) and is_data_question(q)
+        if not self._events and is_data_question(q) and not self._has_corpus():
+            # a question about outages in a store without them: say so, not "the corpus is empty"
+            raise NotFoundError(
+                f"store {self.store} has no outage events (interrupciones) to answer from; load the "
+                "export with 'gridcrit ingest'",
+                es=f"el almacén {self.store} no tiene eventos de interrupción (interrupciones) con que responder; "
+                   "cargue la exportación con 'gridcrit ingest'")
         if not data_q and _COMMAND.search(q):
             # (a data question with SQL pasted into it is answered by the parser: values are bound, the SQL
             # text never runs)

@@ -246,7 +246,9 @@ class Retriever:
         finally:
             con.close()
         if not len(self.units):
-            raise NotFoundError(f"the corpus of store {self.store} is empty; add PDFs with 'gridcrit corpus add'")
+            raise NotFoundError(f"the corpus of store {self.store} is empty; add PDFs with 'gridcrit corpus add'",
+                                es=f"el corpus del almacén {self.store} está vacío; agregue PDF con "
+                                   "'gridcrit corpus add'")
         if not dense:
             self.vectors = None
         import bm25s
