@@ -216,3 +216,32 @@ def test_models_list_fits_80_columns_without_breaking_words(world, capsys, monke
     assert slot in lines[0] and sum(slot in line for line in lines) == 1  # once, in the title
     created = str(Registry(store).list()[0]["created_at"])[:10]
     assert sum(created in line for line in lines) == 2  # whole on each version's line
+
+
+def test_models_of_several_slots_list_one_table_per_slot(world, capsys, monkeypatch):
+    """With two slots the table had a slot column folded to six letters a line ('transf|ormer/|month/')."""
+    store, _, _ = world
+    train_and_register(store, NativeGBDT(library="lightgbm", task="classification", n_estimators=20),
+                       name="lightgbm", task="classification", target="risk", dataset_fn=fake_dataset)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert run(["models", "list", "--store", str(store), "--lang", "en"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for slot in ("transformer/month/saifi", "transformer/month/risk"):
+        assert sum(slot in line for line in lines) == 1  # whole, in its table's title
+
+
+def test_a_slot_without_models_says_what_to_train(world, capsys):
+    store, _, _ = world
+    assert run(["predict", "--store", str(store), "--slot", "circuit/month/saifi", "--lang", "en"]) == 3
+    err = capsys.readouterr().err
+    assert "has no models" in err and "gridcrit train --level circuit --period month --target saifi" in err
+    assert "promote" not in err and "transformer/month/saifi" in err
+
+
+def test_a_quarter_asked_of_a_monthly_model_names_the_form(world, capsys):
+    """The labels were compared as text: '2021-Q1' > '2021-06', so the answer was 'beyond the data'."""
+    store, v, _ = world
+    assert run(["predict", "--store", str(store), "--model", v, "--period", "2021-Q1", "--lang", "en"]) == 2
+    err = capsys.readouterr().err
+    assert "ranks months" in err and "YYYY-MM" in err and "beyond" not in err

@@ -191,30 +191,6 @@ def _check_period(period: str | None) -> None:
                               es=f"el periodo {period!r} no es AAAA-MM (mes), AAAA-Qn (trimestre) ni 'next'")
 
 
-_QUARTER_RE = re.compile(r"^(\d{4})-?Q([1-4])$")
-
-
-def _period_of_model(period: str | None, meta: dict[str, Any]) -> str | None:
-    """``period`` as the model's dataset labels it (``2024Q1`` → ``2024-Q1``); a quarter asked of a monthly
-    model, or a month of a quarterly one, is refused with the form to use (the registry compared the
-    labels as text and answered 'beyond the data')."""
-    if period is None or period == "next":
-        return period
-    q, kind, v = _QUARTER_RE.match(period), meta.get("period"), meta.get("version")
-    if kind == "month" and q:
-        raise ValidationError(f"model {v} ranks months: give the period as YYYY-MM (e.g. {q.group(1)}-"
-                              f"{3 * int(q.group(2)):02d}) or 'next'",
-                              es=f"el modelo {v} ordena meses: indique el periodo como AAAA-MM (p. ej. "
-                                 f"{q.group(1)}-{3 * int(q.group(2)):02d}) o 'next'")
-    if kind == "quarter" and not q:
-        y, m = period.split("-")
-        inq = f"{y}-Q{(int(m) - 1) // 3 + 1}"
-        raise ValidationError(f"model {v} ranks quarters: give the period as YYYY-Qn ({period} is in {inq}) or 'next'",
-                              es=f"el modelo {v} ordena trimestres: indique el periodo como AAAA-Qn ({period} está "
-                                 f"en {inq}) o 'next'")
-    return f"{q.group(1)}-Q{q.group(2)}" if q else period
-
-
 def champion_groups(store: Path) -> list[dict[str, Any]]:
     """Champions grouped by (level, period), transformers first: each group is one ranking (its targets
     side by side) led by ``slot`` (SAIFI, then SAIDI, count, risk), as ``registry.predict`` leads it."""
@@ -486,13 +462,15 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
 
     def checked(model: str, period: str | None, slot: str | None) -> str | None:
         """``period`` checked against the model's kind (month / quarter), after the champion is unambiguous."""
+        from gridcrit.registry.predict import period_for_model
+
         _check_period(period)
         need_registry()
         if model == "champion":
             champion_slot(slot)
         if period is None or period == "next":
             return period
-        return _period_of_model(period, model_meta(model, slot))
+        return period_for_model(period, model_meta(model, slot))
 
     @app.get("/api/predict")
     def predict(model: str = "champion", period: str | None = None, slot: str | None = None,
@@ -527,9 +505,10 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
         dsfn = dataset_fn
         if period is not None:
             from gridcrit.registry.fingerprint import period_labels
+            from gridcrit.registry.predict import period_for_model
 
             meta = model_meta(model, None)
-            period = _period_of_model(period, meta)
+            period = period_for_model(period, meta)
             base = dataset_fn(store, meta["level"], meta["period"])
             if period not in set(period_labels(base.frame["period"])):
                 # 'next' or the forecast period's label (a row of the ranking's forecast): the dataset

@@ -133,7 +133,6 @@ def register(app: typer.Typer) -> None:
             "--status", help="candidate | champion | retired")] = None, slot: SlotOpt = None,
             as_json: JsonOpt = False, lang: LangOpt = "es") -> None:
         """List model versions / lista las versiones."""
-        from gridcrit.registry.evaluate import higher_is_better
         from gridcrit.registry.registry import Registry
 
         reg = Registry(store)
@@ -147,30 +146,13 @@ def register(app: typer.Typer) -> None:
                 else:
                     console.print(_t("none", lang, s=store))
                 return
-            t = Table(title=_t("models", lang))
-            # fits 80 columns: what all rows share (the slot, the metric's name) goes in the title, the
-            # parent only when some version has one, the metric's evaluation window under its value
-            parents = any(m["parent_version"] for m in rs)
-            metrics = [_primary_parts(m) for m in rs]
-            names = sorted({p[0] for p in metrics if p is not None})
-            one = names[0] if len(names) == 1 else None
-            slots = {m["slot"] for m in rs}
-            one_slot = next(iter(slots)) if len(slots) == 1 else None
-            # each metric's direction (rps, rmse, deviance: lower is better; macro_f1: higher)
-            ways = [_t("higher" if higher_is_better(n) else "lower", lang, m=n) for n in names]
-            t.title = " · ".join([t.title, *([one_slot] if one_slot else []), *ways])
-            cols = ["version", "status", *([] if one_slot else ["slot"]), "name", *(["parent"] if parents else []),
-                    "metric", "created"]
-            for c in cols:
-                t.add_column(_t(f"col_{c}", lang), no_wrap=c != "slot", overflow="fold")
-            for m, p in zip(rs, metrics, strict=True):
-                style = "bold green" if m["status"] == "champion" else "dim" if m["status"] == "retired" else ""
-                cell = _primary(m) if p is None or not one else f"{p[1]:.3g}" + (f" ({p[2]})" if p[2] else "")
-                cell = cell.replace(" (", "\n(")  # the window under the value
-                t.add_row(m["version"], _t(f"st_{m['status']}", lang), *([] if one_slot else [m["slot"]]),
-                          m["name"], *([m["parent_version"] or "-"] if parents else []), cell,
-                          str(m["created_at"])[:10], style=style)
-            console.print(t)
+            # one table per slot, the slot in its title: a slot column does not fit 80 columns beside the
+            # others (it was folded to a few letters per line)
+            by_slot: dict[str, list[dict]] = {}
+            for m in rs:
+                by_slot.setdefault(m["slot"], []).append(m)
+            for group in by_slot.values():
+                console.print(_models_table(group, lang))
 
         emit(rows, as_json, human)
 
@@ -346,3 +328,29 @@ def register(app: typer.Typer) -> None:
 
         # --top applies to the table and the JSON alike ("rows" keeps the total; --out gets every row)
         emit(res.to_dict(limit=top or None) if as_json else res, as_json, human)
+
+
+def _models_table(rs: list[dict], lang: str) -> Table:
+    """The versions of one slot as a table that fits 80 columns: what all rows share (the slot, the
+    metric's name) goes in the title, the parent only when some version has one, the metric's evaluation
+    window under its value."""
+    from gridcrit.registry.evaluate import higher_is_better
+
+    t = Table(title=_t("models", lang))
+    parents = any(m["parent_version"] for m in rs)
+    metrics = [_primary_parts(m) for m in rs]
+    names = sorted({p[0] for p in metrics if p is not None})
+    one = names[0] if len(names) == 1 else None
+    # each metric's direction (rps, rmse, deviance: lower is better; macro_f1: higher)
+    ways = [_t("higher" if higher_is_better(n) else "lower", lang, m=n) for n in names]
+    t.title = " · ".join([t.title, rs[0]["slot"], *ways])
+    cols = ["version", "status", "name", *(["parent"] if parents else []), "metric", "created"]
+    for c in cols:
+        t.add_column(_t(f"col_{c}", lang), no_wrap=True, overflow="fold")
+    for m, p in zip(rs, metrics, strict=True):
+        style = "bold green" if m["status"] == "champion" else "dim" if m["status"] == "retired" else ""
+        cell = _primary(m) if p is None or not one else f"{p[1]:.3g}" + (f" ({p[2]})" if p[2] else "")
+        cell = cell.replace(" (", "\n(")  # the window under the value
+        t.add_row(m["version"], _t(f"st_{m['status']}", lang), m["name"],
+                  *([m["parent_version"] or "-"] if parents else []), cell, str(m["created_at"])[:10], style=style)
+    return t

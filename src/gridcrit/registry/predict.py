@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +134,30 @@ def lead_slot(registry: Registry, slot: str | None = None) -> str | None:
     return None
 
 
+_QUARTER_RE = re.compile(r"^(\d{4})-?Q([1-4])$")
+
+
+def period_for_model(period: str | None, meta: dict[str, Any]) -> str | None:
+    """``period`` as the model's dataset labels it (``2024Q1`` → ``2024-Q1``); a quarter asked of a monthly
+    model, or a month of a quarterly one, is refused with the form to use (the registry compared the
+    labels as text and answered 'beyond the data'). Used by ``predict`` and the app's routes."""
+    if period is None or period == "next":
+        return period
+    q, kind, v = _QUARTER_RE.match(period), meta.get("period"), meta.get("version")
+    if kind == "month" and q:
+        raise ValidationError(f"model {v} ranks months: give the period as YYYY-MM (e.g. {q.group(1)}-"
+                              f"{3 * int(q.group(2)):02d}) or 'next'",
+                              es=f"el modelo {v} ordena meses: indique el periodo como AAAA-MM (p. ej. "
+                                 f"{q.group(1)}-{3 * int(q.group(2)):02d}) o 'next'")
+    if kind == "quarter" and not q:
+        y, m = period.split("-")
+        inq = f"{y}-Q{(int(m) - 1) // 3 + 1}"
+        raise ValidationError(f"model {v} ranks quarters: give the period as YYYY-Qn ({period} is in {inq}) or 'next'",
+                              es=f"el modelo {v} ordena trimestres: indique el periodo como AAAA-Qn ({period} está "
+                                 f"en {inq}) o 'next'")
+    return f"{q.group(1)}-Q{q.group(2)}" if q else period
+
+
 def _next_period_dataset(store: str | Path, level: str, pkind: str, last: str, asked: str,
                          dataset_fn: Callable[..., Any] | None) -> tuple[Any, str]:
     """The rows of the period after ``last`` (targets unknown, NaN) and that period's label.
@@ -179,6 +204,7 @@ def predict(
     first = reg.load(model, slot)
     meta = first.meta
     level, pkind = meta["level"], meta["period"]
+    period = period_for_model(period, meta)
     served = {meta["target"]: first}
     if model == "champion":  # the other targets' champions at the same level and period
         for m in reg.list(status="champion"):

@@ -283,6 +283,15 @@ class Registry:
             s = self._resolve_slot(con, slot)
             stack = self._champion_stack(con, s)
             if not stack:
+                has = con.execute("SELECT count(*) FROM _registry_models WHERE slot = ?", [s]).fetchone()[0]
+                if not has:  # nothing to promote: say what to train, and which slots do have models
+                    lv, pk, tg = s.split("/")
+                    known = sorted({r[0] for r in con.execute("SELECT DISTINCT slot FROM _registry_models").fetchall()})
+                    raise NotFoundError(
+                        f"slot {s} has no models; train one with 'gridcrit train --level {lv} --period {pk} "
+                        f"--target {tg}' (slots with models: {', '.join(known) or 'none'})",
+                        es=f"el slot {s} no tiene modelos; entrene uno con 'gridcrit train --level {lv} --period {pk} "
+                           f"--target {tg}' (slots con modelos: {', '.join(known) or 'ninguno'})")
                 raise NotFoundError(f"slot {s} has no champion; promote one with 'gridcrit models promote VERSION'",
                                     es=f"el slot {s} no tiene campeón; promueva uno con 'gridcrit models promote VERSIÓN'")
             version = stack[-1]
