@@ -139,7 +139,12 @@ class Registry:
         if read_only and self.store.exists():
             try:
                 con = connect(self.store, read_only=True)
-            except GridcritError:  # this process already holds a writable connection
+            except GridcritError as e:
+                # another process writing the store holds its lock: say so (a writable connection would
+                # fail the same way, with a message about writing); this process's own writable
+                # connection, on the other hand, is one a read can use
+                if "lock" in str(e.__cause__ or e).lower():
+                    raise
                 con = connect(self.store)
             tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
             if "_registry_models" in tables:
