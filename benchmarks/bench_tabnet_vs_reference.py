@@ -197,14 +197,20 @@ def bench_explain(args) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------
-def _fit_auc_model(impl: str, base: dict, seed: int, threads: int, X, y, valid):
-    """One fit of the AUC section: pytorch-tabnet, ours with identical hyperparameters, or our recipe."""
+def _fit_auc_model(impl: str, base: dict, seed: int, threads: int, X, y, valid, members: int = 5):
+    """One fit of the AUC section: pytorch-tabnet, ours with identical hyperparameters, our recipe, or
+    (``ours_ens``) a seed ensemble of ``members`` recipe models (member i seeded seed·100 + i)."""
     torch.set_num_threads(threads)
     if impl == "ref":
         return fit_reference(reference(base, seed), X, y, base, eval_set=[valid])
     if impl == "ours_same":
         return ours(base, threads, seed).fit(X, y, eval_set=[valid])
     recipe = {**base, **RECIPE, "max_epochs": base["max_epochs"], "patience": base["max_epochs"]}
+    if impl == "ours_ens":
+        from gridcrit.models.tabnet.ensemble import TabNetEnsembleClassifier
+
+        est = ours(recipe, threads, seed, lr_schedule="onecycle")
+        return TabNetEnsembleClassifier(est, n_members=members, seed=seed).fit(X, y, eval_set=[valid])
     return ours(recipe, threads, seed, lr_schedule="onecycle").fit(X, y, eval_set=[valid])
 
 
@@ -216,7 +222,7 @@ def bench_auc(args) -> dict:
     results: dict = {}
     impls = args.auc_impls.split(",")
     for name in names:
-        res: dict[str, list] = {k: [] for impl in ("ref", "ours_same", "ours_recipe")
+        res: dict[str, list] = {k: [] for impl in ("ref", "ours_same", "ours_recipe", "ours_ens")
                                 for k in (impl, impl + "_s", impl + "_common")}
         # one large test set shared by every seed: its spread is the training seed's alone (each seed's own
         # 10k test set adds sampling noise that no model removes; the Bayes score's spread measures it)
@@ -230,7 +236,7 @@ def bench_auc(args) -> dict:
             line = f"{name} seed {seed} (Bayes {bayes[-1]:.4f}):"
             for impl in impls:
                 t = time.perf_counter()
-                m = _fit_auc_model(impl, base, seed, args.threads, X, y, (Xv, yv))
+                m = _fit_auc_model(impl, base, seed, args.threads, X, y, (Xv, yv), args.auc_members)
                 res[impl + "_s"].append(time.perf_counter() - t)
                 res[impl].append(roc_auc_score(yt, m.predict_proba(Xt)[:, 1]))
                 res[impl + "_common"].append(roc_auc_score(yc, m.predict_proba(Xc)[:, 1]))
@@ -294,9 +300,11 @@ def main() -> None:
     ap.add_argument("--auc-datasets", default="Syn4,Syn5,Syn6")
     ap.add_argument("--auc-epochs", type=int, default=100)
     ap.add_argument("--auc-seeds", default="0,1,2", help="training seeds (data seed s, validation 100+s, test 1000+s)")
+    ap.add_argument("--auc-members", type=int, default=5, help="members of the ours_ens seed ensemble")
     ap.add_argument("--auc-impls", default="ref,ours_same,ours_recipe",
-                    help="which fits of the AUC section to run (pytorch-tabnet is deterministic with 1 thread, so "
-                         "its AUCs can be taken from an earlier run of the same seeds)")
+                    help="which fits of the AUC section to run: ref, ours_same, ours_recipe, ours_ens (a seed "
+                         "ensemble of --auc-members recipe models); pytorch-tabnet is deterministic with 1 thread, "
+                         "so its AUCs can be taken from an earlier run of the same seeds")
     ap.add_argument("--explain-worker", nargs=4, metavar=("IMPL", "N", "F", "THREADS"))
     args = ap.parse_args()
     if args.explain_worker:
