@@ -61,6 +61,9 @@ class FileReport:
     delimiter: str | None = None
     ignored_columns: list[str] = field(default_factory=list)
     note: str = ""
+    # an ignored file whose header is closest to a known table: that table and the columns it lacks
+    closest_table: str | None = None
+    missing_columns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -154,9 +157,32 @@ def recognise(header: list[str]) -> tuple[TableSpec | None, dict[str, int]]:
     return best[1], best[2]
 
 
+def closest_table(header: list[str]) -> tuple[TableSpec, list[str]] | None:
+    """For a header that :func:`recognise` matches to no table: the table it most nearly matches and
+    the signature columns it lacks, when at least two and at least half of that table's signature
+    columns are present (a TRAFOS export without ``ELNODE``); else None."""
+    norm = {header_key(h) for h in header}
+    best: tuple[tuple[float, int], TableSpec, list[str]] | None = None
+    for spec in TABLES.values():
+        names = {header_key(c): c for c in spec.columns}
+        names.update({header_key(a): c for a, c in spec.aliases.items()})
+        present = {c for k, c in names.items() if k in norm}
+        missing = [c for c in spec.signature if c not in present]
+        n_sig = len(spec.signature) - len(missing)
+        if not missing or n_sig < 2 or 2 * n_sig < len(spec.signature):
+            continue
+        score = (n_sig / len(spec.signature), len(present))
+        if best is None or score > best[0]:
+            best = (score, spec, missing)
+    return None if best is None else (best[1], best[2])
+
+
 def _duckdb_settings(con: duckdb.DuckDBPyConnection) -> None:
     from gridcrit.runtime import default_threads
 
+    # DuckDB draws its own progress bar on stdout for queries over 2 s whenever it takes the session
+    # for an interactive one (python -c, a notebook, an embedding script): that broke `ingest --json`.
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"SET threads = {max(1, default_threads())}")
     con.execute(f"SET memory_limit = '{os.environ.get('GRIDCRIT_DUCKDB_MEMORY', '2GB')}'")
 
@@ -222,13 +248,27 @@ def _load_file(
             return rep
     spec, mapping = recognise(src.header)
     if spec is None:
+        near = closest_table(src.header)
         if in_folder:
             rep.status, rep.note = "ignored", "header matches no known table"
+            if near is not None:
+                rep.note += f" (closest: {near[0].name}, which needs column(s) {', '.join(near[1])})"
+                rep.closest_table, rep.missing_columns = near[0].name, list(near[1])
             readers.drop_stage(con, name)
             return rep
-        shown = ", ".join(src.header[:6]) + (" ..." if len(src.header) > 6 else "")
-        sigs = "; ".join(f"{s.name}: {', '.join(s.signature)}" for s in TABLES.values())
-        probs.add_msg(1, "-", "no_table", header=shown, sigs=sigs)
+        if near is not None:
+            # a table's export with a required column missing or misspelt: say which, not "no table"
+            spec_near, missing = near
+            probs.add_msg(1, missing[0], "near_table", table=spec_near.name, missing=", ".join(missing),
+                          sig=", ".join(spec_near.signature))
+        else:
+            cells = list(src.header)
+            while cells and not cells[-1].strip():  # a sheet's title row: trailing empty cells say nothing
+                cells.pop()
+            shown = ", ".join(cells[:6]) + (" ..." if len(cells) > 6 else "")
+            sigs = "; ".join(f"{s.name}: {', '.join(s.signature)}" for s in TABLES.values())
+            key = "no_table_xlsx" if src.format == "xlsx" else "no_table"
+            probs.add_msg(1, "-", key, header=shown, sigs=sigs)
         readers.drop_stage(con, name)
         return rep
     rep.table = spec.name
@@ -332,6 +372,14 @@ def ingest(paths: list[Path | str], store: Path | str, *, progress: bool = False
         con.begin()
         load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM _loads").fetchone()[0]
         if progress:
+            from rich.console import Console
+
+            # On stderr and only on a terminal: a rich Progress writes a newline to its console even
+            # when that is a pipe, which left a blank line in front of the output (and on stdout of a
+            # refused load).
+            bar_console = Console(stderr=True)
+            progress = bar_console.is_terminal
+        if progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             bar = Progress(
@@ -340,6 +388,7 @@ def ingest(paths: list[Path | str], store: Path | str, *, progress: bool = False
                 MofNCompleteColumn(),
                 TextColumn("{task.description}"),
                 TimeElapsedColumn(),
+                console=bar_console,
                 transient=True,
             )
             bar.start()

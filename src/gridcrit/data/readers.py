@@ -6,21 +6,29 @@ A stage is a temporary view or table in the ingest connection with one column pe
 
 * CSV: header = line 1, data row *k* = line *k + 1* (exact unless a quoted field spans lines or blank lines are skipped).
   Delimiter ``,``, ``;`` or tab is sniffed from the header line; the encoding is UTF-8 (with or
-  without BOM) when the bytes decode as UTF-8, otherwise Latin-1. Every value is read as text and
+  without BOM) when the bytes decode as UTF-8, otherwise Latin-1, or Windows-1252 when bytes
+  0x80-0x9F occur (Excel on Windows: '…', '–', '“'; DuckDB reads a temporary UTF-8 copy), or line by
+  line UTF-8 / Windows-1252 when both occur (exports of two systems appended into one file). Rows of
+  empty cells (``;;;;``) are skipped like empty lines. Every value is read as text and
   typed later by :mod:`gridcrit.data.validate`, so a bad value is reported, never silently cast.
   Structural errors (a truncated row with fewer fields, an unterminated quote) come from DuckDB's
   reject table with their exact line.
-* XLSX: first sheet, header = sheet row 1, data row *k* = sheet row *k + 1*.
+* XLSX: first sheet, header = sheet row 1 as written, data row *k* = sheet row *k + 1*; rows of
+  blank cells are skipped.
 * Parquet: read directly by DuckDB (no copy; typed columns are kept); ``_line`` = record number.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
+import os
 import re
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +42,52 @@ SUPPORTED_SUFFIXES = CSV_SUFFIXES | XLSX_SUFFIXES | PARQUET_SUFFIXES
 UNREADABLE_SUFFIXES = {".xls", ".xlsb", ".ods"}
 
 _CHUNK = 1 << 22  # 4 MiB: hashing + UTF-8 check in one streaming pass
+# Bytes 0x80-0x9F: C1 controls in Latin-1 (DuckDB's Latin-1 reader refuses them: "File is not
+# latin-1 encoded"), but '…', '–', '“', '€' ... in Windows-1252, the encoding of a CSV saved by Excel
+# on Windows.
+_C1 = re.compile(rb"[\x80-\x9f]")
+# UTF-8 sequences (á = C3 A1, Ñ = C3 91, … = E2 80 A6): in a file that is not valid UTF-8 they mean
+# lines of both encodings (a UTF-8 month appended to a Windows-1252 one); read as Latin-1 they would
+# silently become 'Ã¡', 'Ã‘' ('PEÃ‘AS' joins nothing). A false alarm on Windows-1252 text ('É”')
+# only costs speed: each line is still read as UTF-8 only when the whole line is valid UTF-8.
+_UTF8_SEQ = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}")
+WINDOWS_1252 = "windows-1252"
+MIXED = "utf-8+windows-1252"  # each line decoded as UTF-8 when it is valid UTF-8, else as Windows-1252
+
+
+def _latin1_fallback(e: UnicodeDecodeError) -> tuple[str, int]:
+    # the five bytes Windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) read as Latin-1
+    return e.object[e.start : e.end].decode("latin-1"), e.end
+
+
+codecs.register_error("gridcrit_latin1", _latin1_fallback)
+
+
+def decode_windows_1252(raw: bytes) -> str:
+    """Windows-1252 text (undefined bytes read as Latin-1: every byte sequence decodes)."""
+    return raw.decode("cp1252", errors="gridcrit_latin1")
+
+
+def _decode_line(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return decode_windows_1252(raw)
+
+
+def _single_byte_encoding(path: Path) -> str:
+    """Encoding of a file that is not valid UTF-8: ``latin-1`` (DuckDB reads it), Windows-1252 when
+    bytes 0x80-0x9F occur, or :data:`MIXED` when UTF-8 encoded letters occur too."""
+    c1 = False
+    carry = b""
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            buf = carry + chunk
+            if _UTF8_SEQ.search(buf):
+                return MIXED
+            c1 = c1 or bool(_C1.search(chunk))
+            carry = buf[-2:]
+    return WINDOWS_1252 if c1 else "latin-1"
 
 
 @dataclass
@@ -45,7 +99,7 @@ class SourceFile:
     sha256: str
     size: int
     header: list[str] = field(default_factory=list)
-    encoding: str | None = None  # csv only: utf-8 | latin-1
+    encoding: str | None = None  # csv only: utf-8 | latin-1 | windows-1252 | utf-8+windows-1252 | utf-16
     delimiter: str | None = None  # csv only
     source_types: list[str] = field(default_factory=list)  # DuckDB type per source column
     # (line, column, what in English, what in Spanish)
@@ -127,21 +181,30 @@ def _scan_blank_lines(buf: bytes, nl: int, out: list[int], final: bool) -> tuple
     return nl, buf[end:]
 
 
-def _first_line(path: Path, encoding: str) -> str:
-    with open(path, "rb") as f:
-        raw = f.read(1 << 20)
+def decode_text(raw: bytes, encoding: str) -> str:
+    """``raw`` decoded as :func:`inspect` detected it (``encoding``: ``SourceFile.encoding``)."""
+    if encoding == WINDOWS_1252:
+        return decode_windows_1252(raw)
+    if encoding == MIXED:
+        return "".join(_decode_line(line) for line in raw.splitlines(keepends=True))
     codec = {"utf-8": "utf-8-sig", "utf-16": "utf-16"}.get(encoding, "latin-1")
     if codec == "utf-16" and len(raw) % 2:
         raw = raw[:-1]
-    text = raw.decode(codec, errors="replace")
+    return raw.decode(codec, errors="replace")
+
+
+def _decode_head(path: Path, encoding: str) -> str:
+    with open(path, "rb") as f:
+        return decode_text(f.read(1 << 20), encoding)
+
+
+def _first_line(path: Path, encoding: str) -> str:
+    text = _decode_head(path, encoding)
     return text.splitlines()[0] if text.strip() else ""
 
 
 def _has_text(path: Path, encoding: str) -> bool:
-    with open(path, "rb") as f:
-        raw = f.read(1 << 20)
-    codec = {"utf-8": "utf-8-sig", "utf-16": "utf-16"}.get(encoding, "latin-1")
-    return bool(raw.decode(codec, errors="replace").strip())
+    return bool(_decode_head(path, encoding).strip())
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -164,6 +227,8 @@ def inspect(path: Path) -> SourceFile:
         raise ValueError(f"unsupported file type {path.suffix!r}")
     blanks: list[int] | None = [] if fmt == "csv" else None
     sha, size, enc = hash_and_encoding(path, check_text=fmt == "csv", blank_lines=blanks)
+    if enc == "latin-1":
+        enc = _single_byte_encoding(path)
     src = SourceFile(path=path, format=fmt, sha256=sha, size=size, encoding=enc, blank_lines=blanks or [])
     if size == 0:
         return src
@@ -197,13 +262,14 @@ def stage(con: duckdb.DuckDBPyConnection, src: SourceFile, name: str) -> int:
         cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
         rej_t, rej_s = f"{name}_rej", f"{name}_rejscan"
         delim = src.delimiter or ","
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_csv(?, delim=?, quote='"', escape='"',
-                header=true, auto_detect=false, columns={cols}, encoding=?, null_padding=false,
-                strict_mode=true, store_rejects=true, rejects_table='{rej_t}', rejects_scan='{rej_s}',
-                rejects_limit=0)""",
-            [p, delim, src.encoding or "utf-8"],
-        )
+        with _utf8_copy(src) as (read_path, encoding):
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_csv(?, delim=?, quote='"',
+                    escape='"', header=true, auto_detect=false, columns={cols}, encoding=?,
+                    null_padding=false, strict_mode=true, store_rejects=true, rejects_table='{rej_t}',
+                    rejects_scan='{rej_s}', rejects_limit=0)""",
+                [read_path, delim, encoding],
+            )
         # One reject row per missing/extra field: report each rejected line once.
         rejected = [
             int(r[0]) for r in con.execute(f"SELECT DISTINCT line FROM {rej_t} ORDER BY line").fetchall()
@@ -225,9 +291,11 @@ def stage(con: duckdb.DuckDBPyConnection, src: SourceFile, name: str) -> int:
         # the rows after them so that _line stays the file's line.
         base = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {name}").fetchone()[0]
         skipped = sorted(set(src.blank_lines) | set(rejected))
+        keep = _not_blank_row(n)
         if not skipped:
             con.execute(
-                f"CREATE OR REPLACE TEMP VIEW {name}_v AS SELECT rowid - {base} + 2 AS _line, * FROM {name}"
+                f"CREATE OR REPLACE TEMP VIEW {name}_v AS SELECT rowid - {base} + 2 AS _line, * FROM {name} "
+                f"WHERE {keep}"
             )
         else:
             # A staged row r (counting staged rows only, header = 1) is file line r + #{j: s_j - j <= r}
@@ -242,7 +310,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: SourceFile, name: str) -> int:
                 f"""CREATE OR REPLACE TEMP VIEW {name}_v AS
                     SELECT s._r + coalesce(k.n, 0) AS _line, s.* EXCLUDE (_r)
                     FROM (SELECT rowid - {base} + 2 AS _r, * FROM {name}) s
-                    ASOF LEFT JOIN {name}_skip k ON s._r >= k.k"""
+                    ASOF LEFT JOIN {name}_skip k ON s._r >= k.k
+                    WHERE {keep}"""
             )
     elif src.format == "parquet":
         sel = ", ".join('"' + h.replace('"', '""') + f'" AS c{i}' for i, h in enumerate(src.header))
@@ -254,7 +323,10 @@ def stage(con: duckdb.DuckDBPyConnection, src: SourceFile, name: str) -> int:
         import pandas as pd
 
         try:
-            df = pd.read_excel(src.path, sheet_name=0, dtype=str, keep_default_na=False, header=0)
+            # header=None: row 1 is taken as it is written. With header=0 pandas renames a repeated
+            # name ('FECHA', 'FECHA.1': the second column was silently ignored, where a CSV with the
+            # same header is refused) and names empty header cells 'Unnamed: 3'.
+            df = pd.read_excel(src.path, sheet_name=0, dtype=str, keep_default_na=False, header=None)
         except Exception as e:  # openpyxl raises many kinds on corrupt workbooks
             from gridcrit.data.validate import msg
 
@@ -262,7 +334,8 @@ def stage(con: duckdb.DuckDBPyConnection, src: SourceFile, name: str) -> int:
             err = ValueError(en)
             err.es = es  # type: ignore[attr-defined]
             raise err from e
-        src.header = [str(h).strip() for h in df.columns]
+        src.header = [str(h).strip() for h in df.iloc[0]] if len(df) else []
+        df = df.iloc[1:].reset_index(drop=True)
         df.columns = [f"c{i}" for i in range(len(df.columns))]
         df.insert(0, "_line", range(2, len(df) + 2))
         # Not con.register(): DuckDB >= 2 refuses it while an earlier fetchone() left a result open
@@ -270,10 +343,43 @@ def stage(con: duckdb.DuckDBPyConnection, src: SourceFile, name: str) -> int:
         # DataFrame goes through execute(), which closes that result first.
         xlsx_frame = df  # noqa: F841 (read by DuckDB's replacement scan below)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM xlsx_frame")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {name}_v AS SELECT * FROM {name}")
+        keep = _not_blank_row(len(src.header))
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name}_v AS SELECT * FROM {name} WHERE {keep}")
     types = con.execute(f"DESCRIBE SELECT * FROM {name}_v").fetchall()
     src.source_types = [t[1] for t in types if t[0] != "_line"]
     return con.execute(f"SELECT count(*) FROM {name}_v").fetchone()[0]
+
+
+@contextlib.contextmanager
+def _utf8_copy(src: SourceFile) -> Iterator[tuple[str, str]]:
+    """(path, encoding) for DuckDB's CSV reader: the file itself, or for Windows-1252 or mixed text
+    (which DuckDB cannot decode) a temporary UTF-8 copy, line for line, removed afterwards."""
+    if src.encoding not in (WINDOWS_1252, MIXED):
+        yield str(src.path), src.encoding or "utf-8"
+        return
+    fd, tmp = tempfile.mkstemp(prefix="gridcrit-1252-", suffix=".csv")
+    try:
+        with open(src.path, "rb") as fin, os.fdopen(fd, "wb") as fout:
+            if src.encoding == WINDOWS_1252:
+                while chunk := fin.read(_CHUNK):  # one byte per character: chunks split nowhere wrong
+                    fout.write(decode_windows_1252(chunk).encode("utf-8"))
+            else:
+                fout.writelines(_decode_line(line).encode("utf-8") for line in fin)
+        yield tmp, "utf-8"
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _not_blank_row(n: int) -> str:
+    """SQL condition: some field of the row (``c0`` .. ``c{n-1}``) has a non-blank value.
+
+    Rows of separators only (``;;;;``: the formatted but empty rows Excel writes at the end of a
+    sheet saved as CSV) or of blank cells are skipped like empty lines: they hold no data, and
+    reporting each as a row with missing keys would refuse a good export."""
+    if n == 0:
+        return "true"
+    return "(" + " OR ".join(f"coalesce(trim(c{i}), '') <> ''" for i in range(n)) + ")"
 
 
 def drop_stage(con: duckdb.DuckDBPyConnection, name: str) -> None:

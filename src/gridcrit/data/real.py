@@ -30,6 +30,7 @@ point-to-segment distance) and to its nearest end node.
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -79,9 +80,45 @@ def _merge_variants(s: pd.Series) -> tuple[pd.Series, dict[str, str]]:
     return (s.replace(mapping) if mapping else s), mapping
 
 
+def _read_export_csv(path: str | Path) -> pd.DataFrame:
+    """Every cell of a CSV export as text, read the way ``ingest`` reads it: encoding (UTF-8 with or
+    without BOM, Latin-1, Windows-1252, both) and delimiter (``,`` ``;`` tab) detected, header cells matched
+    to the ``vegetacion`` columns ignoring case, accents and blanks, rows of empty cells dropped (the
+    same file re-saved by Excel in a Spanish locale: ``;``, cp1252, ``fecha``, trailing ``;;;;`` rows)."""
+    from gridcrit.data import readers
+    from gridcrit.data.ingest import header_key
+    from gridcrit.errors import GridcritError
+
+    path = Path(path)
+    src = readers.inspect(path)
+    if src.format != "csv" or not src.header:
+        raise GridcritError(f"{path}: not a CSV file with a header",
+                            es=f"{path}: no es un archivo CSV con encabezado")
+    try:  # a sample of a few MB: decoded whole, also when its lines mix UTF-8 and Windows-1252
+        text = readers.decode_text(path.read_bytes(), src.encoding or "utf-8")
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=src.delimiter or ",")
+    except (pd.errors.ParserError, UnicodeError, ValueError) as e:
+        text = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise GridcritError(f"{path}: cannot read file: {text}",
+                            es=f"{path}: no se puede leer el archivo: {text}") from e
+    names = {header_key(c): c for c in VEGETACION.columns}
+    raw.columns = [names.get(header_key(str(c)), c) for c in raw.columns]
+    if len(raw.columns):
+        raw = raw[(raw.apply(lambda c: c.str.strip()) != "").any(axis=1)].reset_index(drop=True)
+    return raw
+
+
+def _parse_dates(col: pd.Series) -> pd.Series:
+    """``YYYY-MM-DD`` or ``dd/mm/yyyy`` (day first, as ``ingest`` reads it), a time part ignored."""
+    d = col.str.strip().str.split(" ", n=1).str[0]
+    iso = pd.to_datetime(d, format="%Y-%m-%d", errors="coerce")
+    dmy = pd.to_datetime(d, format="%d/%m/%Y", errors="coerce")
+    return iso.fillna(dmy).dt.date
+
+
 def load_vegetation(path: str | Path) -> tuple[pd.DataFrame, dict]:
     """Read and normalise ``VegetacionExistente.csv``; returns (frame in the vegetacion schema, report)."""
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    raw = _read_export_csv(path)
     report: dict = {"file": str(path), "rows": len(raw), "placeholders_to_missing": {}, "variants_merged": {}}
     out = pd.DataFrame(index=raw.index)
     for col, typ in VEGETACION.columns.items():
@@ -100,7 +137,8 @@ def load_vegetation(path: str | Path) -> tuple[pd.DataFrame, dict]:
         elif typ == "DOUBLE":
             out[col] = pd.to_numeric(raw[col].str.strip().str.replace(",", ".", regex=False), errors="coerce")
         elif typ == "DATE":
-            out[col] = pd.to_datetime(raw[col].str.strip(), errors="coerce").dt.date
+            # pd.to_datetime's own guess reads '12/01/2024' month first (1 December)
+            out[col] = _parse_dates(raw[col])
     risk_before = out["NIVEL_RIES"].value_counts(dropna=False).to_dict()
     out["NIVEL_RIES"] = out["NIVEL_RIES"].map(
         lambda v: RISK_MAP.get(_fold(v), v) if isinstance(v, str) else None

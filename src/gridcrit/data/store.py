@@ -46,26 +46,55 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
                 es=f"no existe el almacén {path}; créelo con 'gridcrit ingest' o 'gridcrit demo'",
             )
         try:
-            return duckdb.connect(str(path), read_only=True)
+            con = duckdb.connect(str(path), read_only=True)
         except duckdb.Error as e:
-            raise GridcritError(f"cannot open store {path} read-only: {e}") from e
+            raise _open_error(path, e, read_only=True) from e
+        return _on_file(con, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(path))
     except duckdb.Error as e:
         raise _open_error(path, e) from e
+    con = _on_file(con, path)
     ensure_schema(con)
     return con
 
 
-def _open_error(path: Path, e: Exception) -> GridcritError:
-    """The one-line reason a writable store could not be opened (Spanish too)."""
+def _on_file(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnection:
+    """``con`` if it is backed by the file ``path``. DuckDB opens an existing ``.csv`` or ``.parquet``
+    file given as the database as an empty in-memory database: ``ingest --store REDMT.csv`` (the store
+    and an export swapped) then reported a successful load of rows that were never saved."""
+    # DuckDB draws a progress bar on stdout when it takes the session for an interactive one (python -c,
+    # notebooks): that broke --json output of long commands
+    con.execute("SET enable_progress_bar = false")
+    r = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    if r is not None and r[0] is None:
+        con.close()
+        raise GridcritError(
+            f"{path} is not a gridcrit store: DuckDB would open it as a temporary in-memory database "
+            "and nothing would be saved (an export file given as --store?); name the store file *.duckdb",
+            es=f"{path} no es un almacén de gridcrit: DuckDB lo abriría como una base temporal en memoria "
+            "y no se guardaría nada (¿un archivo de exportación dado como --store?); use un archivo "
+            "*.duckdb",
+        )
+    return con
+
+
+def _open_error(path: Path, e: Exception, read_only: bool = False) -> GridcritError:
+    """The one-line reason the store could not be opened (Spanish too)."""
     import re
 
     text = str(e).splitlines()[0] if str(e) else type(e).__name__
     if "lock" in text.lower():
         pid = re.search(r"PID (\d+)", text)
         who = f" (PID {pid.group(1)})" if pid else ""
+        if read_only:  # a reader (predict, the app, the assistant) while a writer runs
+            return GridcritError(
+                f"cannot read store {path}: another process{who} is writing it (e.g. 'gridcrit ingest' or "
+                "'gridcrit train'); retry when it finishes",
+                es=f"no se puede leer el almacén {path}: otro proceso{who} lo está escribiendo (p. ej. "
+                "'gridcrit ingest' o 'gridcrit train'); repita cuando termine",
+            )
         return GridcritError(
             f"cannot open store {path} for writing: another process{who} has it open "
             "(e.g. 'gridcrit serve'); stop it and retry",
