@@ -23,7 +23,8 @@ def test_reading_the_registry_of_a_store_another_process_writes(tmp_path):
         with pytest.raises(GridcritError) as ei:
             Registry(s).list()
         msg = str(ei.value)
-        assert "for writing" not in msg and f"PID {holder.pid}" in msg
+        assert "for writing" not in msg and f"PID {holder.pid}" in msg and "is writing it" in msg
+        assert "lo está escribiendo" in ei.value.es
     finally:
         holder.kill()
         holder.wait()

@@ -54,6 +54,11 @@ _T = {
         "es": "{file}: ignorado, su encabezado no corresponde a ninguna tabla",
         "en": "{file}: ignored, its header matches no known table",
     },
+    "ignored_near": {
+        "es": "{file}: ignorado, su encabezado no corresponde a ninguna tabla; se parece a {tbl}, a la que le "
+              "faltan las columnas {cols}",
+        "en": "{file}: ignored, its header matches no known table; closest is {tbl}, which needs column(s) {cols}",
+    },
     "ignored_format": {
         "es": "{file}: ignorado, no se pueden leer archivos {suffix}: guárdelo como .xlsx o CSV",
         "en": "{file}: ignored, {suffix} files cannot be read: save it as .xlsx or CSV",
@@ -118,8 +123,11 @@ def _show_ingest(rep: dict, lang: str) -> None:
         name = Path(f["file"]).name
         if f["status"] == "ignored":
             suffix = Path(f["file"]).suffix
-            key = "ignored_format" if suffix.lower() in UNREADABLE_SUFFIXES else "ignored_file"
-            console.print(_t(key, lang, file=name, suffix=suffix), markup=False, highlight=False)
+            key = "ignored_format" if suffix.lower() in UNREADABLE_SUFFIXES else \
+                "ignored_near" if f.get("closest_table") else "ignored_file"
+            console.print(_t(key, lang, file=name, suffix=suffix, tbl=f.get("closest_table"),
+                             cols=", ".join(f.get("missing_columns") or [])), markup=False, highlight=False,
+                          soft_wrap=True)
         elif f["status"] == "empty":
             console.print(_t("empty_file", lang, file=name), markup=False, highlight=False, soft_wrap=True)
         elif f["ignored_columns"]:
