@@ -48,3 +48,14 @@ def checksums(store: Path) -> dict[str, str]:
         return store_checksums(con)
     finally:
         con.close()
+
+
+def stored_rows(store: Path, sql: str) -> list[tuple]:
+    """The rows ``sql`` returns from ``store`` (opened read-only)."""
+    from gridcrit.data.store import connect
+
+    con = connect(store, read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

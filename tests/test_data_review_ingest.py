@@ -10,17 +10,8 @@ from pathlib import Path
 import pytest
 
 from gridcrit.data.ingest import ingest
-from gridcrit.data.store import connect
 from gridcrit.errors import ValidationError
-from ingest_helpers import EV_HEADER, TRAFO_HEADER, checksums, ev_row, trafo_row, write_events
-
-
-def _rows(store: Path, sql: str) -> list[tuple]:
-    con = connect(store, read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+from ingest_helpers import EV_HEADER, TRAFO_HEADER, checksums, ev_row, stored_rows, trafo_row, write_events
 
 
 def _es_row(i: int, usus: str = "120", inicio: str = "05/01/2019 10:00:00") -> str:
@@ -94,7 +85,7 @@ def test_integer_with_a_thousands_separator_or_a_fraction_is_refused(tmp_path):
         "(1234, o 1234,5 / 1234.5)"
         in e.problem_lines("es")
     )
-    assert not (tmp_path / "s.duckdb").exists() or _rows(store, "SELECT count(*) FROM interrupciones") == [
+    assert not (tmp_path / "s.duckdb").exists() or stored_rows(store, "SELECT count(*) FROM interrupciones") == [
         (0,)
     ]
 
@@ -122,10 +113,10 @@ def test_spanish_reexport_overlapping_the_first_month_is_recognised_row_by_row(t
     f = _write_es(tmp_path / "enero_febrero.csv", [_es_row(i) for i in range(5)])
     (fr,) = ingest([f], store).files
     assert (fr.status, fr.rows_added, fr.skipped_duplicates) == ("loaded", 2, 3)
-    assert _rows(
+    assert stored_rows(
         store, "SELECT DISTINCT causa, tipo_elemento, TRY_CAST(causa AS DOUBLE) FROM interrupciones"
     ) == [("30.0", "13.2", 30.0)]
-    assert _rows(store, "SELECT count(*), sum(duracion_h), min(inicio)::VARCHAR FROM interrupciones") == [
+    assert stored_rows(store, "SELECT count(*), sum(duracion_h), min(inicio)::VARCHAR FROM interrupciones") == [
         (5, 12.5, "2019-01-05 10:00:00")
     ]
 
@@ -215,7 +206,7 @@ def test_windows_1252_csv_saved_by_excel_loads(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where the UTF-8 copy is made
     (fr,) = ingest([f], store).files
     assert (fr.status, fr.rows_added, fr.encoding, fr.delimiter) == ("loaded", 2, "windows-1252", ";")
-    assert _rows(store, "SELECT ASSEMBLY, TIPO, CLASE, LONG_APOYO, MUN FROM apoyos ORDER BY CODE") == [
+    assert stored_rows(store, "SELECT ASSEMBLY, TIPO, CLASE, LONG_APOYO, MUN FROM apoyos ORDER BY CODE") == [
         ("Poste “H”", "Retención…", "8 – 510", 12.0, "MANIZALES"),
         ("Poste", "Suspensión", "12", 10.0, "PEÑAS"),
     ]
@@ -318,7 +309,7 @@ def test_code_column_written_as_float_in_parquet_keeps_the_integer_text(tmp_path
     ).to_parquet(tmp_path / "redmt.parquet")
     store = tmp_path / "s.duckdb"
     ingest([tmp_path / "redmt.parquet"], store)
-    assert _rows(store, "SELECT ELNODE1, ELNODE2, LENGTH FROM redmt ORDER BY CODE") == [
+    assert stored_rows(store, "SELECT ELNODE1, ELNODE2, LENGTH FROM redmt ORDER BY CODE") == [
         ("19057918", "19057928", 1.5),
         (None, "19057929", 2.25),
     ]
@@ -411,7 +402,7 @@ def test_a_file_with_utf8_and_windows_1252_lines_is_read_line_by_line(tmp_path):
     store = tmp_path / "s.duckdb"
     (fr,) = ingest([f], store).files
     assert (fr.encoding, fr.rows_added) == ("utf-8+windows-1252", 2)
-    assert _rows(store, "SELECT DISTINCT ASSEMBLY, TIPO, DEP, MUN FROM apoyos") == [
+    assert stored_rows(store, "SELECT DISTINCT ASSEMBLY, TIPO, DEP, MUN FROM apoyos") == [
         ("Poste “H”", "Retención…", "Quindío", "Peñas")
     ]
 

@@ -13,17 +13,17 @@ import pytest
 from gridcrit.cli import run
 from gridcrit.data import ingest as ing
 from gridcrit.data.ingest import ingest
-from gridcrit.data.store import connect
 from gridcrit.errors import ValidationError
-from ingest_helpers import EV_HEADER, TRAFO_HEADER, checksums, ev_row, trafo_row, write_events, write_trafos
-
-
-def _rows(store: Path, sql: str) -> list[tuple]:
-    con = connect(store, read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+from ingest_helpers import (
+    EV_HEADER,
+    TRAFO_HEADER,
+    checksums,
+    ev_row,
+    stored_rows,
+    trafo_row,
+    write_events,
+    write_trafos,
+)
 
 
 def test_xlsx_alone_or_first_in_the_batch_is_loaded(tmp_path, capsys):
@@ -36,7 +36,7 @@ def test_xlsx_alone_or_first_in_the_batch_is_loaded(tmp_path, capsys):
     store = tmp_path / "s.duckdb"
     assert run(["ingest", str(tmp_path / "trafos.xlsx"), "--store", str(store), "--json"]) == 0
     capsys.readouterr()
-    assert _rows(store, "SELECT count(*), sum(USUARIOS), min(KVA) FROM trafos") == [(4, 86, 37.5)]
+    assert stored_rows(store, "SELECT count(*), sum(USUARIOS), min(KVA) FROM trafos") == [(4, 86, 37.5)]
 
 
 def test_headers_with_accents_blanks_and_trailing_empty_columns(tmp_path):
@@ -59,7 +59,7 @@ def test_headers_with_accents_blanks_and_trailing_empty_columns(tmp_path):
     rep = ingest([f], store)
     (fr,) = rep.files
     assert (fr.table, fr.status, fr.rows_added, fr.ignored_columns) == ("interrupciones", "loaded", 3, [])
-    assert _rows(
+    assert stored_rows(
         store,
         "SELECT count(periodo), sum(duracion_h), count(equipo_ope), sum(cnt_usus), min(tipo_equi_ope) "
         "FROM interrupciones",
@@ -185,7 +185,7 @@ def test_twelve_hour_times_as_spanish_excel_writes_them(tmp_path):
     )
     store = tmp_path / "s.duckdb"
     ingest([f], store)
-    assert _rows(store, "SELECT inicio::VARCHAR, fin::VARCHAR FROM interrupciones ORDER BY evento") == [
+    assert stored_rows(store, "SELECT inicio::VARCHAR, fin::VARCHAR FROM interrupciones ORDER BY evento") == [
         ("2019-01-05 11:50:00", "2019-01-05 12:10:00"),
         ("2019-01-05 00:05:00", "2019-01-05 13:30:00"),
     ]
@@ -200,7 +200,7 @@ def test_excel_unicode_text_export_utf16_tabs(tmp_path):
     store = tmp_path / "s.duckdb"
     (fr,) = ingest([f], store).files
     assert (fr.table, fr.encoding, fr.delimiter, fr.rows_added) == ("trafos", "utf-16", "\t", 2)
-    assert _rows(store, "SELECT CODE, KVA, MUN FROM trafos ORDER BY CODE") == [
+    assert stored_rows(store, "SELECT CODE, KVA, MUN FROM trafos ORDER BY CODE") == [
         ("T00001", 37.5, "CHINCHINÁ"),
         ("T00002", 37.5, "MANIZALES"),
     ]
@@ -222,7 +222,7 @@ def test_same_rows_with_numbers_rounded_to_15_digits_are_not_conflicts(tmp_path)
     with pytest.raises(ValidationError) as ei:
         ingest([moved], store)
     assert ei.value.problems[0].endswith("already stored with different values (conflicting row; differs in: LONGITUD)")
-    assert _rows(store, "SELECT count(*), max(LONGITUD) FROM trafos") == [(1, -75.51234567890123)]
+    assert stored_rows(store, "SELECT count(*), max(LONGITUD) FROM trafos") == [(1, -75.51234567890123)]
 
 
 def test_numeric_code_text_after_an_excel_round_trip_is_not_a_conflict(tmp_path):
@@ -241,7 +241,7 @@ def test_numeric_code_text_after_an_excel_round_trip_is_not_a_conflict(tmp_path)
     with pytest.raises(ValidationError) as ei:
         ingest([other], store)
     assert ei.value.problems[0].endswith("(conflicting row; differs in: causa)")
-    assert _rows(store, "SELECT DISTINCT causa FROM interrupciones") == [("30.0",)]
+    assert stored_rows(store, "SELECT DISTINCT causa FROM interrupciones") == [("30.0",)]
 
 
 def test_header_only_file_in_a_folder_is_empty_not_a_refused_batch(tmp_path, capsys):
@@ -255,8 +255,8 @@ def test_header_only_file_in_a_folder_is_empty_not_a_refused_batch(tmp_path, cap
     assert run(["ingest", str(folder), "--store", str(store), "--lang", "es"]) == 0
     out = capsys.readouterr().out
     assert "trafos_2019_02.csv: sin filas de datos (solo el encabezado): no hay nada que cargar" in out
-    assert _rows(store, "SELECT count(*) FROM interrupciones") == [(3,)]
-    assert _rows(store, "SELECT count(*) FROM trafos") == [(0,)]
+    assert stored_rows(store, "SELECT count(*) FROM interrupciones") == [(3,)]
+    assert stored_rows(store, "SELECT count(*) FROM trafos") == [(0,)]
     rep = ingest([folder / "trafos_2019_02.csv"], store)
     assert [(f.status, f.table, f.rows_added) for f in rep.files] == [("empty", "trafos", 0)]
 
