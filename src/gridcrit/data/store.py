@@ -66,7 +66,10 @@ def _on_file(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConne
     and an export swapped) then reported a successful load of rows that were never saved."""
     # DuckDB draws a progress bar on stdout when it takes the session for an interactive one (python -c,
     # notebooks): that broke --json output of long commands
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:  # the data assistant's sandbox locked this database's configuration: already set
+        pass
     r = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
     if r is not None and r[0] is None:
         con.close()
