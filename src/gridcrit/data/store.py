@@ -8,6 +8,7 @@ Files that belong with the store but are not tables (model artefacts, reports) l
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import duckdb
@@ -66,10 +67,9 @@ def _on_file(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConne
     and an export swapped) then reported a successful load of rows that were never saved."""
     # DuckDB draws a progress bar on stdout when it takes the session for an interactive one (python -c,
     # notebooks): that broke --json output of long commands
-    try:
+    # (a database whose configuration the data assistant's sandbox locked has it set already)
+    with contextlib.suppress(duckdb.Error):
         con.execute("SET enable_progress_bar = false")
-    except duckdb.Error:  # the data assistant's sandbox locked this database's configuration: already set
-        pass
     r = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
     if r is not None and r[0] is None:
         con.close()
