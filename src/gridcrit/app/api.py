@@ -279,12 +279,7 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
         lg = request_lang(request)
         body: dict[str, Any] = {"error": exc.text(lg), "type": type(exc).__name__}
         if _locked(exc):  # a writer (gridcrit ingest / train) holds the store: not the request's fault
-            pid = re.search(r"PID (\d+)", str(exc.__cause__))
-            who = f" (PID {pid.group(1)})" if pid else ""
-            body["error"] = (f"el almacén {store} está ocupado: otro proceso{who} lo está escribiendo (p. ej. "
-                             "'gridcrit ingest' o 'gridcrit train'); repita cuando termine" if lg == "es" else
-                             f"the store {store} is busy: another process{who} is writing it (e.g. 'gridcrit "
-                             "ingest' or 'gridcrit train'); retry when it finishes")
+            # (store.connect's message says so, with the writer's PID, in both languages)
             return JSONResponse(body, status_code=503, headers={"Retry-After": "30"})
         if isinstance(exc, ValidationError) and exc.problems:
             lines = exc.problem_lines(lg) if hasattr(exc, "problem_lines") else exc.problems

@@ -93,9 +93,9 @@ def _open_error(path: Path, e: Exception, read_only: bool = False) -> GridcritEr
         who = f" (PID {pid.group(1)})" if pid else ""
         if read_only:  # a reader (predict, the app, the assistant) while a writer runs
             return GridcritError(
-                f"cannot read store {path}: another process{who} is writing it (e.g. 'gridcrit ingest' or "
+                f"the store {path} is busy: another process{who} is writing it (e.g. 'gridcrit ingest' or "
                 "'gridcrit train'); retry when it finishes",
-                es=f"no se puede leer el almacén {path}: otro proceso{who} lo está escribiendo (p. ej. "
+                es=f"el almacén {path} está ocupado: otro proceso{who} lo está escribiendo (p. ej. "
                 "'gridcrit ingest' o 'gridcrit train'); repita cuando termine",
             )
         return GridcritError(
