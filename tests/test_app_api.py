@@ -213,3 +213,15 @@ def test_store_unchanged_by_every_route(client, tiny_store, before):
     finally:
         con.close()
     assert tiny_store.stat().st_mtime_ns == before[1]
+
+
+def test_allowed_hosts_refuse_other_host_headers(tiny_store):
+    from fastapi.testclient import TestClient
+
+    from gridcrit.app.api import create_app
+
+    app = create_app(tiny_store, allowed_hosts=["127.0.0.1", "localhost", "[::1]"])
+    assert TestClient(app, base_url="http://localhost:8765").get("/api/health").status_code == 200
+    assert TestClient(app, base_url="http://[::1]:8765").get("/api/health").status_code == 200
+    assert TestClient(app, base_url="http://rebound.example:8765").get("/api/health").status_code == 400
+    assert TestClient(create_app(tiny_store), base_url="http://rebound.example").get("/api/health").status_code == 200

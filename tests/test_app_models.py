@@ -231,7 +231,7 @@ def test_serve_answers_on_loopback(model_store):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-c", "from gridcrit.cli import main; main()", "serve",
-                             "--store", str(model_store[0]), "--port", str(port)],
+                             "--store", str(model_store[0]), "--port", str(port), "--allow-host", "gridcrit.lan"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         for _ in range(100):
@@ -244,6 +244,11 @@ def test_serve_answers_on_loopback(model_store):
             pytest.fail("server did not start: " + proc.stdout.read1().decode(errors="replace"))
         assert h["status"] == "ok" and h["store"] == str(model_store[0])
         assert "Asistente" in httpx.get(f"http://127.0.0.1:{port}/").text
+        # DNS rebinding: a page whose name now points at 127.0.0.1 sends its own Host and is refused
+        url = f"http://127.0.0.1:{port}/api/health"
+        assert httpx.get(url, headers={"Host": f"attacker.example:{port}"}).status_code == 400
+        assert httpx.get(url, headers={"Host": f"localhost:{port}"}).status_code == 200
+        assert httpx.get(url, headers={"Host": "gridcrit.lan"}).status_code == 200  # --allow-host
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -56,7 +56,7 @@ def test_a_circuit_named_like_a_name_or_a_letter_is_not_the_whole_system(store):
 def test_unknown_circuit_cli_one_line_error(store, capsys):
     rc = run(["ask", "¿cuántas interrupciones tuvo el circuito XXX99 en 2023?", "--store", str(store), "--json"])
     out, err = capsys.readouterr()
-    assert rc == NotFoundError.exit_code and out == ""
+    assert rc == NotFoundError.exit_code and json.loads(out)["error"].startswith("el circuito XXX99 no existe")
     assert err.count("\n") == 1 and err.startswith("gridcrit: error: el circuito XXX99 no existe")
 
 

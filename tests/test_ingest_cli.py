@@ -40,7 +40,9 @@ def test_ingest_error_prints_problems_and_one_line_reason(tmp_path, capsys):
     code = run(["ingest", str(bad), "--store", str(store), "--json", "--lang", "en"])
     assert code == 2
     cap = capsys.readouterr()
-    assert cap.out == ""  # nothing pretends to be a result
+    doc = json.loads(cap.out)  # stdout: an error document, nothing that looks like a result
+    assert set(doc) == {"error", "exit_code", "kind", "problems", "n_problems"} and doc["exit_code"] == 2
+    assert doc["problems"] == [f"{bad}:3:cnt_usus: value abc is not an integer"]
     lines = cap.err.strip().splitlines()
     assert lines[0] == f"{bad}:3:cnt_usus: value abc is not an integer"
     assert lines[-1].startswith("gridcrit: error: ingest refused: 1 problem(s) in 1 of 1 file(s)")

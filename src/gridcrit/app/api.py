@@ -46,7 +46,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -257,9 +258,11 @@ def _locked(exc: BaseException) -> bool:
     return isinstance(cause, duckdb.IOException) and "lock" in str(cause).lower()
 
 
-def create_app(store: str | Path, lang: str = "es") -> FastAPI:
+def create_app(store: str | Path, lang: str = "es", allowed_hosts: Sequence[str] | None = None) -> FastAPI:
     """The dashboard app over the store at ``store`` (opened read-only per request). ``lang``: default
-    language of the dashboard and of explanation/assistant prose (es | en)."""
+    language of the dashboard and of explanation/assistant prose (es | en). ``allowed_hosts``: the only
+    ``Host`` headers answered (others get 400); ``gridcrit serve`` on loopback passes the loopback names, so
+    a web page whose DNS name is re-bound to 127.0.0.1 cannot read the store through the browser."""
     if lang not in ("es", "en"):
         raise ValidationError(f"unknown language {lang!r}; use es or en")
     store = Path(store)
@@ -268,6 +271,8 @@ def create_app(store: str | Path, lang: str = "es") -> FastAPI:
                   dependencies=[Depends(_known_params)])
     # plotly.js is 4.7 MB and the map layers, rankings and indices are JSON: ~5x smaller compressed
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
+    if allowed_hosts is not None:  # added last: runs first, before any work or compression
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     app.state.store = store
     app.state.lang = lang
     app.state.cache = cache

@@ -2,7 +2,7 @@
 
 Each stage registers its commands from its own module (``gridcrit.cli.<stage>``); this module builds
 the Typer app and turns :class:`gridcrit.errors.GridcritError` into a one-line message on stderr and
-a non-zero exit code.
+a non-zero exit code (with ``--json``, also a JSON error object on stdout).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover
     from click import ClickException  # type: ignore[no-redef]
 
 from gridcrit import __version__
-from gridcrit.errors import GridcritError
+from gridcrit.errors import GridcritError, ValidationError
 
 cli_app = typer.Typer(
     name="gridcrit",
@@ -101,8 +101,51 @@ def _lang_of(argv: list[str] | None) -> str:
     return os.environ.get("GRIDCRIT_LANG", "es").lower()
 
 
+class _StdoutWatch:
+    """``sys.stdout`` while a ``--json`` command runs: notes whether the command printed anything, so a
+    failure can print its JSON error object only where stdout would otherwise be empty (one document)."""
+
+    def __init__(self, stream):
+        self._stream, self.written = stream, False
+
+    def write(self, s: str) -> int:
+        self.written = self.written or bool(s)
+        return self._stream.write(s)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _json_error(watch: _StdoutWatch | None, message: str, code: int, e: BaseException | None = None,
+                lang: str = "es") -> None:
+    """With ``--json``, a failed command prints ``{"error": ..., "exit_code": ...}`` on stdout (the one-line
+    reason stays on stderr), plus ``problems`` (file, row, column lines) for validation errors: scripts
+    parsing stdout get a document either way."""
+    if watch is None or watch.written:
+        return
+    from gridcrit.cli.common import to_json
+
+    doc: dict = {"error": message, "exit_code": code, "kind": type(e).__name__ if e is not None else "UsageError"}
+    if isinstance(e, ValidationError) and e.problems:
+        doc["problems"] = e.problem_lines(lang)
+        doc["n_problems"] = e.n_problems
+    watch._stream.write(to_json(doc) + "\n")
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (used by ``main`` and by tests)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    watch = _StdoutWatch(sys.stdout) if "--json" in args else None
+    if watch is not None:
+        sys.stdout = watch
+    try:
+        return _run(argv, watch)
+    finally:
+        if watch is not None and sys.stdout is watch:
+            sys.stdout = watch._stream
+
+
+def _run(argv: list[str] | None, watch: _StdoutWatch | None) -> int:
     try:
         rc = cli_app(args=argv, prog_name="gridcrit", standalone_mode=False)
         return rc if isinstance(rc, int) else 0  # a typer.Exit(code) inside a command comes back as its code
@@ -110,6 +153,7 @@ def run(argv: list[str] | None = None) -> int:
         text = e.text(_lang_of(argv))
         msg = text.splitlines()[0] if text else type(e).__name__
         sys.stderr.write(f"gridcrit: error: {msg}\n")
+        _json_error(watch, msg, e.exit_code, e, _lang_of(argv))
         return e.exit_code
     except typer.Exit as e:
         return e.exit_code
@@ -121,9 +165,12 @@ def run(argv: list[str] | None = None) -> int:
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         msg = " ".join(e.format_message().split())
         sys.stderr.write(f"gridcrit: error: {msg}{hint}\n")
+        _json_error(watch, msg, e.exit_code, None)
         return e.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("gridcrit: interrumpido\n" if _lang_of(argv) == "es" else "gridcrit: interrupted\n")
+        msg = "interrumpido" if _lang_of(argv) == "es" else "interrupted"
+        sys.stderr.write(f"gridcrit: {msg}\n")
+        _json_error(watch, msg, 130, None)
         return 130
 
 

@@ -1,6 +1,6 @@
 """CLI commands of the web app (thin shell over `gridcrit.app`).
 
-``gridcrit serve [--store S] [--host 127.0.0.1] [--port 8765] [--lang es|en]``
+``gridcrit serve [--store S] [--host 127.0.0.1] [--port 8765] [--lang es|en] [--allow-host NAME ...]``
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ import typer
 from gridcrit.cli.common import LangOpt, StoreOpt, console, default_store
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Host headers answered when listening on loopback (IPv6 literals arrive bracketed): a page on another
+# site whose name is re-bound to 127.0.0.1 (DNS rebinding) sends its own name and gets 400
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +26,9 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option("--host", help="Address to listen on / dirección de escucha.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="TCP port / puerto.")] = 8765,
         lang: LangOpt = "es",
+        allow_host: Annotated[list[str] | None, typer.Option("--allow-host", help=(
+            "Another Host name to answer (repeatable; e.g. a reverse proxy's name). On loopback only "
+            "127.0.0.1 / localhost / [::1] are answered by default / otro nombre de host aceptado."))] = None,
         warm: Annotated[bool, typer.Option("--warm/--no-warm", help=(
             "Build the champion's ranking in the background at start (minutes on a CHEC-size store) / "
             "precalcular el ranking del campeón al arrancar."))] = True,
@@ -36,7 +42,10 @@ def register(app: typer.Typer) -> None:
         path = store or default_store()
         if not path.exists():
             raise NotFoundError(f"store {path} does not exist; create it with 'gridcrit ingest' or 'gridcrit demo'")
-        web = create_app(path, lang=lang)
+        extra = [h.strip().lower() for h in (allow_host or []) if h.strip()]
+        # beyond loopback the names it is reached by are not known here: any, unless --allow-host lists them
+        allowed = [*LOOPBACK_HOSTS, *extra] if host in LOOPBACK else (extra or None)
+        web = create_app(path, lang=lang, allowed_hosts=allowed)
         if host not in LOOPBACK:
             # the API has no authentication: say so loudly when it listens beyond this machine
             console.print(f"[yellow]warning: listening on {host} — the API has no authentication[/yellow]")
