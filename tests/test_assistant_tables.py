@@ -330,3 +330,21 @@ def test_quantities_of_a_question_are_found_bare_in_tables_and_named_as_asked(ta
     assert r.coverage(q, r.search(q, k=5))[1] == ["basta"]  # was ["basta", "2p4m"]
     ans = Assistant(table_store, dense=False).ask("¿cuántos goles de 7,77 m marcó el fútbol en la subestación?")
     assert not ans.found and "«7,77 m»" in ans.text and "7p77" not in ans.text
+
+
+def test_a_part_ending_with_a_row_description_brings_the_part_with_its_values(table_store):
+    """Page 1's part ends with the description of a row whose values open page 2's part: when retrieval
+    returns the first without the second, the second comes right after it (in the place of the last other
+    passage), so the value can be cited where it is printed."""
+    import numpy as np
+
+    from gridcrit.assistant.retrieval import Retriever
+
+    r = Retriever(table_store, dense=False)
+    assert [r.continues_row(i) for i in range(len(r.units))] == [False, True, False, False]
+    assert r._with_continuation([0, 2, 3], np.ones(4, bool), {0: 1.0, 2: 0.5, 3: 0.2}) == [0, 1, 2]
+    assert r._with_continuation([2, 3, 0], np.ones(4, bool), {}) == [2, 0, 1]
+    assert r._with_continuation([2, 3], np.ones(4, bool), {}) == [2, 3]  # nothing to continue
+    assert r._with_continuation([0, 2], np.array([True, False, True, True]), {}) == [0, 2]  # other document
+    got = r.search("¿cuánto tiempo se guarda cada registro del grupo a en la subestación?", k=2)
+    assert got[0].text.startswith("Cada registro del grupo a") and got[1].text.startswith("500 11,7")

@@ -57,6 +57,11 @@ CUT_ROWS = [
     ("distancia vertical en el cruce con conductores de ferrocarriles electrificados para 13,2 kV en el anexo "
      "general", "- Distancia mínima vertical en el cruce “f” a los conductores alimentadores de ferrocarriles",
      ": 1,8 m (columna 13,8/13,2/11,4/7,6 kV)", 57),
+    # the description ends one part and the values open the next, which retrieval did not return: it now
+    # comes with the part it continues (Retriever._with_continuation)
+    ("¿Cuál es la distancia mínima de seguridad para 13,2 kV en zonas de maquinaria agrícola según el RETIE "
+     "2024?", "- En áreas de bosques y huertos donde se dificulta el control absoluto",
+     ": 8,1 m (columna 13,8/13,2/11,4/7,6 kV)", 29),
 ]
 
 

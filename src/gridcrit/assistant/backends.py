@@ -289,7 +289,9 @@ class ExtractiveBackend:
             for _, _, p, row in found[:per_voltage]:
                 pair = row.pair_for(kv)
                 label = next(lb for lb, _ in row.values if kv in lb.split("/"))
-                unit = " m" if row.description.startswith("Distancia") else ""
+                # a distance row ("Distancia …", or "… se debe aplicar como distancia “e” estos valores")
+                unit = " m" if re.match(r"Distancia", row.description) or re.search(
+                    r"\bdistancia\s+[“\"]\w{1,3}[”\"]", row.description, re.IGNORECASE) else ""
                 # shown without its figure references ("(Figura 13.1)"); the citation quotes it verbatim
                 desc = re.sub(r"\s*\(Figuras?\s[^)]*\)", "", row.description).rstrip(" .:")
                 desc = desc if len(desc) <= 160 else desc[:159].rsplit(" ", 1)[0] + "…"

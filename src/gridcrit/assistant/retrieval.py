@@ -456,6 +456,7 @@ class Retriever:
                         top = [*top[:-1], best]
             top = sorted(top, key=lambda i: (-fused[i], i))
         top = self._with_matrix(question, top, ranked, mask, fused, k)
+        top = self._with_continuation(top, mask, fused)
         bm_rank = {int(i): r + 1 for r, i in enumerate(bm_order)} if mode != "dense" else {}
         dn_rank = {int(i): r + 1 for r, i in enumerate(dn_order)}
         out = []
@@ -468,6 +469,44 @@ class Retriever:
                         json.loads(br) if isinstance(br, str) else None, self.lead_of(i))
             )
         return out
+
+    # a table row whose values start this far into the next part at most (a pair cut in two leaves its value)
+    CONTINUATION_CHARS = 40
+
+    def continues_row(self, j: int) -> bool:
+        """Whether unit ``j`` starts with the values of a table row whose description ends the unit before
+        (the segmenter cut the row between them)."""
+        from gridcrit.assistant.tables import voltage_rows
+
+        lead = self.lead_of(j)
+        if not lead:
+            return False
+        rows = voltage_rows(str(self.units["text"].iloc[j]), lead)
+        return bool(rows) and bool(rows[0].description) and rows[0].start <= self.CONTINUATION_CHARS \
+            and len(rows[0].quote_desc or "") < len(rows[0].description)
+
+    def _with_continuation(self, top: list[int], mask: np.ndarray, fused: dict[int, float]) -> list[int]:
+        """``top`` with the next part of a passage whose last table row lost its values to that part (RETIE
+        2024, Art. 3.10.2: "… maquinaria agrícola de gran altura … se debe aplicar como distancia “e” estos
+        valores (Figura 11.2.2.). 500" | "11,1 230/220 9,3 … 13,8/13,2/11,4/7,6 8,1 <1 7,5"), so an answer
+        can cite where the values are printed. It is cited right after the passage it continues and takes
+        the place of the last other passage whose document keeps another one in the top (one continuation
+        at most)."""
+        for i in top:
+            j = i + 1
+            if j >= len(self.units) or j in top or not mask[j] or not self.continues_row(j):
+                continue
+            rest = [x for x in top if x != i]
+            if len(top) < 2 or not rest:
+                return top
+            docs = [self._doc_of[x] for x in top]
+            # the last passage whose document keeps another one in the top (every edition stays shown)
+            drop = next((x for x in reversed(rest) if docs.count(self._doc_of[x]) > 1), rest[-1])
+            out = [x for x in top if x != drop]
+            out.insert(out.index(i) + 1, j)
+            fused.setdefault(j, 0.0)  # not ranked: it is here for the one it continues
+            return out
+        return top
 
     def _with_matrix(self, question: str, top: list[int], ranked: list[int], mask: np.ndarray,
                      fused: dict[int, float], k: int) -> list[int]:

@@ -117,7 +117,7 @@ class _StdoutWatch:
 
 
 def _json_error(watch: _StdoutWatch | None, message: str, code: int, e: BaseException | None = None,
-                lang: str = "es") -> None:
+                lang: str = "es", kind: str | None = None) -> None:
     """With ``--json``, a failed command prints ``{"error": ..., "exit_code": ...}`` on stdout (the one-line
     reason stays on stderr), plus ``problems`` (file, row, column lines) for validation errors: scripts
     parsing stdout get a document either way."""
@@ -125,30 +125,59 @@ def _json_error(watch: _StdoutWatch | None, message: str, code: int, e: BaseExce
         return
     from gridcrit.cli.common import to_json
 
-    doc: dict = {"error": message, "exit_code": code, "kind": type(e).__name__ if e is not None else "UsageError"}
+    if kind is None:
+        kind = "Interrupted" if isinstance(e, _CtrlCError) else type(e).__name__ if e is not None else "UsageError"
+    doc: dict = {"error": message, "exit_code": code, "kind": kind}
     if isinstance(e, ValidationError) and e.problems:
         doc["problems"] = e.problem_lines(lang)
         doc["n_problems"] = e.n_problems
-    watch._stream.write(to_json(doc) + "\n")
+    try:
+        watch._stream.write(to_json(doc) + "\n")
+    except UnicodeEncodeError:  # an ASCII-only stdout (PYTHONIOENCODING=ascii): escaped, still one document
+        import json
+
+        watch._stream.write(json.dumps(doc, ensure_ascii=True) + "\n")
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (used by ``main`` and by tests)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    watch = _StdoutWatch(sys.stdout) if "--json" in args else None
+    opts = args[: args.index("--")] if "--" in args else args  # after "--" a "--json" is an argument
+    watch = _StdoutWatch(sys.stdout) if "--json" in opts else None
     if watch is not None:
         sys.stdout = watch
     try:
         return _run(argv, watch)
     finally:
-        if watch is not None and sys.stdout is watch:
-            sys.stdout = watch._stream
+        if watch is not None:
+            _unwatch(watch)
+
+
+def _unwatch(watch: _StdoutWatch) -> None:
+    """Take ``watch`` out of ``sys.stdout``, also where another run() (a thread) wrapped it meanwhile."""
+    if sys.stdout is watch:
+        sys.stdout = watch._stream
+        return
+    s = sys.stdout
+    while isinstance(s, _StdoutWatch):
+        if s._stream is watch:
+            s._stream = watch._stream
+            return
+        s = s._stream
+
+
+def _interrupted(argv: list[str] | None) -> str:
+    return "interrumpido" if _lang_of(argv) == "es" else "interrupted"
 
 
 def _run(argv: list[str] | None, watch: _StdoutWatch | None) -> int:
     try:
         rc = cli_app(args=argv, prog_name="gridcrit", standalone_mode=False)
-        return rc if isinstance(rc, int) else 0  # a typer.Exit(code) inside a command comes back as its code
+        rc = rc if isinstance(rc, int) else 0  # a typer.Exit(code) inside a command comes back as its code
+        if rc:  # e.g. ingest's Ctrl-C (typer.Exit(130)): the reason is already on stderr
+            _json_error(watch, _interrupted(argv) if rc == 130 else f"exit code {rc}", rc,
+                        kind="Interrupted" if rc == 130 else "Exit")
+        return rc
     except GridcritError as e:
         text = e.text(_lang_of(argv))
         msg = text.splitlines()[0] if text else type(e).__name__
@@ -156,9 +185,14 @@ def _run(argv: list[str] | None, watch: _StdoutWatch | None) -> int:
         _json_error(watch, msg, e.exit_code, e, _lang_of(argv))
         return e.exit_code
     except typer.Exit as e:
+        if e.exit_code:
+            _json_error(watch, _interrupted(argv) if e.exit_code == 130 else f"exit code {e.exit_code}", e.exit_code,
+                        kind="Interrupted" if e.exit_code == 130 else "Exit")
         return e.exit_code
     except typer.Abort:
-        sys.stderr.write("gridcrit: cancelado\n" if _lang_of(argv) == "es" else "gridcrit: aborted\n")
+        msg = "cancelado" if _lang_of(argv) == "es" else "aborted"
+        sys.stderr.write(f"gridcrit: {msg}\n")
+        _json_error(watch, msg, 130, kind="Aborted")
         return 130
     except ClickException as e:  # usage errors too: one line, with where to find the usage
         ctx = getattr(e, "ctx", None)
@@ -168,9 +202,9 @@ def _run(argv: list[str] | None, watch: _StdoutWatch | None) -> int:
         _json_error(watch, msg, e.exit_code, None)
         return e.exit_code
     except KeyboardInterrupt:
-        msg = "interrumpido" if _lang_of(argv) == "es" else "interrupted"
+        msg = _interrupted(argv)
         sys.stderr.write(f"gridcrit: {msg}\n")
-        _json_error(watch, msg, 130, None)
+        _json_error(watch, msg, 130, None, kind="Interrupted")
         return 130
 
 

@@ -17,6 +17,24 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
+def _host_name(value: str) -> str:
+    """An ``--allow-host`` value as the Host header's name is compared: lower case, without a ``:port``,
+    an IPv6 literal in brackets; a wildcard only as ``*.domain`` (else every request would fail)."""
+    from starlette._utils import parse_host_header
+
+    from gridcrit.errors import ValidationError
+
+    v = value.strip().lower()
+    if v.count(":") > 1 and not v.startswith("["):
+        v = f"[{v}]"
+    parsed = parse_host_header(v)
+    name = parsed.host if parsed is not None else ""
+    if not name or ("*" in name and name != "*" and not (name.startswith("*.") and "*" not in name[1:])):
+        raise ValidationError(f"--allow-host {value!r}: not a host name (e.g. gridcrit.lan, *.lan, [fe80::1])",
+                              es=f"--allow-host {value!r}: no es un nombre de host (p. ej. gridcrit.lan, *.lan, [fe80::1])")
+    return name
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root app."""
 
@@ -42,9 +60,10 @@ def register(app: typer.Typer) -> None:
         path = store or default_store()
         if not path.exists():
             raise NotFoundError(f"store {path} does not exist; create it with 'gridcrit ingest' or 'gridcrit demo'")
-        extra = [h.strip().lower() for h in (allow_host or []) if h.strip()]
+        extra = [_host_name(h) for h in (allow_host or []) if h.strip()]
         # beyond loopback the names it is reached by are not known here: any, unless --allow-host lists them
-        allowed = [*LOOPBACK_HOSTS, *extra] if host in LOOPBACK else (extra or None)
+        # (added to the loopback names, as on loopback)
+        allowed = [*LOOPBACK_HOSTS, *extra] if host in LOOPBACK or extra else None
         web = create_app(path, lang=lang, allowed_hosts=allowed)
         if host not in LOOPBACK:
             # the API has no authentication: say so loudly when it listens beyond this machine

@@ -279,14 +279,14 @@ class EventModel:
         dev = np.where(mis, net.node_prot_rb[node], dev)
         # big devices are restored sooner (crews switch around the fault); quantile u -> u**power
         dk = net.sw_kind[np.maximum(dev, 0)]
-        dev_power = np.where(dk == BREAKER, 1.5, np.where(dk == RECLOSER, 1.25, 0.65))  # fuses: longer repairs
+        dev_power = np.where(dk == BREAKER, 1.5, np.where(dk == RECLOSER, 1.25, 0.75))  # fuses: longer repairs
         dur_s = np.where(
             line & ~transient, np.round(sustained_hours(rng.random(n) ** (power * dev_power)) * 3600.0), dur_s
         )
-        # a feeder's breaker or a recloser is not left open for days: crews switch the healthy part back
-        # (the long repair is then recorded on a smaller device, the two-step rows below)
-        cap_s = np.exp(rng.normal(np.log(np.where(dk == BREAKER, 1.0, 2.5) * 3600.0), 0.6, n))
-        dur_s = np.where(line & ~transient & np.isin(dk, (BREAKER, RECLOSER)), np.minimum(dur_s, np.round(cap_s)), dur_s)
+        # a feeder's breaker or a recloser is not left open for days: crews switch the healthy part back.
+        # With a sectionaliser the long repair goes on under it (the two-step rows below); without one the
+        # row of the big device ends at the switching (the faulted part's customers are not modelled apart)
+        cap_s = np.round(np.exp(rng.normal(np.log(np.where(dk == BREAKER, 1.0, 2.5) * 3600.0), 0.6, n)))
         as_segment = line & (rng.random(n) < LINE_SEGMENT_DEVICE_P)
         # restoration in two steps: device trips everything, a sectionaliser isolates the faulted part
         sec = net.node_sec[node]
@@ -305,6 +305,9 @@ class EventModel:
         # upstream of the sectionaliser are back long before the fault is mended
         switch_s = np.exp(rng.normal(np.log(2400.0), 0.5, n))
         step_s = np.where(two, np.round(np.minimum(dur_s * rng.uniform(0.1, 0.45, n), switch_s)), dur_s)
+        capped = line & ~transient & ~two & np.isin(dk, (BREAKER, RECLOSER))
+        dur_s = np.where(capped, np.minimum(dur_s, cap_s), dur_s)
+        step_s = np.where(capped, dur_s, step_s)
 
         cust = net.customers(month_index)
         ccum = np.concatenate([[0], np.cumsum(cust)])
