@@ -170,14 +170,20 @@ def _interrupted(argv: list[str] | None) -> str:
     return "interrumpido" if _lang_of(argv) == "es" else "interrupted"
 
 
+def _exited(watch: _StdoutWatch | None, argv: list[str] | None, code: int) -> int:
+    """``code`` of a command that ended with typer.Exit (e.g. ingest's Ctrl-C, 130: its reason already on
+    stderr); a non-zero one still gets its JSON error document."""
+    if code:
+        _json_error(watch, _interrupted(argv) if code == 130 else f"exit code {code}", code,
+                    kind="Interrupted" if code == 130 else "Exit")
+    return code
+
+
 def _run(argv: list[str] | None, watch: _StdoutWatch | None) -> int:
     try:
         rc = cli_app(args=argv, prog_name="gridcrit", standalone_mode=False)
-        rc = rc if isinstance(rc, int) else 0  # a typer.Exit(code) inside a command comes back as its code
-        if rc:  # e.g. ingest's Ctrl-C (typer.Exit(130)): the reason is already on stderr
-            _json_error(watch, _interrupted(argv) if rc == 130 else f"exit code {rc}", rc,
-                        kind="Interrupted" if rc == 130 else "Exit")
-        return rc
+        # a typer.Exit(code) inside a command comes back as its code
+        return _exited(watch, argv, rc if isinstance(rc, int) else 0)
     except GridcritError as e:
         text = e.text(_lang_of(argv))
         msg = text.splitlines()[0] if text else type(e).__name__
@@ -185,10 +191,7 @@ def _run(argv: list[str] | None, watch: _StdoutWatch | None) -> int:
         _json_error(watch, msg, e.exit_code, e, _lang_of(argv))
         return e.exit_code
     except typer.Exit as e:
-        if e.exit_code:
-            _json_error(watch, _interrupted(argv) if e.exit_code == 130 else f"exit code {e.exit_code}", e.exit_code,
-                        kind="Interrupted" if e.exit_code == 130 else "Exit")
-        return e.exit_code
+        return _exited(watch, argv, e.exit_code)
     except typer.Abort:
         msg = "cancelado" if _lang_of(argv) == "es" else "aborted"
         sys.stderr.write(f"gridcrit: {msg}\n")

@@ -301,13 +301,12 @@ class EventModel:
             & (net.node_depth[sec_node] > net.node_depth[dev_node])
             & (rng.random(n) < RESTORATION_STEP_P)
         )
+        capped = line & ~transient & ~two & np.isin(dk, (BREAKER, RECLOSER))
+        dur_s = np.where(capped, np.minimum(dur_s, cap_s), dur_s)
         # the first step is the crew's switching (about 40 min), not a share of the repair: the customers
         # upstream of the sectionaliser are back long before the fault is mended
         switch_s = np.exp(rng.normal(np.log(2400.0), 0.5, n))
         step_s = np.where(two, np.round(np.minimum(dur_s * rng.uniform(0.1, 0.45, n), switch_s)), dur_s)
-        capped = line & ~transient & ~two & np.isin(dk, (BREAKER, RECLOSER))
-        dur_s = np.where(capped, np.minimum(dur_s, cap_s), dur_s)
-        step_s = np.where(capped, dur_s, step_s)
 
         cust = net.customers(month_index)
         ccum = np.concatenate([[0], np.cumsum(cust)])
