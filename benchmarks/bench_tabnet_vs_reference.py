@@ -19,7 +19,8 @@ Sections (each prints a table; the last line of output is one JSON object with a
 3. **auc** — Syn4–6, seeds 0/1/2, train/valid/test drawn with different seeds, early stopping
    (patience 10) on the valid set within ``--auc-epochs`` (100; 200 is pytorch-tabnet's default): (a) both with identical hyperparameters
    (constant lr 0.02), (b) ours with its recipe (entmax-1.5 masks, one-cycle lr schedule over the same epoch budget,
-   best validation epoch restored; see docs/tabnet.md). Mean and spread (max − min), on each seed's own
+   best validation epoch restored; see docs/tabnet.md), (c) optionally a seed ensemble of the recipe
+   (``ours_ens``) and one recipe model distilled from it (``ours_distill``). Mean and spread (max − min), on each seed's own
    10k test set and on one 50k test set shared by all seeds (whose spread is the training seed's
    alone); the Bayes-optimal score's AUC on the same test sets says how much spread the test sets
    alone bring. ``--auc-seeds 0,1,…,9`` runs more seeds; with more than two, the per-seed (paired:
@@ -197,20 +198,32 @@ def bench_explain(args) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------
-def _fit_auc_model(impl: str, base: dict, seed: int, threads: int, X, y, valid, members: int = 5):
-    """One fit of the AUC section: pytorch-tabnet, ours with identical hyperparameters, our recipe, or
-    (``ours_ens``) a seed ensemble of ``members`` recipe models (member i seeded seed·100 + i)."""
+def _fit_auc_model(impl: str, base: dict, seed: int, threads: int, X, y, valid, members: int = 5,
+                   cache: dict | None = None):
+    """One fit of the AUC section: pytorch-tabnet, ours with identical hyperparameters, our recipe,
+    (``ours_ens``) a seed ensemble of ``members`` recipe models (member i seeded seed·100 + i), or
+    (``ours_distill``) ONE recipe model distilled from that ensemble (its probabilities and per-row
+    importances on the training rows; seeded seed·100 + 50). ``cache`` (one per seed and data set) lets
+    ``ours_ens`` and ``ours_distill`` share the ensemble; the distillation's time is its own fit plus the
+    ensemble's."""
     torch.set_num_threads(threads)
     if impl == "ref":
         return fit_reference(reference(base, seed), X, y, base, eval_set=[valid])
     if impl == "ours_same":
         return ours(base, threads, seed).fit(X, y, eval_set=[valid])
     recipe = {**base, **RECIPE, "max_epochs": base["max_epochs"], "patience": base["max_epochs"]}
-    if impl == "ours_ens":
+    if impl in ("ours_ens", "ours_distill"):
         from gridcrit.models.tabnet.ensemble import TabNetEnsembleClassifier
 
-        est = ours(recipe, threads, seed, lr_schedule="onecycle")
-        return TabNetEnsembleClassifier(est, n_members=members, seed=seed).fit(X, y, eval_set=[valid])
+        cache = {} if cache is None else cache
+        if "ens" not in cache:
+            t = time.perf_counter()
+            est = ours(recipe, threads, seed, lr_schedule="onecycle")
+            cache["ens"] = TabNetEnsembleClassifier(est, n_members=members, seed=seed).fit(X, y, eval_set=[valid])
+            cache["ens_s"] = time.perf_counter() - t
+        if impl == "ours_ens":
+            return cache["ens"]
+        return cache["ens"].distill(X, y, eval_set=[valid])
     return ours(recipe, threads, seed, lr_schedule="onecycle").fit(X, y, eval_set=[valid])
 
 
@@ -222,7 +235,7 @@ def bench_auc(args) -> dict:
     results: dict = {}
     impls = args.auc_impls.split(",")
     for name in names:
-        res: dict[str, list] = {k: [] for impl in ("ref", "ours_same", "ours_recipe", "ours_ens")
+        res: dict[str, list] = {k: [] for impl in ("ref", "ours_same", "ours_recipe", "ours_ens", "ours_distill")
                                 for k in (impl, impl + "_s", impl + "_common")}
         # one large test set shared by every seed: its spread is the training seed's alone (each seed's own
         # 10k test set adds sampling noise that no model removes; the Bayes score's spread measures it)
@@ -234,10 +247,12 @@ def bench_auc(args) -> dict:
             Xt, yt, _ = make_syn(name, 10_000, 1000 + seed)
             bayes.append(roc_auc_score(yt, true_log_odds(name, Xt)))
             line = f"{name} seed {seed} (Bayes {bayes[-1]:.4f}):"
+            cache: dict = {}
             for impl in impls:
                 t = time.perf_counter()
-                m = _fit_auc_model(impl, base, seed, args.threads, X, y, (Xv, yv), args.auc_members)
-                res[impl + "_s"].append(time.perf_counter() - t)
+                had_ensemble = "ens" in cache
+                m = _fit_auc_model(impl, base, seed, args.threads, X, y, (Xv, yv), args.auc_members, cache)
+                res[impl + "_s"].append(time.perf_counter() - t + (cache["ens_s"] if had_ensemble else 0.0))
                 res[impl].append(roc_auc_score(yt, m.predict_proba(Xt)[:, 1]))
                 res[impl + "_common"].append(roc_auc_score(yc, m.predict_proba(Xc)[:, 1]))
                 line += f"  {impl} {res[impl][-1]:.4f} / common {res[impl + '_common'][-1]:.4f} ({res[impl + '_s'][-1]:.0f} s)"
@@ -303,7 +318,8 @@ def main() -> None:
     ap.add_argument("--auc-members", type=int, default=5, help="members of the ours_ens seed ensemble")
     ap.add_argument("--auc-impls", default="ref,ours_same,ours_recipe",
                     help="which fits of the AUC section to run: ref, ours_same, ours_recipe, ours_ens (a seed "
-                         "ensemble of --auc-members recipe models); pytorch-tabnet is deterministic with 1 thread, "
+                         "ensemble of --auc-members recipe models), ours_distill (one recipe model distilled from "
+                         "that ensemble, trained once for both); pytorch-tabnet is deterministic with 1 thread, "
                          "so its AUCs can be taken from an earlier run of the same seeds")
     ap.add_argument("--explain-worker", nargs=4, metavar=("IMPL", "N", "F", "THREADS"))
     args = ap.parse_args()

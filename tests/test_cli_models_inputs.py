@@ -190,3 +190,20 @@ def test_cli_compare_passes_progress(switch_file, tmp_path, monkeypatch, capsys)
     assert run(args) == 0 and seen["progress"] is True
     assert run([*args, "--json"]) == 0 and seen["progress"] is False
     capsys.readouterr()
+
+
+def test_train_tabnet_distilled_from_a_seed_ensemble_registers_one_tabnet(switch_file, tmp_path, capsys):
+    store = tmp_path / "s.duckdb"
+    rc = run(["train", "--model", "tabnet", "--dataset", str(switch_file), "--target", "count", "--store", str(store),
+              "--param", "n_members=2", "--param", "distill=true", "--param", "max_epochs=2",
+              "--test-periods", "3", "--json"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    r = json.loads(out.out)
+    model_dir = next(p for p in (tmp_path).rglob("model.json") if (p.parent / "tabnet").is_dir()).parent
+    assert json.loads((model_dir / "model.json").read_text())["params"]["distill"] is True, r
+    # one TabNet (its JSON + safetensors), not the ensemble's ensemble.json + member_00/ …
+    assert sorted(p.name for p in (model_dir / "tabnet").iterdir()) == ["model.json", "weights.safetensors"]
+    assert run(["train", "--model", "tabnet", "--dataset", str(switch_file), "--target", "count", "--store",
+                str(store), "--param", "distill=true", "--lang", "en"]) != 0
+    assert "n_members > 1" in _err_line(capsys)

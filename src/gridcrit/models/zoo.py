@@ -78,6 +78,21 @@ def load_model(path: str | Path) -> ZooModel:
 DEFAULT_TABNET_STEPS = 1
 
 
+def _as_bool(value: Any, name: str) -> bool:
+    """``True``/``False``, 1/0 or their spellings ("true", "sí", "no" …) as a CLI ``--param`` may give them."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "si", "sí", "y"):
+        return True
+    if text in ("false", "0", "no", "n", ""):
+        return False
+    raise ValidationError(f"{name} must be true or false, got {value!r}",
+                          es=f"{name} debe ser true o false; se recibió {value!r}")
+
+
 class TabNetModel(ZooModel):
     """Zoo wrapper around :mod:`gridcrit.models.tabnet` (our own TabNet).
 
@@ -92,7 +107,10 @@ class TabNetModel(ZooModel):
     criticality tables one step ranked assets better and trains 3–4× faster (docs/models.md).
     ``n_members`` > 1 trains a seed ensemble (:mod:`gridcrit.models.tabnet.ensemble`): that many
     TabNets, mean predictions and mean per-row masks — steadier masks and a little more accuracy for
-    ``n_members`` times the training and explanation time.
+    ``n_members`` times the training and explanation time. ``distill=True`` (with ``n_members`` > 1)
+    then trains one TabNet on the ensemble's predictions and per-row masks
+    (:meth:`~gridcrit.models.tabnet.ensemble.TabNetEnsembleClassifier.distill`) and keeps only it: the
+    ensemble's accuracy and steadier masks at one model's cost to predict, explain and fine-tune.
     Saved as our ``model.json`` plus TabNet's own files in ``tabnet/`` (an ensemble: ``ensemble.json``
     and one TabNet directory per member there).
     """
@@ -102,9 +120,10 @@ class TabNetModel(ZooModel):
     def __init__(self, task: str = "regression", tabnet_params: dict[str, Any] | None = None,
                  max_epochs: int = 30, patience: int = 5, batch_size: int = 1024,
                  max_train_rows: int | None = None, random_state: int = 0, log_heavy_tails: bool = True,
-                 n_members: int = 1):
+                 n_members: int = 1, distill: bool = False):
         self.task = task
         self.n_members = n_members
+        self.distill = distill
         self.log_heavy_tails = log_heavy_tails
         self.tabnet_params = tabnet_params
         self.max_epochs = max_epochs
@@ -151,6 +170,12 @@ class TabNetModel(ZooModel):
         if self.task == "poisson":
             params.setdefault("objective", "poisson")
         self.net_ = self._cls()(**params)
+        distill = _as_bool(self.distill, "distill")
+        if distill and int(self.n_members) <= 1:
+            raise ValidationError(f"distill=True needs a seed ensemble to learn from: n_members > 1 "
+                                  f"(got {self.n_members})",
+                                  es=f"distill=True necesita un conjunto de semillas del que aprender: "
+                                     f"n_members > 1 (se recibió {self.n_members})")
         if int(self.n_members) != 1:  # 0 or less: the ensemble's own message
             self.net_ = self._ensemble_cls()(estimator=self.net_, n_members=int(self.n_members),
                                              seed=self.random_state)
@@ -158,6 +183,8 @@ class TabNetModel(ZooModel):
         if eval_set is not None:
             kw["eval_set"] = [(eval_set[0], eval_set[1])]
         self.net_.fit(X, y, sample_weight=sample_weight, **kw)
+        if distill:  # one TabNet learns the ensemble's outputs and masks; the ensemble is not kept
+            self.net_ = self.net_.distill(X, y, sample_weight=sample_weight, **kw)
 
     def network_input(self, X: pd.DataFrame) -> pd.DataFrame:
         """``X`` as the TabNet estimator ``net_`` sees it (heavy tails log-transformed): what its

@@ -13,6 +13,13 @@ branch precision .53–.74, twelve members ≥ .8 (``docs/tabnet.md``) — at tw
        ├─► TabNet(seed·100 + 1) ─► p₁, importances₁ ─┼─► mean p, mean importances (rows sum to 1)
        └─► …  (n_members)                             ┘
 
+``distill(X, y)`` then trains ONE TabNet on the ensemble's probabilities (soft targets) and its per-row
+importances (importance targets): the ensemble's accuracy and masks at one model's cost to predict, explain
+and fine-tune (``benchmarks/tabnet_distill.py``)::
+
+    X ─► ensemble ─► mean p, mean importances ─► TabNet(seed·100 + 50).fit(X, soft_targets=p,
+                                                                         importance_targets=importances)
+
 Shapes: ``predict_proba`` ``[n, n_classes]``; ``predict`` ``[n]`` (classifier) or ``[n]``/``[n, k]``
 (regressor); ``explain`` ``([n, f], [n_steps, n, f])`` — the steps averaged over members index by
 index (a summary: step i of two members need not do the same work).
@@ -130,6 +137,28 @@ class _TabNetEnsemble(BaseEstimator):
             np.divide(imp_sum, s, out=imp_sum, where=s > 0)
         return imp_sum, steps_sum
 
+    def distill(self, X: Any, y: Any, *, importance_weight: float = 1.0, seed: int | None = None,
+                **fit_params: Any) -> Any:
+        """One TabNet trained to reproduce this ensemble: its predictions *and* its per-row importances.
+
+        A clone of ``estimator`` (seeded ``seed``, default ``member_seed(self.seed, 50)``) is fitted on
+        ``X`` with the ensemble's outputs on ``X`` as targets — class probabilities as soft targets
+        (classifier; ``y`` names the classes) or the mean prediction as ``y`` (regressor) — and the
+        ensemble's row-normalised ``explain(X)`` as ``importance_targets`` (weight
+        ``importance_weight``, see :meth:`TabNetClassifier.fit`). ``fit_params`` (``eval_set`` …) go to
+        that fit. The result is an ordinary TabNet: one model's cost to predict, explain and save,
+        with the ensemble's accuracy and masks that no longer carry one seed's noise (measured in
+        ``benchmarks/tabnet_distill.py``, docs/tabnet.md "One model distilled from the ensemble")."""
+        self._check_fitted()
+        importances, _ = self.explain(X)
+        student = clone(self._base()).set_params(seed=member_seed(self.seed, 50) if seed is None else int(seed))
+        targets = self._distill_targets(X, y)
+        return student.fit(X, targets.pop("y"), **targets, importance_targets=importances,
+                           importance_weight=importance_weight, **fit_params)
+
+    def _distill_targets(self, X: Any, y: Any) -> dict:
+        raise NotImplementedError
+
     @property
     def feature_importances_(self) -> np.ndarray:
         """Mean of the members' global importances (sum 1)."""
@@ -197,6 +226,12 @@ class TabNetEnsembleClassifier(ClassifierMixin, _TabNetEnsemble):
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)]
 
+    def _distill_targets(self, X: Any, y: Any) -> dict:
+        # the student's classes_ come from y: they must be the ensemble's, in the same order
+        if not np.array_equal(np.unique(np.asarray(y)), self.classes_):
+            raise ValidationError(f"y must have the ensemble's classes {list(self.classes_)}")
+        return {"y": y, "soft_targets": self.predict_proba(X)}
+
 
 class TabNetEnsembleRegressor(RegressorMixin, _TabNetEnsemble):
     """Seed ensemble of :class:`~gridcrit.models.tabnet.TabNetRegressor`: mean prediction, mean
@@ -213,3 +248,6 @@ class TabNetEnsembleRegressor(RegressorMixin, _TabNetEnsemble):
         """Mean of the members' predictions (their own scale: Poisson members predict counts/rates)."""
         self._check_fitted()
         return np.mean([m.predict(X) for m in self.members_], axis=0)
+
+    def _distill_targets(self, X: Any, y: Any) -> dict:
+        return {"y": self.predict(X)}  # y is not needed: the student learns the ensemble's prediction

@@ -366,12 +366,22 @@ class _SupervisedTabNet(_TabNetBase):
         raise NotImplementedError
 
     def fit(self, X: Any, y: Any, eval_set: list | None = None, sample_weight: Any = None,
-            from_pretrained: TabNetPretrainer | None = None):
+            from_pretrained: TabNetPretrainer | None = None, *, soft_targets: Any = None,
+            importance_targets: Any = None, importance_weight: float = 1.0):
         """Train on ``X, y``; early-stop on the first ``(X_val, y_val)`` of ``eval_set``.
 
         ``from_pretrained`` (a fitted :class:`TabNetPretrainer` with the same architecture) starts
         from its encoder and embedding weights and reuses its input mapping (fine-tuning).
         ``warm_start=True`` continues training the current weights on a second ``fit``.
+
+        Distillation (see :meth:`~gridcrit.models.tabnet.ensemble.TabNetEnsembleClassifier.distill`):
+        ``soft_targets`` (classifier only) — class probabilities ``[n, n_classes]`` in the order of
+        ``np.unique(y)`` — replace the 0/1 targets of the cross-entropy (``y`` still names the
+        classes); ``importance_targets`` ``[n, n_features]`` (non-negative, e.g. another model's
+        ``explain``) add ``importance_weight ×`` the mean total-variation distance
+        ``½ Σ_f |Mₙ − Tₙ|`` between each row's normalised aggregated mask importances and its target
+        row (rows whose target sums to 0 are left out of that term). The masks gate the inputs, so a
+        model trained this way still reads what its masks show.
         """
         X, y = _check_fit_data(self, X, y, needs_y=True)
         with torch_threads(self.n_threads), gc_paused():
@@ -389,10 +399,23 @@ class _SupervisedTabNet(_TabNetBase):
                     self._load_pretrained(from_pretrained)
             net = self.network_
             lam = float(self.lambda_sparse)
+            targets = y_t if soft_targets is None else self._soft_targets(soft_targets, y_t.shape[0])
+            imp_t = None if importance_targets is None else self._importance_targets(importance_targets, y_t.shape[0])
+            imp_w = float(importance_weight)
 
             def batch_loss(idx: torch.Tensor) -> torch.Tensor:
-                out, m_loss = net(x_num.index_select(0, idx), x_cat.index_select(0, idx))
-                loss = self._loss(out, y_t.index_select(0, idx), None if w is None else w.index_select(0, idx))
+                xb_num, xb_cat = x_num.index_select(0, idx), x_cat.index_select(0, idx)
+                if imp_t is None:
+                    out, m_loss = net(xb_num, xb_cat)
+                else:
+                    out, m_loss, agg = net.forward_with_importances(xb_num, xb_cat)
+                loss = self._loss(out, targets.index_select(0, idx), None if w is None else w.index_select(0, idx))
+                if imp_t is not None:
+                    t = imp_t.index_select(0, idx)
+                    has = (t.sum(dim=1) > 0).to(t.dtype)
+                    s = agg / agg.sum(dim=1, keepdim=True).clamp_min(1e-12)
+                    tv = 0.5 * (s - t).abs().sum(dim=1)
+                    loss = loss + imp_w * (tv * has).sum() / has.sum().clamp_min(1.0)
                 return loss - lam * m_loss if lam else loss
 
             evaluate = None
@@ -414,6 +437,24 @@ class _SupervisedTabNet(_TabNetBase):
             self._record_fit(res)
             self._keep_importance_sample(x_num, x_cat)
         return self
+
+    def _soft_targets(self, soft: Any, n: int) -> torch.Tensor:
+        raise ValidationError(f"soft_targets is for classifiers; a {type(self).__name__} takes its targets as y")
+
+    def _importance_targets(self, targets: Any, n: int) -> torch.Tensor:
+        """``[n, n_features]`` target importances → ``[n, n_model_features]`` float32 rows summing to 1 (or 0)."""
+        pre = self.preprocessor_
+        t = np.asarray(targets, dtype=np.float64)
+        if t.shape != (n, pre.n_features):
+            raise ValidationError(f"importance_targets must have shape ({n}, {pre.n_features}) (rows, features), "
+                                  f"got {t.shape}")
+        if not np.isfinite(t).all() or (t < 0).any():
+            raise ValidationError("importance_targets must be finite and non-negative")
+        if pre.constant_columns:  # constant columns are not fed to the network (and explain gives them 0)
+            t = t[:, pre.model_positions]
+        s = t.sum(axis=1, keepdims=True)
+        t = np.divide(t, s, out=np.zeros_like(t), where=s > 0)
+        return torch.from_numpy(t.astype(np.float32))
 
     def _record_fit(self, res: FitResult) -> None:
         self.history_ = res.history
@@ -517,9 +558,21 @@ class TabNetClassifier(ClassifierMixin, _SupervisedTabNet):
         return cwt if w is None else cwt * w
 
     def _loss(self, out, y, w):
+        # y: class codes [B] (int64), or class probabilities [B, k] (float, soft targets)
         if w is None:
             return F.cross_entropy(out, y)
         return (F.cross_entropy(out, y, reduction="none") * w).sum() / w.sum().clamp_min(1e-12)
+
+    def _soft_targets(self, soft: Any, n: int) -> torch.Tensor:
+        p = np.asarray(soft, dtype=np.float64)
+        k = len(self.classes_)
+        if p.shape != (n, k):
+            raise ValidationError(f"soft_targets must have shape ({n}, {k}) (rows, classes in the order "
+                                  f"{list(self.classes_)}), got {p.shape}")
+        s = p.sum(axis=1)
+        if not np.isfinite(p).all() or (p < 0).any() or not np.allclose(s, 1.0, atol=1e-4):
+            raise ValidationError("soft_targets must be class probabilities: finite, non-negative, rows summing to 1")
+        return torch.from_numpy((p / s[:, None]).astype(np.float32))
 
     def _metric(self) -> str:
         m = self.eval_metric

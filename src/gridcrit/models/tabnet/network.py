@@ -162,11 +162,17 @@ class TabNetEncoder(nn.Module):
 
     def _forward_modules(self, x: Tensor, prior: Tensor | None) -> tuple[Tensor, Tensor]:
         """Module-by-module forward (evaluation, and training batches with a ragged virtual batch)."""
+        steps, m_loss, _ = self._forward_modules_agg(x, prior, with_importances=False)
+        return steps, m_loss
+
+    def _forward_modules_agg(self, x: Tensor, prior: Tensor | None,
+                             with_importances: bool) -> tuple[Tensor, Tensor, Tensor | None]:
         pending: list | None = [] if self.training else None
         if prior is None:
             prior = torch.ones(x.shape[0], self.n_features, dtype=x.dtype)
         att = self.initial_splitter(x, pending)[:, self.n_d :]
         masks, decisions = [], []
+        agg = torch.zeros(x.shape[0], self.n_features, dtype=x.dtype) if with_importances else None
         for step in range(self.n_steps):
             m = self.att_transformers[step](prior, att, pending)
             masks.append(m)
@@ -175,12 +181,21 @@ class TabNetEncoder(nn.Module):
             out = self.feat_transformers[step](self.expand_mask(m) * x, pending)
             d, att = out.split([self.n_d, self.n_a], dim=1)
             decisions.append(d)
+            if agg is not None:
+                agg = agg + m * torch.relu(d).sum(dim=1, keepdim=True)
         steps = torch.relu(torch.stack(decisions))
         mk = torch.stack(masks)
         m_loss = (mk * torch.log(mk + self.epsilon)).sum() / (mk.shape[0] * mk.shape[1])
         if pending:
             flush_running_stats(pending)
-        return steps, m_loss
+        return steps, m_loss, agg
+
+    def forward_with_importances(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """:meth:`forward` plus the aggregated importances ``Σ_i η_i M_i`` ``[B, f]`` (unnormalised)
+        *with* their gradient — for training against target importances (distillation). Runs the
+        module-by-module path (the fused training function does not return the masks)."""
+        x = self.initial_bn(x)
+        return self._forward_modules_agg(x, None, with_importances=True)
 
     def forward_masks(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Aggregated importances ``[B, f]`` (unnormalised) and per-step masks ``[steps, B, f]``.
@@ -442,6 +457,11 @@ class TabNetNetwork(nn.Module):
 
     def forward_masks(self, x_num: Tensor, x_cat: Tensor) -> tuple[Tensor, Tensor]:
         return self.encoder.forward_masks(self.embedder(x_num, x_cat))
+
+    def forward_with_importances(self, x_num: Tensor, x_cat: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(outputs, m_loss, importances [B, f])`` with gradients through the importances."""
+        steps, m_loss, agg = self.encoder.forward_with_importances(self.embedder(x_num, x_cat))
+        return self.head(steps.sum(0)), m_loss, agg
 
 
 class TabNetPretrainNetwork(nn.Module):
