@@ -22,9 +22,12 @@ Prints one line per model and a summary; ends with one JSON line (docs/tabnet.md
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy / torch are imported (and the workers forked)
+
 import argparse
 import json
-import os
 import statistics as st
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -91,7 +94,6 @@ def main() -> None:
     ap.add_argument("--importance-weight", type=float, default=1.0)
     ap.add_argument("--jobs", type=int, default=2, help="(dataset, seed) pairs in parallel, 1 torch thread each")
     a = ap.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     names = a.datasets.split(",")
     jobs = [(n, s, a.members, a.students, a.soft_only, a.importance_weight) for n in names
             for s in map(int, a.seeds.split(","))]

@@ -20,9 +20,18 @@ FAST = {"n_d": 8, "n_a": 8, "n_steps": 2, "batch_size": 256, "virtual_batch_size
         "n_threads": 1, "mask_type": "entmax"}
 
 
+QUICK = {**FAST, "max_epochs": 3}
+
+
 @pytest.fixture(scope="module")
 def syn():
     X, y, _ = make_syn("Syn2", 1500, seed=0)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def small():
+    X, y, _ = make_syn("Syn2", 800, seed=0)
     return X, y
 
 
@@ -86,7 +95,7 @@ def test_constant_columns_keep_their_place_in_the_targets():
     m = TabNetClassifier(**FAST, seed=0).fit(df, y, importance_targets=T, importance_weight=5.0)
     imp = m.explain(df)[0].mean(0)
     x4 = df.columns.get_loc("x4")
-    assert imp[x4] > 0.5 and imp[x4] > 3 * np.delete(imp, x4).max()  # x5 if the targets were not mapped
+    assert imp[x4] > 0.5 and imp[x4] > 3 * np.delete(imp, x4).max()  # targets mapped past the constant column
     assert imp[df.columns.get_loc("const")] == 0
 
 
@@ -139,3 +148,91 @@ def test_zoo_distill_keeps_one_tabnet_and_saves_it(tmp_path):
     counts = rng.poisson(np.exp(X["a"].to_numpy())).astype(float)
     p = make_model("tabnet", task="poisson", n_members=2, distill=True, **small).fit(X, counts)
     assert type(p.net_) is TabNetRegressor and p.net_.objective == "poisson" and (p.predict(X) >= 0).all()
+
+
+# -- from a review of the first version: each of these failed on it ---------------------------------
+def test_distill_matches_importance_targets_to_columns_by_name(small, monkeypatch):
+    # the ensemble is fitted on x1..x11; distill is handed the same frame with its columns in another order.
+    # explain() answers in the ENSEMBLE's column order, the student's preprocessor takes the NEW order, and
+    # fit() reads importance_targets positionally: column j of the targets lands on another feature.
+    X, y = small
+    df = pd.DataFrame(X, columns=[f"x{i + 1}" for i in range(X.shape[1])])
+    ens = TabNetEnsembleClassifier(TabNetClassifier(**QUICK), n_members=2, seed=0).fit(df, y)
+    seen = {}
+    original_fit = TabNetClassifier.fit
+
+    def spy(self, X, y, *args, **kw):
+        seen["targets"] = np.asarray(kw.get("importance_targets"))
+        out = original_fit(self, X, y, *args, **kw)
+        seen["names"] = list(self.feature_names_in_)
+        return out
+
+    monkeypatch.setattr(TabNetClassifier, "fit", spy)
+    shuffled = df[df.columns[::-1]]
+    ens.distill(shuffled, y)
+    want = pd.DataFrame(ens.explain(df)[0], columns=list(ens.feature_names_in_))
+    got = pd.DataFrame(seen["targets"], columns=seen["names"])  # how the student reads the targets
+    np.testing.assert_allclose(got[want.columns].to_numpy(), want.to_numpy(), atol=1e-6)
+
+
+def test_refused_distillation_targets_leave_a_fitted_model_as_it_was(small):
+    # the new checks run after fit() has rebuilt preprocessor_ / network_: a ValidationError leaves the
+    # estimator "fitted" with freshly initialised, untrained weights
+    X, y = small
+    clf = TabNetClassifier(**QUICK, seed=0).fit(X, y)
+    before = clf.predict_proba(X)
+    with pytest.raises(ValidationError):
+        clf.fit(X, y, soft_targets=np.ones((len(y), 2)))  # rows sum to 2
+    with pytest.raises(ValidationError):
+        clf.fit(X, y, importance_targets=np.ones((len(y), 3)))  # wrong width
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+@pytest.mark.parametrize("weight", [float("nan"), -1.0])
+def test_importance_weight_must_be_finite_and_non_negative(small, weight):
+    # NaN trains a model whose every prediction is NaN, silently; a negative weight pushes the masks AWAY
+    # from the targets
+    X, y = small
+    with pytest.raises(ValidationError, match="importance_weight"):
+        TabNetClassifier(**QUICK).fit(X, y, importance_targets=np.ones_like(X), importance_weight=weight)
+
+
+def test_zero_weight_rows_do_not_steer_the_masks(small):
+    # sample_weight 0 means "this row is not there" for the cross-entropy; the importance term still
+    # averages over it, so targets on zero-weight rows change the model
+    X, y = small
+    w = np.r_[np.ones(400), np.zeros(400)]
+    T = np.zeros_like(X)
+    T[:, [0, 1]] = 0.5
+    T_first_half = T.copy()
+    T_first_half[400:] = 0.0  # zero-target rows are left out of the term
+    a = TabNetClassifier(**QUICK, seed=2).fit(X, y, sample_weight=w, importance_targets=T, importance_weight=5.0)
+    b = TabNetClassifier(**QUICK, seed=2).fit(X, y, sample_weight=w, importance_targets=T_first_half,
+                                             importance_weight=5.0)
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-5)
+
+
+def test_importances_of_the_training_path_are_those_explain_gives():
+    import torch
+
+    X, y, _ = make_syn("Syn4", 600, seed=1)
+    clf = TabNetClassifier(**QUICK, seed=0).fit(X, y)
+    x_num, x_cat = clf.preprocessor_.transform(X[:200])
+    net = clf.network_.eval()
+    with torch.inference_mode():
+        _, _, agg = net.forward_with_importances(x_num, x_cat)
+        ref, _ = net.forward_masks(x_num, x_cat)
+    np.testing.assert_array_equal(agg.numpy(), ref.numpy())
+
+
+def test_multiclass_soft_targets_and_their_class_order():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 4))
+    y = np.array(["b", "c", "a"])[np.argmax(X[:, :3], axis=1)]
+    P = np.full((600, 3), 0.1)
+    P[np.arange(600), np.searchsorted(["a", "b", "c"], y)] = 0.8  # columns in the order a, b, c
+    clf = TabNetClassifier(**{**FAST, "max_epochs": 15}, seed=0).fit(X, y, soft_targets=P)
+    assert list(clf.classes_) == ["a", "b", "c"] and (clf.predict(X) == y).mean() > 0.6
+    with pytest.raises(ValidationError, match=r"in the order \['a', 'b', 'c'\]"):
+        TabNetClassifier(**QUICK).fit(X, y, soft_targets=P[:, :2] / P[:, :2].sum(1, keepdims=True))
+

@@ -137,22 +137,34 @@ class _TabNetEnsemble(BaseEstimator):
             np.divide(imp_sum, s, out=imp_sum, where=s > 0)
         return imp_sum, steps_sum
 
-    def distill(self, X: Any, y: Any, *, importance_weight: float = 1.0, seed: int | None = None,
+    def distill(self, X: Any, y: Any = None, *, importance_weight: float = 1.0, seed: int | None = None,
                 **fit_params: Any) -> Any:
         """One TabNet trained to reproduce this ensemble: its predictions *and* its per-row importances.
 
-        A clone of ``estimator`` (seeded ``seed``, default ``member_seed(self.seed, 50)``) is fitted on
-        ``X`` with the ensemble's outputs on ``X`` as targets — class probabilities as soft targets
-        (classifier; ``y`` names the classes) or the mean prediction as ``y`` (regressor) — and the
-        ensemble's row-normalised ``explain(X)`` as ``importance_targets`` (weight
-        ``importance_weight``, see :meth:`TabNetClassifier.fit`). ``fit_params`` (``eval_set`` …) go to
-        that fit. The result is an ordinary TabNet: one model's cost to predict, explain and save,
-        with the ensemble's accuracy and masks that no longer carry one seed's noise (measured in
-        ``benchmarks/tabnet_distill.py``, docs/tabnet.md "One model distilled from the ensemble")."""
+        A clone of ``estimator`` (seeded ``seed``; default ``member_seed(self.seed, 50)``, or the index
+        after the last member when there are more than 50) is fitted on ``X`` with the ensemble's outputs
+        on ``X`` as targets — class probabilities as soft targets (classifier; ``y`` names the classes
+        and must hold all of the ensemble's) or the mean prediction as ``y`` (regressor; ``y`` is not
+        needed) — and the ensemble's row-normalised ``explain(X)`` as ``importance_targets`` (weight
+        ``importance_weight``, see :meth:`TabNetClassifier.fit`). A DataFrame is put in the ensemble's
+        column order first. ``fit_params`` (``eval_set``, ``sample_weight`` …) go to that fit. The result
+        is an ordinary TabNet: one model's cost to predict, explain and save, with the ensemble's
+        accuracy and masks that no longer carry one seed's noise (``benchmarks/tabnet_distill.py``,
+        docs/tabnet.md "One model distilled from the ensemble"). Fine-tuning it later
+        (``warm_start``, ``retrain --mode finetune``) uses the labels alone, without the ensemble."""
         self._check_fitted()
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and hasattr(X, "columns"):
+            missing = [str(c) for c in names if c not in set(X.columns)]
+            if missing:
+                raise ValidationError(f"X lacks the ensemble's column(s) {', '.join(missing[:5])}",
+                                      es=f"a X le faltan columnas del conjunto: {', '.join(missing[:5])}")
+            X = X[list(names)]  # explain answers in this order, and the student reads its targets in X's
+        targets = self._distill_targets(X, y)  # checks y before the members' explanations are computed
         importances, _ = self.explain(X)
-        student = clone(self._base()).set_params(seed=member_seed(self.seed, 50) if seed is None else int(seed))
-        targets = self._distill_targets(X, y)
+        k = len(self.members_)
+        default_seed = member_seed(self.seed, 50 if k <= 50 else k)
+        student = clone(self._base()).set_params(seed=default_seed if seed is None else int(seed))
         return student.fit(X, targets.pop("y"), **targets, importance_targets=importances,
                            importance_weight=importance_weight, **fit_params)
 
@@ -228,8 +240,10 @@ class TabNetEnsembleClassifier(ClassifierMixin, _TabNetEnsemble):
 
     def _distill_targets(self, X: Any, y: Any) -> dict:
         # the student's classes_ come from y: they must be the ensemble's, in the same order
-        if not np.array_equal(np.unique(np.asarray(y)), self.classes_):
-            raise ValidationError(f"y must have the ensemble's classes {list(self.classes_)}")
+        if y is None or len(y) != len(X) or not np.array_equal(np.unique(np.asarray(y)), self.classes_):
+            classes = self.classes_.tolist()
+            raise ValidationError(f"y must be X's labels, with all of the ensemble's classes {classes}",
+                                  es=f"y deben ser las etiquetas de X, con todas las clases del conjunto {classes}")
         return {"y": y, "soft_targets": self.predict_proba(X)}
 
 
@@ -250,4 +264,7 @@ class TabNetEnsembleRegressor(RegressorMixin, _TabNetEnsemble):
         return np.mean([m.predict(X) for m in self.members_], axis=0)
 
     def _distill_targets(self, X: Any, y: Any) -> dict:
+        if y is not None and len(y) != len(X):
+            raise ValidationError(f"X has {len(X)} rows but y has {len(y)}",
+                                  es=f"X tiene {len(X)} filas pero y tiene {len(y)}")
         return {"y": self.predict(X)}  # y is not needed: the student learns the ensemble's prediction

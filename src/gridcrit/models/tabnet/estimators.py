@@ -82,6 +82,31 @@ def _check_fit_data(est: _TabNetBase, X: Any, y: Any = None, needs_y: bool = Fal
     return X, y
 
 
+def _check_importance_targets(targets: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Target importances ``[n, n_features]`` (columns as ``X``'s): finite and non-negative."""
+    t = np.asarray(targets, dtype=np.float64)
+    if t.shape != tuple(shape[:2]):
+        raise ValidationError(f"importance_targets must have shape {tuple(shape[:2])} (rows, features of X), "
+                              f"got {t.shape}",
+                              es=f"importance_targets debe tener forma {tuple(shape[:2])} (filas, columnas de X); "
+                                 f"se recibió {t.shape}")
+    if not np.isfinite(t).all() or (t < 0).any():
+        raise ValidationError("importance_targets must be finite and non-negative",
+                              es="importance_targets debe ser finito y no negativo")
+    return t
+
+
+def _check_importance_weight(weight: Any) -> float:
+    try:
+        w = float(weight)
+    except (TypeError, ValueError):
+        w = float("nan")
+    if not np.isfinite(w) or w < 0:
+        raise ValidationError(f"importance_weight must be a finite number >= 0, got {weight!r}",
+                              es=f"importance_weight debe ser un número finito >= 0; se recibió {weight!r}")
+    return w
+
+
 def _with_base_parameters(cls: type) -> type:
     """Give ``cls.__init__`` (``own parameters, **kwargs`` for the base's) the full keyword-only
     signature, so that sklearn's ``get_params`` / ``clone`` / estimator checks and ``help()`` see
@@ -376,16 +401,23 @@ class _SupervisedTabNet(_TabNetBase):
 
         Distillation (see :meth:`~gridcrit.models.tabnet.ensemble.TabNetEnsembleClassifier.distill`):
         ``soft_targets`` (classifier only) — class probabilities ``[n, n_classes]`` in the order of
-        ``np.unique(y)`` — replace the 0/1 targets of the cross-entropy (``y`` still names the
-        classes); ``importance_targets`` ``[n, n_features]`` (non-negative, e.g. another model's
-        ``explain``) add ``importance_weight ×`` the mean total-variation distance
-        ``½ Σ_f |Mₙ − Tₙ|`` between each row's normalised aggregated mask importances and its target
-        row (rows whose target sums to 0 are left out of that term). The masks gate the inputs, so a
-        model trained this way still reads what its masks show.
+        ``classes_`` (``np.unique(y)`` on a first fit) — replace the 0/1 targets of the cross-entropy
+        (``y`` still names the classes); ``importance_targets`` ``[n, n_features]`` (non-negative, columns
+        in the order of ``X``'s, e.g. another model's ``explain``) add ``importance_weight ×`` the
+        (sample-weighted) mean total-variation distance ``½ Σ_f |Mₙ − Tₙ|`` between each row's normalised
+        aggregated mask importances and its target row (rows whose target sums to 0 are left out of that
+        term). The term steers where the masks look, not what the model computes: targets that
+        contradict the data are followed by the masks while the model reads other features through
+        small mask weights — take them from models of the same data. Early stopping and the restored
+        best epoch follow the eval metric alone. Arguments are checked before anything is changed: a
+        refused fit leaves a fitted model as it was.
         """
         X, y = _check_fit_data(self, X, y, needs_y=True)
+        reuse = bool(self.warm_start) and hasattr(self, "network_") and from_pretrained is None
+        soft = None if soft_targets is None else self._check_soft_targets(soft_targets, y, reuse)
+        imp = None if importance_targets is None else _check_importance_targets(importance_targets, X.shape)
+        imp_w = _check_importance_weight(importance_weight)
         with torch_threads(self.n_threads), gc_paused():
-            reuse = bool(self.warm_start) and hasattr(self, "network_") and from_pretrained is None
             self._generator_ = torch.Generator().manual_seed(int(self.seed) + (getattr(self, "n_fits_", 0) if reuse else 0))
             if not reuse:
                 self._prepare_preprocessor(X, from_pretrained)
@@ -399,9 +431,8 @@ class _SupervisedTabNet(_TabNetBase):
                     self._load_pretrained(from_pretrained)
             net = self.network_
             lam = float(self.lambda_sparse)
-            targets = y_t if soft_targets is None else self._soft_targets(soft_targets, y_t.shape[0])
-            imp_t = None if importance_targets is None else self._importance_targets(importance_targets, y_t.shape[0])
-            imp_w = float(importance_weight)
+            targets = y_t if soft is None else torch.from_numpy(soft)
+            imp_t = None if imp is None else self._model_importance_targets(imp, X)
 
             def batch_loss(idx: torch.Tensor) -> torch.Tensor:
                 xb_num, xb_cat = x_num.index_select(0, idx), x_cat.index_select(0, idx)
@@ -412,10 +443,12 @@ class _SupervisedTabNet(_TabNetBase):
                 loss = self._loss(out, targets.index_select(0, idx), None if w is None else w.index_select(0, idx))
                 if imp_t is not None:
                     t = imp_t.index_select(0, idx)
-                    has = (t.sum(dim=1) > 0).to(t.dtype)
+                    has = (t.sum(dim=1) > 0).to(t.dtype)  # rows with a target (and their weight)
+                    if w is not None:
+                        has = has * w.index_select(0, idx)
                     s = agg / agg.sum(dim=1, keepdim=True).clamp_min(1e-12)
                     tv = 0.5 * (s - t).abs().sum(dim=1)
-                    loss = loss + imp_w * (tv * has).sum() / has.sum().clamp_min(1.0)
+                    loss = loss + imp_w * (tv * has).sum() / has.sum().clamp_min(1e-12)
                 return loss - lam * m_loss if lam else loss
 
             evaluate = None
@@ -438,18 +471,18 @@ class _SupervisedTabNet(_TabNetBase):
             self._keep_importance_sample(x_num, x_cat)
         return self
 
-    def _soft_targets(self, soft: Any, n: int) -> torch.Tensor:
-        raise ValidationError(f"soft_targets is for classifiers; a {type(self).__name__} takes its targets as y")
+    def _check_soft_targets(self, soft: Any, y: np.ndarray, reuse: bool) -> np.ndarray:
+        raise ValidationError(f"soft_targets is for classifiers; a {type(self).__name__} takes its targets as y",
+                              es=f"soft_targets es para clasificadores; un {type(self).__name__} recibe su "
+                                 f"objetivo en y")
 
-    def _importance_targets(self, targets: Any, n: int) -> torch.Tensor:
-        """``[n, n_features]`` target importances → ``[n, n_model_features]`` float32 rows summing to 1 (or 0)."""
+    def _model_importance_targets(self, t: np.ndarray, X: Any) -> torch.Tensor:
+        """Checked ``[n, n_features]`` targets (columns as ``X``'s) → ``[n, n_model_features]`` float32 in the
+        network's feature order, rows summing to 1 (or 0)."""
         pre = self.preprocessor_
-        t = np.asarray(targets, dtype=np.float64)
-        if t.shape != (n, pre.n_features):
-            raise ValidationError(f"importance_targets must have shape ({n}, {pre.n_features}) (rows, features), "
-                                  f"got {t.shape}")
-        if not np.isfinite(t).all() or (t < 0).any():
-            raise ValidationError("importance_targets must be finite and non-negative")
+        if pre.from_frame and isinstance(X, pd.DataFrame):  # X's order may differ from a reused preprocessor's
+            cols = {str(c): i for i, c in enumerate(X.columns)}
+            t = t[:, [cols[str(name)] for name in pre.feature_names]]
         if pre.constant_columns:  # constant columns are not fed to the network (and explain gives them 0)
             t = t[:, pre.model_positions]
         s = t.sum(axis=1, keepdims=True)
@@ -563,16 +596,23 @@ class TabNetClassifier(ClassifierMixin, _SupervisedTabNet):
             return F.cross_entropy(out, y)
         return (F.cross_entropy(out, y, reduction="none") * w).sum() / w.sum().clamp_min(1e-12)
 
-    def _soft_targets(self, soft: Any, n: int) -> torch.Tensor:
+    def _check_soft_targets(self, soft: Any, y: np.ndarray, reuse: bool) -> np.ndarray:
         p = np.asarray(soft, dtype=np.float64)
-        k = len(self.classes_)
-        if p.shape != (n, k):
-            raise ValidationError(f"soft_targets must have shape ({n}, {k}) (rows, classes in the order "
-                                  f"{list(self.classes_)}), got {p.shape}")
-        s = p.sum(axis=1)
-        if not np.isfinite(p).all() or (p < 0).any() or not np.allclose(s, 1.0, atol=1e-4):
-            raise ValidationError("soft_targets must be class probabilities: finite, non-negative, rows summing to 1")
-        return torch.from_numpy((p / s[:, None]).astype(np.float32))
+        try:
+            classes = self.classes_ if reuse else np.unique(y)
+        except TypeError:  # mixed label types: _targets says so in its own words
+            classes = None
+        if classes is not None and p.shape != (len(y), len(classes)):
+            raise ValidationError(f"soft_targets must have shape ({len(y)}, {len(classes)}) (rows, classes in the "
+                                  f"order {classes.tolist()}), got {p.shape}",
+                                  es=f"soft_targets debe tener forma ({len(y)}, {len(classes)}) (filas, clases en "
+                                     f"el orden {classes.tolist()}); se recibió {p.shape}")
+        s = p.sum(axis=1) if p.ndim == 2 else p
+        if p.ndim != 2 or not np.isfinite(p).all() or (p < 0).any() or not np.allclose(s, 1.0, atol=1e-4):
+            raise ValidationError("soft_targets must be class probabilities: finite, non-negative, rows summing to 1",
+                                  es="soft_targets deben ser probabilidades de clase: finitas, no negativas, "
+                                     "cada fila suma 1")
+        return (p / s[:, None]).astype(np.float32)
 
     def _metric(self) -> str:
         m = self.eval_metric
