@@ -110,7 +110,8 @@ class TabNetModel(ZooModel):
     ``n_members`` times the training and explanation time. ``distill=True`` (with ``n_members`` > 1)
     then trains one TabNet on the ensemble's predictions and per-row masks
     (:meth:`~gridcrit.models.tabnet.ensemble.TabNetEnsembleClassifier.distill`) and keeps only it: the
-    ensemble's accuracy and steadier masks at one model's cost to predict, explain and fine-tune.
+    ensemble's accuracy and steadier masks at one model's cost to predict and explain (fine-tuning it
+    later uses the new labels alone).
     Saved as our ``model.json`` plus TabNet's own files in ``tabnet/`` (an ensemble: ``ensemble.json``
     and one TabNet directory per member there).
     """

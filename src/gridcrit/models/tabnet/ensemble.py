@@ -14,8 +14,8 @@ branch precision .53–.74, twelve members ≥ .8 (``docs/tabnet.md``) — at tw
        └─► …  (n_members)                             ┘
 
 ``distill(X, y)`` then trains ONE TabNet on the ensemble's probabilities (soft targets) and its per-row
-importances (importance targets): the ensemble's accuracy and masks at one model's cost to predict, explain
-and fine-tune (``benchmarks/tabnet_distill.py``)::
+importances (importance targets): the ensemble's accuracy and masks at one model's cost to predict and
+explain (``benchmarks/tabnet_distill.py``)::
 
     X ─► ensemble ─► mean p, mean importances ─► TabNet(seed·100 + 50).fit(X, soft_targets=p,
                                                                          importance_targets=importances)
