@@ -78,21 +78,6 @@ def load_model(path: str | Path) -> ZooModel:
 DEFAULT_TABNET_STEPS = 1
 
 
-def _as_bool(value: Any, name: str) -> bool:
-    """``True``/``False``, 1/0 or their spellings ("true", "sí", "no" …) as a CLI ``--param`` may give them."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)) and value in (0, 1):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "si", "sí", "y"):
-        return True
-    if text in ("false", "0", "no", "n", ""):
-        return False
-    raise ValidationError(f"{name} must be true or false, got {value!r}",
-                          es=f"{name} debe ser true o false; se recibió {value!r}")
-
-
 class TabNetModel(ZooModel):
     """Zoo wrapper around :mod:`gridcrit.models.tabnet` (our own TabNet).
 
@@ -171,7 +156,11 @@ class TabNetModel(ZooModel):
         if self.task == "poisson":
             params.setdefault("objective", "poisson")
         self.net_ = self._cls()(**params)
-        distill = _as_bool(self.distill, "distill")
+        # the CLI's --param is type-checked against the annotation; this catches the Python API's "yes"
+        if not isinstance(self.distill, (bool, np.bool_)):
+            raise ValidationError(f"distill must be true or false, got {self.distill!r}",
+                                  es=f"distill debe ser true o false; se recibió {self.distill!r}")
+        distill = bool(self.distill)
         if distill and int(self.n_members) <= 1:
             raise ValidationError(f"distill=True needs a seed ensemble to learn from: n_members > 1 "
                                   f"(got {self.n_members})",

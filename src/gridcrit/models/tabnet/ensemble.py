@@ -155,7 +155,8 @@ class _TabNetEnsemble(BaseEstimator):
         self._check_fitted()
         names = getattr(self, "feature_names_in_", None)
         if names is not None and hasattr(X, "columns"):
-            missing = [str(c) for c in names if c not in set(X.columns)]
+            have = set(X.columns)
+            missing = [str(c) for c in names if c not in have]
             if missing:
                 raise ValidationError(f"X lacks the ensemble's column(s) {', '.join(missing[:5])}",
                                       es=f"a X le faltan columnas del conjunto: {', '.join(missing[:5])}")

@@ -162,11 +162,14 @@ class TabNetEncoder(nn.Module):
 
     def _forward_modules(self, x: Tensor, prior: Tensor | None) -> tuple[Tensor, Tensor]:
         """Module-by-module forward (evaluation, and training batches with a ragged virtual batch)."""
-        steps, m_loss, _ = self._forward_modules_agg(x, prior, with_importances=False)
-        return steps, m_loss
+        decisions, masks, _ = self._run_steps(x, prior, with_importances=False)
+        return self._steps_and_mask_loss(decisions, masks)
 
-    def _forward_modules_agg(self, x: Tensor, prior: Tensor | None,
-                             with_importances: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+    def _run_steps(self, x: Tensor, prior: Tensor | None,
+                   with_importances: bool) -> tuple[list[Tensor], list[Tensor], Tensor | None]:
+        """The decision steps module by module on the normalised input: each step's decision output
+        ``d_i``, mask ``M_i`` and, with ``with_importances``, ``Σ_i η_i M_i`` with ``η_i = Σ_c ReLU(d_i)_c``
+        (the paper's M_agg). In training the ghost BNs' running statistics are updated once, at the end."""
         pending: list | None = [] if self.training else None
         if prior is None:
             prior = torch.ones(x.shape[0], self.n_features, dtype=x.dtype)
@@ -183,19 +186,22 @@ class TabNetEncoder(nn.Module):
             decisions.append(d)
             if agg is not None:
                 agg = agg + m * torch.relu(d).sum(dim=1, keepdim=True)
+        if pending:
+            flush_running_stats(pending)
+        return decisions, masks, agg
+
+    def _steps_and_mask_loss(self, decisions: list[Tensor], masks: list[Tensor]) -> tuple[Tensor, Tensor]:
         steps = torch.relu(torch.stack(decisions))
         mk = torch.stack(masks)
         m_loss = (mk * torch.log(mk + self.epsilon)).sum() / (mk.shape[0] * mk.shape[1])
-        if pending:
-            flush_running_stats(pending)
-        return steps, m_loss, agg
+        return steps, m_loss
 
     def forward_with_importances(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """:meth:`forward` plus the aggregated importances ``Σ_i η_i M_i`` ``[B, f]`` (unnormalised)
         *with* their gradient — for training against target importances (distillation). Runs the
         module-by-module path (the fused training function does not return the masks)."""
-        x = self.initial_bn(x)
-        return self._forward_modules_agg(x, None, with_importances=True)
+        decisions, masks, agg = self._run_steps(self.initial_bn(x), None, with_importances=True)
+        return (*self._steps_and_mask_loss(decisions, masks), agg)
 
     def forward_masks(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Aggregated importances ``[B, f]`` (unnormalised) and per-step masks ``[steps, B, f]``.
@@ -203,19 +209,7 @@ class TabNetEncoder(nn.Module):
         A step's mask is weighted by how much that step contributes to the decision:
         ``η_i = Σ_c ReLU(d_i)_c`` (paper eq. for M_agg).
         """
-        x = self.initial_bn(x)
-        prior = torch.ones(x.shape[0], self.n_features, dtype=x.dtype)
-        att = self.initial_splitter(x)[:, self.n_d :]
-        agg = torch.zeros(x.shape[0], self.n_features, dtype=x.dtype)
-        masks = []
-        for step in range(self.n_steps):
-            m = self.att_transformers[step](prior, att)
-            masks.append(m)
-            prior = (self.gamma - m) * prior
-            out = self.feat_transformers[step](self.expand_mask(m) * x)
-            eta = torch.relu(out[:, : self.n_d]).sum(dim=1, keepdim=True)
-            agg = agg + m * eta
-            att = out[:, self.n_d :]
+        _, masks, agg = self._run_steps(self.initial_bn(x), None, with_importances=True)
         return agg, torch.stack(masks)
 
 
